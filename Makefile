@@ -1,0 +1,43 @@
+# libpybuf — see README.md. `make demo` and `make test` are the two commands to know.
+
+CARGO      ?= cargo
+PYTHON     ?= python3
+PREFIX     ?= /usr/local
+BUILD      := build
+VENV       := .venv
+VPY        := $(VENV)/bin/python
+RELEASE    := target/release
+CFLAGS_C   := -std=c99 -Wall -Wextra -Werror -O2
+
+.PHONY: all lib header header-check demo test venv cargo-test ctest pytest clean
+
+all: lib
+
+lib:
+	$(CARGO) build --release --lib
+
+# Regenerate the committed header from the Rust source (cbindgen, pinned in Cargo.toml).
+header:
+	PYBUF_BLESS=1 $(CARGO) test --release --test header
+
+header-check:
+	$(CARGO) test --release --test header
+
+demo: lib
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_C) -Iinclude examples/demo.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/demo
+	./$(BUILD)/demo
+
+# A local virtualenv with numpy, pytest, cython and cmake (from PyPI).
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: bindings/python/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r bindings/python/requirements.txt
+	touch $@
+
+test: venv lib
+	bash scripts/test.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make test`: every suite, then one closing line "total: N passed, M failed".
+# Suites: cargo tests (Rust unit tests, the header check, the C tests via the cc crate),
+# the C tests through CTest, and the Python tests (pytest).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+logs=build/test-logs
+mkdir -p "$logs"
+venv=.venv
+export PATH="$PWD/$venv/bin:$PATH"
+export PYBUF_LIB="$PWD/target/release/libpybuf.so"
+
+passed=0
+failed=0
+broken=()
+
+# run NAME COUNTER CMD...: run a suite, tee its log, add its counts via COUNTER.
+run() {
+    local name=$1 counter=$2
+    shift 2
+    echo "=== $name: $*"
+    "$@" 2>&1 | tee "$logs/$name.log"
+    local rc=${PIPESTATUS[0]}
+    local p f
+    read -r p f < <("$counter" "$logs/$name.log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1 # the suite failed without a failing test: a build or collection error
+    fi
+    [ "$rc" -ne 0 ] && broken+=("$name")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    echo "--- $name: $p passed, $f failed"
+}
+
+count_cargo() {
+    awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+         END { print p + 0, f + 0 }' "$1"
+}
+count_ctest() {
+    awk '/tests passed, .* tests failed out of/ { t = $NF; f = $(NF-4) } END { print t - f, f + 0 }' "$1"
+}
+count_pytest() {
+    tail -n 5 "$1" | awk '/ in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed,?$/) p = $(i-1); if ($(i) ~ /^(failed|errors?),?$/) f += $(i-1) } }
+         END { print p + 0, f + 0 }'
+}
+
+run cargo count_cargo cargo test --release
+run ctest count_ctest bash -c '
+    cmake -S c_tests -B build/ctest -DCMAKE_BUILD_TYPE=Release \
+          -DPYBUF_ROOT="$PWD" -DPython3_EXECUTABLE="$(command -v python3)" >/dev/null &&
+    cmake --build build/ctest -j 2 >/dev/null &&
+    ctest --test-dir build/ctest --output-on-failure'
+run pytest count_pytest python -m pytest -q bindings/python/tests
+
+echo
+if [ ${#broken[@]} -gt 0 ]; then
+    echo "failing suites: ${broken[*]}"
+fi
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#broken[@]} -eq 0 ]

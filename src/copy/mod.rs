@@ -1,0 +1,242 @@
+//! The copy engine: one planner and a set of kernels behind every copy in pybuf
+//! (`pybuf_to_contiguous`, `pybuf_from_contiguous`, `pybuf_copy`).
+//!
+//! A copy moves every element of a source view to the element with the same index in a
+//! destination view of the same shape and itemsize. The plan, made once per call:
+//! 1. leading dimensions that carry suboffsets are walked one index at a time,
+//!    dereferencing pointers as CPython's `PyBuffer_GetPointer` does;
+//! 2. the remaining dimensions drop their length-1 axes, turn negative destination
+//!    strides positive (moving both base pointers and flipping both strides), order the
+//!    axes by destination stride, and merge axes contiguous on both sides;
+//! 3. a kernel runs: one memcpy per contiguous run, or a strided loop specialised by
+//!    itemsize.
+//!
+//! Overlapping views are copied through a temporary contiguous buffer, so the result is
+//! as if the whole source were read before the destination is written.
+
+mod kernels;
+mod plan;
+
+use crate::error::{Error, Result};
+use crate::layout::{Geometry, Order};
+
+pub use plan::Plan;
+
+/// One side of a copy: a base pointer (`buf`) and the geometry of the view at it.
+#[derive(Clone, Copy, Debug)]
+pub struct Side<'a> {
+    pub ptr: *mut u8,
+    pub geom: Geometry<'a>,
+}
+
+/// Copy every element of `src` into the element of `dst` with the same index.
+///
+/// The geometries must be valid ([`Geometry::validate`]) with equal shapes and itemsizes.
+///
+/// # Safety
+/// Every element address of `src` (following suboffset pointers) must be readable for
+/// `itemsize` bytes, and every element address of `dst` writable. The two may overlap.
+pub unsafe fn copy(dst: Side<'_>, src: Side<'_>) -> Result<()> {
+    check_same_structure(&dst.geom, &src.geom)?;
+    if dst.geom.len == 0 {
+        return Ok(());
+    }
+    if may_overlap(&dst, &src) {
+        // SAFETY: forwarded from this function's contract.
+        return unsafe { copy_via_temporary(dst, src) };
+    }
+    // SAFETY: forwarded from this function's contract, and the sides do not overlap.
+    unsafe { copy_disjoint(dst, src) }
+}
+
+/// Shapes and itemsizes must agree.
+pub fn check_same_structure(dst: &Geometry<'_>, src: &Geometry<'_>) -> Result<()> {
+    if dst.itemsize != src.itemsize {
+        return Err(Error::mismatch(format_args!(
+            "destination itemsize {} differs from source itemsize {}",
+            dst.itemsize, src.itemsize
+        )));
+    }
+    if dst.shape != src.shape {
+        return Err(Error::mismatch(format_args!(
+            "destination shape {:?} differs from source shape {:?}",
+            dst.shape, src.shape
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the bytes the two sides reach may intersect. Views with suboffsets reach memory
+/// through stored pointers, so they are assumed to overlap.
+fn may_overlap(dst: &Side<'_>, src: &Side<'_>) -> bool {
+    match (dst.geom.extent(), src.geom.extent()) {
+        (Some((dlo, dhi)), Some((slo, shi))) => {
+            let d0 = (dst.ptr as isize).wrapping_add(dlo);
+            let d1 = (dst.ptr as isize).wrapping_add(dhi);
+            let s0 = (src.ptr as isize).wrapping_add(slo);
+            let s1 = (src.ptr as isize).wrapping_add(shi);
+            d0 < s1 && s0 < d1
+        }
+        _ => true,
+    }
+}
+
+/// Copy `src` into a fresh C-contiguous buffer, then from it into `dst`.
+///
+/// # Safety
+/// As for [`copy`].
+unsafe fn copy_via_temporary(dst: Side<'_>, src: Side<'_>) -> Result<()> {
+    let len = src.geom.len as usize;
+    let mut temp: Vec<u8> = Vec::new();
+    temp.try_reserve_exact(len).map_err(|_| {
+        Error::oom(format_args!("cannot allocate a {len}-byte temporary for an overlapping copy"))
+    })?;
+    temp.resize(len, 0);
+    let contiguous = Geometry { strides: None, suboffsets: None, ..src.geom };
+    let tmp = Side { ptr: temp.as_mut_ptr(), geom: contiguous };
+    // SAFETY: `temp` holds `len` bytes, exactly the C-contiguous extent of `src`'s shape,
+    // and a fresh allocation overlaps neither side.
+    unsafe {
+        copy_disjoint(tmp, src)?;
+        copy_disjoint(dst, tmp)
+    }
+}
+
+/// Copy between sides that do not overlap.
+///
+/// # Safety
+/// As for [`copy`], and the bytes the two sides reach are disjoint.
+pub unsafe fn copy_disjoint(dst: Side<'_>, src: Side<'_>) -> Result<()> {
+    let plan = Plan::new(&dst.geom, &src.geom)?;
+    // SAFETY: forwarded from this function's contract; the plan was made from these
+    // geometries.
+    unsafe { plan.execute(dst.ptr, src.ptr) };
+    Ok(())
+}
+
+/// The address of the element at `indices` (checked by the caller), following suboffsets
+/// as `PyBuffer_GetPointer` does.
+///
+/// # Safety
+/// At every dimension with a non-negative suboffset, a pointer is stored at the address
+/// reached so far.
+pub unsafe fn element_ptr(buf: *mut u8, geom: &Geometry<'_>, indices: &[isize]) -> *mut u8 {
+    let mut strides = [0; crate::layout::MAX_NDIM];
+    let strides = geom.strides_or_c(&mut strides);
+    let mut p = buf;
+    for (k, (&i, &s)) in indices.iter().zip(strides).enumerate() {
+        p = p.wrapping_offset(s * i);
+        if let Some(off) = geom.suboffsets.map(|subs| subs[k]).filter(|&o| o >= 0) {
+            // SAFETY: a pointer is stored here by the caller's contract; it may be
+            // unaligned in foreign memory.
+            p = unsafe { (p as *const *mut u8).read_unaligned() }.wrapping_offset(off);
+        }
+    }
+    p
+}
+
+/// The memory order a contiguous copy of `geom` takes for the requested `order`, as
+/// `PyBuffer_ToContiguous`/`PyBuffer_FromContiguous` decide it: a view already contiguous
+/// in `order` is copied as it lies (so 'A' keeps an F-contiguous view in F order);
+/// otherwise 'F' means column-major and 'C' or 'A' row-major.
+pub fn effective_order(geom: &Geometry<'_>, order: Order) -> Order {
+    match order {
+        Order::Any if geom.is_contiguous(Order::Any) && !geom.is_contiguous(Order::C) => Order::F,
+        Order::Any => Order::C,
+        o => o,
+    }
+}
+
+/// Contiguous strides for `geom`'s shape in `order` (C or F), into `buf`.
+fn contiguous_geometry<'b>(geom: &Geometry<'b>, order: Order, buf: &'b mut [isize; crate::layout::MAX_NDIM]) -> Result<Geometry<'b>> {
+    let n = geom.ndim();
+    crate::layout::contiguous_strides(geom.shape, geom.itemsize, order, &mut buf[..n])?;
+    Ok(Geometry { strides: Some(&buf[..n]), suboffsets: None, ..*geom })
+}
+
+/// Copy the view `src` into contiguous memory at `dst` (`src.geom.len` bytes) in `order`.
+///
+/// # Safety
+/// `src`'s elements are readable, `dst` is writable for `src.geom.len` bytes; they may
+/// overlap.
+pub unsafe fn to_contiguous(dst: *mut u8, src: Side<'_>, order: Order) -> Result<()> {
+    let order = effective_order(&src.geom, order);
+    let mut buf = [0; crate::layout::MAX_NDIM];
+    let geom = contiguous_geometry(&src.geom, order, &mut buf)?;
+    // SAFETY: `dst` holds `len` bytes, exactly the contiguous extent of `geom`.
+    unsafe { copy(Side { ptr: dst, geom }, src) }
+}
+
+/// Copy `len` bytes of contiguous memory at `src` into the view `dst`, in `order`.
+/// As `PyBuffer_FromContiguous`: `len` above `dst.geom.len` is cut to it; a shorter `len`
+/// fills the first `len / itemsize` elements in that order (all `len` bytes when `dst` is
+/// contiguous in `order`).
+///
+/// # Safety
+/// `src` is readable for `len` bytes, `dst`'s elements are writable; they may overlap.
+pub unsafe fn from_contiguous(dst: Side<'_>, src: *const u8, len: usize, order: Order) -> Result<()> {
+    let total = dst.geom.len as usize;
+    let len = len.min(total);
+    if len == 0 {
+        return Ok(());
+    }
+    let contiguous = dst.geom.is_contiguous(order);
+    let order = effective_order(&dst.geom, order);
+    if len == total || contiguous {
+        if contiguous {
+            // A view contiguous in `order` lies in `[buf, buf + len)` in that order.
+            // SAFETY: both ranges are valid for `len` bytes; `copy` allows overlap.
+            unsafe { std::ptr::copy(src, dst.ptr, len) };
+            return Ok(());
+        }
+        let mut buf = [0; crate::layout::MAX_NDIM];
+        let geom = contiguous_geometry(&dst.geom, order, &mut buf)?;
+        // SAFETY: `src` holds `len` bytes, the contiguous extent of `geom`.
+        return unsafe { copy(dst, Side { ptr: src as *mut u8, geom }) };
+    }
+    // A prefix of the elements: rare, so item by item, from a private copy of the source
+    // in case it overlaps the destination.
+    let itemsize = dst.geom.itemsize as usize;
+    let count = len / itemsize;
+    let mut temp: Vec<u8> = Vec::new();
+    temp.try_reserve_exact(count * itemsize)
+        .map_err(|_| Error::oom(format_args!("cannot allocate a {len}-byte temporary")))?;
+    // SAFETY: `src` is readable for `len >= count * itemsize` bytes.
+    temp.extend_from_slice(unsafe { std::slice::from_raw_parts(src, count * itemsize) });
+    let ndim = dst.geom.ndim();
+    let mut index = [0isize; crate::layout::MAX_NDIM];
+    for chunk in temp.chunks_exact(itemsize) {
+        // SAFETY: `index` is within the shape (an odometer below `count <= items`).
+        unsafe {
+            let p = element_ptr(dst.ptr, &dst.geom, &index[..ndim]);
+            std::ptr::copy_nonoverlapping(chunk.as_ptr(), p, itemsize);
+        }
+        let dims: &mut dyn Iterator<Item = usize> =
+            if order == Order::F { &mut (0..ndim) } else { &mut (0..ndim).rev() };
+        for k in dims {
+            index[k] += 1;
+            if index[k] < dst.geom.shape[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a destination whose elements alias through a zero stride: the result would
+/// depend on the copy order.
+pub fn check_no_broadcast(geom: &Geometry<'_>) -> Result<()> {
+    if let Some(strides) = geom.strides {
+        if geom.len > 0 {
+            for (k, (&s, &n)) in strides.iter().zip(geom.shape).enumerate() {
+                if s == 0 && n > 1 {
+                    return Err(Error::strides(format_args!(
+                        "destination strides[{k}] = 0 with shape[{k}] = {n}: its elements alias, so the result would depend on copy order"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! Errors: one status type with fixed values, and a message for the calling thread.
+//!
+//! The core returns [`Result<T>`]; the `ffi` layer turns an [`Error`] into a negative
+//! status for C and stores its message in a thread-local slot that
+//! `pybuf_last_error()` / `pybuf_last_status()` read.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, CString};
+use std::fmt;
+
+/// Status codes returned by fallible pybuf functions.
+///
+/// 0 means success; every failure is negative. The values are fixed forever: a value is
+/// never reused for another meaning, and new failures get new values.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Success.
+    Ok = 0,
+    /// A pointer argument that must not be NULL was NULL.
+    NullPointer = -1,
+    /// An argument is out of its documented domain (an order other than 'C', 'F', 'A',
+    /// unknown flag bits, readonly other than 0 or 1, a negative length, ...).
+    InvalidArgument = -2,
+    /// ndim is negative or greater than PYBUF_MAX_NDIM (64).
+    InvalidNdim = -3,
+    /// A shape entry is negative, or shape is NULL where it is required.
+    InvalidShape = -4,
+    /// itemsize is zero or negative, or disagrees with the format.
+    InvalidItemsize = -5,
+    /// strides are NULL where they are required, or are inconsistent.
+    InvalidStrides = -6,
+    /// suboffsets are malformed.
+    InvalidSuboffsets = -7,
+    /// len disagrees with product(shape) * itemsize, or a buffer length is too small.
+    LengthMismatch = -8,
+    /// A size or offset computation overflows pybuf_ssize_t.
+    Overflow = -9,
+    /// An index is out of range for its dimension.
+    IndexOutOfRange = -10,
+    /// A format string is malformed.
+    InvalidFormat = -11,
+    /// A format string is well formed but describes something pybuf cannot size
+    /// (for example a function pointer `X{}`).
+    UnsupportedFormat = -12,
+    /// The memory is read-only but a write was requested or attempted.
+    ReadOnly = -13,
+    /// The two views of a copy do not have the same shape or itemsize.
+    ShapeMismatch = -14,
+    /// A buffer request cannot be satisfied (contiguity, strides, suboffsets, ...).
+    BufferRequest = -15,
+    /// The view was not filled by pybuf, so pybuf cannot release it.
+    ForeignView = -16,
+    /// The operation would invalidate memory that is still exported.
+    ExportsExist = -17,
+    /// Memory allocation failed.
+    OutOfMemory = -18,
+    /// An internal error (a Rust panic caught at the C boundary). Please report it.
+    Internal = -19,
+}
+
+impl Status {
+    /// The status for a raw integer coming back from C, if it is one of ours.
+    pub fn from_raw(value: c_int) -> Option<Status> {
+        use Status::*;
+        const ALL: [Status; 20] = [
+            Ok, NullPointer, InvalidArgument, InvalidNdim, InvalidShape, InvalidItemsize,
+            InvalidStrides, InvalidSuboffsets, LengthMismatch, Overflow, IndexOutOfRange,
+            InvalidFormat, UnsupportedFormat, ReadOnly, ShapeMismatch, BufferRequest,
+            ForeignView, ExportsExist, OutOfMemory, Internal,
+        ];
+        ALL.iter().copied().find(|s| *s as c_int == value)
+    }
+
+    /// A short, static name for the status ("PYBUF_STATUS_INVALID_SHAPE", ...).
+    pub fn name(self) -> &'static str {
+        self.c_name().to_str().unwrap_or("PYBUF_STATUS_UNKNOWN")
+    }
+
+    /// [`Status::name`] as a C string.
+    pub fn c_name(self) -> &'static std::ffi::CStr {
+        use Status::*;
+        match self {
+            Ok => c"PYBUF_STATUS_OK",
+            NullPointer => c"PYBUF_STATUS_NULL_POINTER",
+            InvalidArgument => c"PYBUF_STATUS_INVALID_ARGUMENT",
+            InvalidNdim => c"PYBUF_STATUS_INVALID_NDIM",
+            InvalidShape => c"PYBUF_STATUS_INVALID_SHAPE",
+            InvalidItemsize => c"PYBUF_STATUS_INVALID_ITEMSIZE",
+            InvalidStrides => c"PYBUF_STATUS_INVALID_STRIDES",
+            InvalidSuboffsets => c"PYBUF_STATUS_INVALID_SUBOFFSETS",
+            LengthMismatch => c"PYBUF_STATUS_LENGTH_MISMATCH",
+            Overflow => c"PYBUF_STATUS_OVERFLOW",
+            IndexOutOfRange => c"PYBUF_STATUS_INDEX_OUT_OF_RANGE",
+            InvalidFormat => c"PYBUF_STATUS_INVALID_FORMAT",
+            UnsupportedFormat => c"PYBUF_STATUS_UNSUPPORTED_FORMAT",
+            ReadOnly => c"PYBUF_STATUS_READ_ONLY",
+            ShapeMismatch => c"PYBUF_STATUS_SHAPE_MISMATCH",
+            BufferRequest => c"PYBUF_STATUS_BUFFER_REQUEST",
+            ForeignView => c"PYBUF_STATUS_FOREIGN_VIEW",
+            ExportsExist => c"PYBUF_STATUS_EXPORTS_EXIST",
+            OutOfMemory => c"PYBUF_STATUS_OUT_OF_MEMORY",
+            Internal => c"PYBUF_STATUS_INTERNAL",
+        }
+    }
+}
+
+/// An error of the safe core: a status and a message that names the offending value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    status: Status,
+    message: String,
+}
+
+impl Error {
+    pub fn new(status: Status, message: impl fmt::Display) -> Self {
+        debug_assert!(status != Status::Ok);
+        Error { status, message: message.to_string() }
+    }
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Shorthand constructors, one per status: `err::shape(format_args!(..))`.
+macro_rules! ctor {
+    ($($name:ident => $status:ident),* $(,)?) => {
+        impl Error {
+            $(pub fn $name(message: impl fmt::Display) -> Self { Error::new(Status::$status, message) })*
+        }
+    };
+}
+ctor! {
+    null => NullPointer, argument => InvalidArgument, ndim => InvalidNdim, shape => InvalidShape,
+    itemsize => InvalidItemsize, strides => InvalidStrides, suboffsets => InvalidSuboffsets,
+    length => LengthMismatch, overflow => Overflow, index => IndexOutOfRange,
+    format => InvalidFormat, unsupported => UnsupportedFormat, readonly => ReadOnly,
+    mismatch => ShapeMismatch, request => BufferRequest, foreign => ForeignView,
+    exports => ExportsExist, oom => OutOfMemory, internal => Internal,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The calling thread's last status and message.
+struct LastError {
+    status: Status,
+    message: CString,
+}
+
+thread_local! {
+    static LAST: RefCell<LastError> = RefCell::new(LastError { status: Status::Ok, message: CString::default() });
+}
+
+/// Record `err` as the calling thread's last error and return its status as a C int.
+pub fn record(err: &Error) -> c_int {
+    let message = CString::new(err.message.replace('\0', "\\0")).unwrap_or_default();
+    LAST.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        slot.status = err.status;
+        slot.message = message;
+    });
+    err.status as c_int
+}
+
+/// Record success as the calling thread's last status (the message becomes empty).
+pub fn record_ok() {
+    LAST.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.status != Status::Ok {
+            slot.status = Status::Ok;
+            slot.message = CString::default();
+        }
+    });
+}
+
+/// Record the outcome of a core call and return 0 or the negative status.
+pub fn record_result<T>(result: &Result<T>) -> c_int {
+    match result {
+        Ok(_) => {
+            record_ok();
+            0
+        }
+        Err(e) => record(e),
+    }
+}
+
+/// The calling thread's last status.
+pub fn last_status() -> Status {
+    LAST.with(|slot| slot.borrow().status)
+}
+
+/// A pointer to the calling thread's last message; valid until the next pybuf call on
+/// this thread.
+pub fn last_message_ptr() -> *const c_char {
+    LAST.with(|slot| slot.borrow().message.as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_values_are_fixed_and_round_trip() {
+        for v in -19..=0 {
+            let s = Status::from_raw(v).expect("every value in -19..=0 is a status");
+            assert_eq!(s as c_int, v);
+            assert!(s.name().starts_with("PYBUF_STATUS_"));
+        }
+        assert_eq!(Status::from_raw(1), None);
+        assert_eq!(Status::from_raw(-20), None);
+        assert_eq!(Status::InvalidShape as c_int, -4);
+        assert_eq!(Status::Internal as c_int, -19);
+    }
+
+    #[test]
+    fn record_sets_and_clears_thread_local_state() {
+        let e = Error::shape("shape[1] = -3 is negative");
+        assert_eq!(record(&e), -4);
+        assert_eq!(last_status(), Status::InvalidShape);
+        // SAFETY: the pointer is valid until the next record on this thread.
+        let msg = unsafe { std::ffi::CStr::from_ptr(last_message_ptr()) };
+        assert_eq!(msg.to_str().unwrap(), "shape[1] = -3 is negative");
+        record_ok();
+        assert_eq!(last_status(), Status::Ok);
+        // SAFETY: as above.
+        assert_eq!(unsafe { std::ffi::CStr::from_ptr(last_message_ptr()) }.to_bytes(), b"");
+    }
+}

@@ -1,0 +1,209 @@
+//! `pybuf_buffer`: contiguity, element pointers, strides, filling and releasing views.
+
+use std::ffi::{c_char, c_int, c_void};
+
+use crate::abi::{pybuf_buffer, pybuf_ssize_t, PYBUF_FORMAT, PYBUF_ND, PYBUF_REQUEST_BITS, PYBUF_STRIDES, PYBUF_WRITABLE};
+use crate::error::{Error, Result};
+use crate::layout::{self, Order, MAX_NDIM};
+
+use super::{deref, slice};
+
+/// Whether `view` is contiguous in `order`: 'C' (row-major), 'F' (column-major) or 'A'
+/// (either). Mirrors `PyBuffer_IsContiguous`: a view with suboffsets is never contiguous,
+/// NULL strides mean C-contiguous, and an empty view is contiguous in every order.
+///
+/// Returns 1 or 0. It returns 0 for any other order, and 0 with an error recorded
+/// (see `pybuf_last_error`) when `view` is NULL or malformed, where CPython may crash.
+///
+/// Thread-safe; reads `view` only.
+#[no_mangle]
+pub unsafe extern "C" fn pybuf_is_contiguous(view: *const pybuf_buffer, order: c_char) -> c_int {
+    super::value(0, || {
+        // SAFETY: a non-NULL view points to a pybuf_buffer by the C contract.
+        let v = unsafe { deref(view, "view")? };
+        let mut implied = [0; 1];
+        // SAFETY: the view's arrays have ndim entries by the C contract.
+        let v = unsafe { super::view(v, &mut implied)? };
+        Ok(match Order::from_char(order as u8) {
+            Ok(order) => c_int::from(v.geom.is_contiguous(order)),
+            Err(_) => 0,
+        })
+    })
+}
+
+/// The address of the element at `indices` (`ndim` entries; may be NULL when ndim is 0).
+/// Mirrors `PyBuffer_GetPointer`, suboffsets included: at a dimension with a non-negative
+/// suboffset, the pointer stored there is followed and the suboffset added. NULL strides
+/// mean C-contiguous.
+///
+/// Returns NULL with an error recorded when an argument is NULL, the view is malformed, or
+/// an index is outside `0..shape[i]` (CPython does not check).
+///
+/// Thread-safe; reads `view` and, with suboffsets, the pointers stored in its memory.
+#[no_mangle]
+pub unsafe extern "C" fn pybuf_get_pointer(
+    view: *const pybuf_buffer,
+    indices: *const pybuf_ssize_t,
+) -> *mut c_void {
+    super::value(std::ptr::null_mut(), || {
+        // SAFETY: a non-NULL view points to a pybuf_buffer by the C contract.
+        let v = unsafe { deref(view, "view")? };
+        let mut implied = [0; 1];
+        // SAFETY: the view's arrays have ndim entries by the C contract.
+        let v = unsafe { super::view(v, &mut implied)? };
+        // SAFETY: indices has ndim entries by the C contract.
+        let indices = unsafe { slice(indices, v.geom.ndim(), "indices")? };
+        v.geom.check_indices(indices)?;
+        // SAFETY: the indices are in range, and suboffsets mean stored pointers (PEP 3118).
+        let p = unsafe { crate::copy::element_ptr(v.buf, &v.geom, indices) };
+        Ok(p as *mut c_void)
+    })
+}
+
+/// Write into `strides` (`ndim` entries) the strides of a contiguous array of `shape`
+/// and `itemsize` in `order`: 'C' or 'A' for row-major (as CPython treats 'A'), 'F' for
+/// column-major. Mirrors `PyBuffer_FillContiguousStrides`.
+///
+/// Returns 0, or a negative status with `strides` untouched: NULL pointers (allowed only
+/// when ndim is 0), ndim outside 0..=64, a negative shape entry, itemsize <= 0, another
+/// order, or overflow.
+///
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn pybuf_fill_contiguous_strides(
+    ndim: c_int,
+    shape: *const pybuf_ssize_t,
+    strides: *mut pybuf_ssize_t,
+    itemsize: pybuf_ssize_t,
+    order: c_char,
+) -> c_int {
+    super::status(|| {
+        let n = super::ndim(ndim)?;
+        // SAFETY: shape has ndim entries by the C contract.
+        let shape = unsafe { slice(shape, n, "shape")? };
+        let order = Order::from_char(order as u8)?;
+        if n > 0 && strides.is_null() {
+            return Err(Error::null("strides is NULL"));
+        }
+        let mut out = [0; MAX_NDIM];
+        layout::contiguous_strides(shape, itemsize, order, &mut out[..n])?;
+        if n > 0 {
+            // SAFETY: strides is non-NULL with ndim writable entries by the C contract, and
+            // `out` is a distinct stack array.
+            unsafe { std::ptr::copy_nonoverlapping(out.as_ptr(), strides, n) };
+        }
+        Ok(())
+    })
+}
+
+/// The `internal` marker of a view filled by `pybuf_fill_info`.
+static FILLED: u8 = 0;
+/// The `internal` marker of a view that `pybuf_release` has released.
+static RELEASED: u8 = 0;
+
+fn marker(m: &'static u8) -> *mut c_void {
+    m as *const u8 as *mut c_void
+}
+
+/// Fill `view` as a one-dimensional array of `len` unsigned bytes at `buf`, honouring the
+/// request `flags`. Mirrors `PyBuffer_FillInfo`: with PYBUF_WRITABLE on read-only memory
+/// it fails; `format` is "B" with PYBUF_FORMAT, else NULL; `shape` points to `view->len`
+/// with PYBUF_ND; `strides` points to `view->itemsize` with PYBUF_STRIDES.
+///
+/// `obj` is stored in `view->obj` untouched; it belongs to the caller (pass NULL, or
+/// `self` from a Cython `__getbuffer__`). Release the view with `pybuf_release`.
+///
+/// Returns 0, or a negative status with `view` untouched: `view` NULL, `buf` NULL with
+/// `len` > 0, `len` < 0, `readonly` not 0 or 1, flag bits that are no PYBUF_* request.
+///
+/// Thread-safe for distinct views.
+#[no_mangle]
+pub unsafe extern "C" fn pybuf_fill_info(
+    view: *mut pybuf_buffer,
+    obj: *mut c_void,
+    buf: *mut c_void,
+    len: pybuf_ssize_t,
+    readonly: c_int,
+    flags: c_int,
+) -> c_int {
+    super::status(|| {
+        if view.is_null() {
+            return Err(Error::null("view is NULL"));
+        }
+        check_flags(flags)?;
+        if len < 0 {
+            return Err(Error::argument(format_args!("len = {len} is negative")));
+        }
+        if buf.is_null() && len > 0 {
+            return Err(Error::null(format_args!("buf is NULL with len = {len}")));
+        }
+        if readonly != 0 && readonly != 1 {
+            return Err(Error::argument(format_args!("readonly = {readonly} is not 0 or 1")));
+        }
+        if flags & PYBUF_WRITABLE != 0 && readonly == 1 {
+            return Err(Error::readonly("PYBUF_WRITABLE requested but the memory is read-only"));
+        }
+        let has = |f: c_int| flags & f == f;
+        // SAFETY: non-NULL and writable by the C contract; the shape and strides pointers
+        // point into the view itself, as CPython's do.
+        unsafe {
+            view.write(pybuf_buffer {
+                buf,
+                obj,
+                len,
+                itemsize: 1,
+                readonly,
+                ndim: 1,
+                format: if has(PYBUF_FORMAT) { c"B".as_ptr() as *mut c_char } else { std::ptr::null_mut() },
+                shape: if has(PYBUF_ND) { &raw mut (*view).len } else { std::ptr::null_mut() },
+                strides: if has(PYBUF_STRIDES) { &raw mut (*view).itemsize } else { std::ptr::null_mut() },
+                suboffsets: std::ptr::null_mut(),
+                internal: marker(&FILLED),
+            });
+        }
+        Ok(())
+    })
+}
+
+/// Reject flag bits that are not part of any PYBUF_* request.
+pub(crate) fn check_flags(flags: c_int) -> Result<()> {
+    let unknown = flags & !PYBUF_REQUEST_BITS;
+    if unknown != 0 {
+        return Err(Error::argument(format_args!(
+            "flags = {flags:#x} has bits {unknown:#x} that are no PYBUF_* request"
+        )));
+    }
+    Ok(())
+}
+
+/// Release a view that pybuf filled, giving back what it holds. `view->obj` is left to
+/// the caller. Releasing a view twice, or releasing NULL, does nothing.
+///
+/// A view that pybuf did not fill (one from CPython or numpy, or a zeroed struct) is left
+/// untouched and `PYBUF_STATUS_FOREIGN_VIEW` is recorded (see `pybuf_last_status`).
+///
+/// Thread-safe for distinct views.
+#[no_mangle]
+pub unsafe extern "C" fn pybuf_release(view: *mut pybuf_buffer) {
+    super::status(|| {
+        // SAFETY: a non-NULL view points to a pybuf_buffer by the C contract.
+        let Some(v) = (unsafe { view.as_mut() }) else { return Ok(()) };
+        if v.internal == marker(&RELEASED) {
+            return Ok(());
+        }
+        if v.internal == marker(&FILLED) {
+            v.internal = marker(&RELEASED);
+            return Ok(());
+        }
+        Err(Error::foreign(format_args!(
+            "view (internal = {:p}) was not filled by pybuf; release it with its exporter's release function",
+            v.internal
+        )))
+    });
+}
+
+/// Used by tests: whether a view carries pybuf's released marker.
+#[cfg(test)]
+pub(crate) fn is_released(v: &pybuf_buffer) -> bool {
+    v.internal == marker(&RELEASED)
+}

@@ -1,0 +1,36 @@
+//! The calling thread's last status and message.
+
+use std::ffi::{c_char, c_int};
+
+use crate::error;
+
+/// The message of the calling thread's last pybuf call: what was wrong and with which
+/// value, or "" if that call succeeded. Never NULL. The string belongs to pybuf and stays
+/// valid until the next pybuf call on this thread.
+///
+/// Thread-safe: each thread has its own message.
+#[no_mangle]
+pub extern "C" fn pybuf_last_error() -> *const c_char {
+    error::last_message_ptr()
+}
+
+/// The status of the calling thread's last pybuf call: 0 (PYBUF_STATUS_OK) or one of the
+/// negative `pybuf_status` values.
+///
+/// Thread-safe: each thread has its own status.
+#[no_mangle]
+pub extern "C" fn pybuf_last_status() -> c_int {
+    error::last_status() as c_int
+}
+
+/// A static name for a status value ("PYBUF_STATUS_INVALID_SHAPE"), or
+/// "PYBUF_STATUS_UNKNOWN" for a value that is no status. Never NULL; never freed.
+///
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn pybuf_status_name(status: c_int) -> *const c_char {
+    match error::Status::from_raw(status) {
+        Some(s) => s.c_name().as_ptr(),
+        None => c"PYBUF_STATUS_UNKNOWN".as_ptr(),
+    }
+}

@@ -1,0 +1,151 @@
+//! The `extern "C"` surface: one file per noun. Every function checks its pointers,
+//! converts, calls the safe core, and maps the result to a status, inside a panic
+//! boundary so that no Rust panic crosses into C.
+
+pub mod buffer;
+pub mod copy;
+pub mod error;
+//TMP pub mod format;
+
+use std::ffi::{c_int, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::abi::{pybuf_buffer, pybuf_ssize_t};
+use crate::error::{self as err, Error, Result};
+use crate::layout::{Geometry, MAX_NDIM};
+
+/// Run `f`, record its outcome for `pybuf_last_error`, and return 0 or a negative status.
+/// A panic becomes `PYBUF_STATUS_INTERNAL`.
+pub(crate) fn status(f: impl FnOnce() -> Result<()>) -> c_int {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => err::record_result(&result),
+        Err(_) => err::record(&panicked()),
+    }
+}
+
+/// Run `f`, record its outcome, and return its value or `on_error`.
+pub(crate) fn value<T>(on_error: T, f: impl FnOnce() -> Result<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => {
+            err::record_ok();
+            v
+        }
+        Ok(Err(e)) => {
+            err::record(&e);
+            on_error
+        }
+        Err(_) => {
+            err::record(&panicked());
+            on_error
+        }
+    }
+}
+
+fn panicked() -> Error {
+    Error::internal("internal error: a Rust panic was caught at the C boundary")
+}
+
+/// A shared reference from a C pointer, or a NullPointer error naming the argument.
+///
+/// # Safety
+/// A non-NULL `p` must point to a valid `T` for the returned lifetime.
+pub(crate) unsafe fn deref<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
+    // SAFETY: forwarded from the caller.
+    unsafe { p.as_ref() }.ok_or_else(|| Error::null(format_args!("{what} is NULL")))
+}
+
+/// A slice from a C pointer and a length; `(NULL, 0)` is the empty slice.
+///
+/// # Safety
+/// A non-NULL `p` must point to `n` valid elements for the returned lifetime.
+pub(crate) unsafe fn slice<'a, T>(p: *const T, n: usize, what: &str) -> Result<&'a [T]> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::null(format_args!("{what} is NULL with {n} entries")));
+    }
+    // SAFETY: non-NULL, and the caller guarantees `n` valid elements.
+    Ok(unsafe { std::slice::from_raw_parts(p, n) })
+}
+
+/// A C string as bytes.
+///
+/// # Safety
+/// A non-NULL `p` must point to a NUL-terminated string.
+pub(crate) unsafe fn c_str<'a>(p: *const std::ffi::c_char, what: &str) -> Result<&'a [u8]> {
+    if p.is_null() {
+        return Err(Error::null(format_args!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
+/// Check a C ndim argument.
+pub(crate) fn ndim(n: c_int) -> Result<usize> {
+    if n < 0 || n as usize > MAX_NDIM {
+        return Err(Error::ndim(format_args!("ndim = {n} is not in 0..={MAX_NDIM}")));
+    }
+    Ok(n as usize)
+}
+
+/// A checked view of a `pybuf_buffer`: its memory, readonly flag and geometry.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct View<'a> {
+    pub buf: *mut u8,
+    pub readonly: bool,
+    pub format: Option<&'a [u8]>,
+    pub geom: Geometry<'a>,
+}
+
+/// Read and validate a `pybuf_buffer`. A NULL shape is allowed for ndim 0, and for ndim 1
+/// as memoryview reads it (`len / itemsize` elements, whose count is put in `implied`).
+///
+/// # Safety
+/// `v`'s non-NULL pointers point to arrays of `ndim` entries (format to a C string).
+pub(crate) unsafe fn view<'a>(
+    v: &'a pybuf_buffer,
+    implied: &'a mut [pybuf_ssize_t; 1],
+) -> Result<View<'a>> {
+    let n = ndim(v.ndim)?;
+    if v.itemsize <= 0 {
+        return Err(Error::itemsize(format_args!("itemsize = {} is not positive", v.itemsize)));
+    }
+    let shape: &[isize] = if !v.shape.is_null() {
+        // SAFETY: non-NULL shape has ndim entries by the caller's contract.
+        unsafe { slice(v.shape, n, "shape")? }
+    } else if n == 0 {
+        &[]
+    } else if n == 1 {
+        if v.len < 0 || v.len % v.itemsize != 0 {
+            return Err(Error::length(format_args!(
+                "shape is NULL and len = {} is not a non-negative multiple of itemsize {}",
+                v.len, v.itemsize
+            )));
+        }
+        implied[0] = v.len / v.itemsize;
+        &implied[..]
+    } else {
+        return Err(Error::shape(format_args!("shape is NULL with ndim = {n}")));
+    };
+    // SAFETY: non-NULL strides and suboffsets have ndim entries by the caller's contract.
+    let strides = (!v.strides.is_null()).then(|| unsafe { std::slice::from_raw_parts(v.strides, n) });
+    // SAFETY: as above.
+    let suboffsets =
+        (!v.suboffsets.is_null()).then(|| unsafe { std::slice::from_raw_parts(v.suboffsets, n) });
+    let format = if v.format.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL format is NUL-terminated by the caller's contract.
+        Some(unsafe { CStr::from_ptr(v.format) }.to_bytes())
+    };
+    let geom = Geometry { len: v.len, itemsize: v.itemsize, shape, strides, suboffsets };
+    geom.validate()?;
+    if v.buf.is_null() && v.len != 0 {
+        return Err(Error::null(format_args!("buf is NULL with len = {}", v.len)));
+    }
+    if v.readonly != 0 && v.readonly != 1 {
+        return Err(Error::argument(format_args!("readonly = {} is not 0 or 1", v.readonly)));
+    }
+    Ok(View { buf: v.buf as *mut u8, readonly: v.readonly == 1, format, geom })
+}

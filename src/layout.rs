@@ -1,0 +1,415 @@
+//! Shape, strides and suboffsets arithmetic: validation, contiguity, element offsets.
+//!
+//! Everything here is safe and knows nothing about C: a view's geometry is a set of
+//! borrowed slices. The `ffi` layer builds a [`Geometry`] from a `pybuf_buffer`.
+
+use crate::error::{Error, Result};
+
+/// The largest number of dimensions (CPython's `PyBUF_MAX_NDIM`).
+pub const MAX_NDIM: usize = 64;
+
+/// A memory order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Row-major: the last index varies fastest.
+    C,
+    /// Column-major: the first index varies fastest.
+    F,
+    /// Either: C or F, whichever the view already is (CPython's 'A').
+    Any,
+}
+
+impl Order {
+    /// Parse CPython's order characters 'C', 'F' and 'A'.
+    pub fn from_char(c: u8) -> Result<Order> {
+        match c {
+            b'C' => Ok(Order::C),
+            b'F' => Ok(Order::F),
+            b'A' => Ok(Order::Any),
+            _ => Err(Error::argument(format_args!(
+                "order {} is not 'C', 'F' or 'A'",
+                describe_char(c)
+            ))),
+        }
+    }
+}
+
+/// A printable description of an order byte: `'x'` or `0x07`.
+pub fn describe_char(c: u8) -> String {
+    if c.is_ascii_graphic() {
+        format!("'{}'", c as char)
+    } else {
+        format!("0x{c:02x}")
+    }
+}
+
+/// The geometry of a view: everything but the memory and the format.
+#[derive(Clone, Copy, Debug)]
+pub struct Geometry<'a> {
+    /// Bytes covered: product(shape) * itemsize.
+    pub len: isize,
+    /// Bytes per element.
+    pub itemsize: isize,
+    /// One length per dimension.
+    pub shape: &'a [isize],
+    /// One byte step per dimension; `None` means C-contiguous.
+    pub strides: Option<&'a [isize]>,
+    /// One suboffset per dimension (negative: none); `None` means no suboffsets.
+    pub suboffsets: Option<&'a [isize]>,
+}
+
+impl<'a> Geometry<'a> {
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Check that the geometry is self-consistent: ndim in range, non-negative shape,
+    /// positive itemsize, `len == product(shape) * itemsize`, stride and suboffset arrays
+    /// of the right length, and no offset computation that overflows.
+    pub fn validate(&self) -> Result<()> {
+        let ndim = self.ndim();
+        if ndim > MAX_NDIM {
+            return Err(Error::ndim(format_args!("ndim = {ndim} is greater than {MAX_NDIM}")));
+        }
+        if self.itemsize <= 0 {
+            return Err(Error::itemsize(format_args!(
+                "itemsize = {} is not positive",
+                self.itemsize
+            )));
+        }
+        let items = item_count(self.shape)?;
+        let bytes = items.checked_mul(self.itemsize).ok_or_else(|| {
+            Error::overflow(format_args!(
+                "product(shape) = {items} times itemsize {} overflows",
+                self.itemsize
+            ))
+        })?;
+        if self.len != bytes {
+            return Err(Error::length(format_args!(
+                "len = {} but product(shape) * itemsize = {} * {} = {}",
+                self.len, items, self.itemsize, bytes
+            )));
+        }
+        if let Some(strides) = self.strides {
+            if strides.len() != ndim {
+                return Err(Error::strides(format_args!(
+                    "{} strides for ndim = {ndim}",
+                    strides.len()
+                )));
+            }
+        }
+        if let Some(subs) = self.suboffsets {
+            if subs.len() != ndim {
+                return Err(Error::suboffsets(format_args!(
+                    "{} suboffsets for ndim = {ndim}",
+                    subs.len()
+                )));
+            }
+        }
+        if items == 0 {
+            // No element is ever addressed, so strides and suboffsets are never used.
+            return Ok(());
+        }
+        // Bound every offset computation: sum(|stride| * (n - 1)) + sum(suboffset >= 0)
+        // + itemsize must fit, so no partial sum in any traversal order overflows.
+        let mut reach = self.itemsize;
+        let mut strides_buf = [0isize; MAX_NDIM];
+        let strides = self.strides_or_c(&mut strides_buf);
+        for (i, (&n, &s)) in self.shape.iter().zip(strides).enumerate() {
+            let span = s
+                .checked_abs()
+                .and_then(|a| a.checked_mul(n - 1))
+                .and_then(|span| reach.checked_add(span));
+            reach = span.ok_or_else(|| {
+                Error::overflow(format_args!(
+                    "strides[{i}] = {s} times shape[{i}] - 1 = {} overflows",
+                    n - 1
+                ))
+            })?;
+            if let Some(subs) = self.suboffsets {
+                if subs[i] >= 0 {
+                    reach = reach.checked_add(subs[i]).ok_or_else(|| {
+                        Error::overflow(format_args!("suboffsets[{i}] = {} overflows", subs[i]))
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The strides, or C-contiguous strides written into `buf` when there are none.
+    /// Valid only after [`Geometry::validate`] (it cannot overflow then).
+    pub fn strides_or_c<'b>(&self, buf: &'b mut [isize; MAX_NDIM]) -> &'b [isize]
+    where
+        'a: 'b,
+    {
+        match self.strides {
+            Some(s) => {
+                buf[..s.len()].copy_from_slice(s);
+                &buf[..s.len()]
+            }
+            None => {
+                let n = self.ndim();
+                let mut sd = self.itemsize;
+                for k in (0..n).rev() {
+                    buf[k] = sd;
+                    sd = sd.wrapping_mul(self.shape[k]);
+                }
+                &buf[..n]
+            }
+        }
+    }
+
+    /// Whether any suboffset is present (CPython counts a non-NULL suboffsets array).
+    pub fn has_suboffsets(&self) -> bool {
+        self.suboffsets.is_some()
+    }
+
+    /// CPython's `_IsCContiguous` (suboffsets not considered).
+    pub fn is_c_contiguous(&self) -> bool {
+        match self.strides {
+            None => true,
+            Some(_) if self.len == 0 => true,
+            Some(s) => is_contiguous_in(self.shape, s, self.itemsize, (0..self.ndim()).rev()),
+        }
+    }
+
+    /// CPython's `_IsFortranContiguous` (suboffsets not considered).
+    pub fn is_f_contiguous(&self) -> bool {
+        if self.len == 0 {
+            return true;
+        }
+        let mut buf = [0isize; MAX_NDIM];
+        let strides = self.strides_or_c(&mut buf);
+        is_contiguous_in(self.shape, strides, self.itemsize, 0..self.ndim())
+    }
+
+    /// CPython's `PyBuffer_IsContiguous`: false whenever suboffsets are present.
+    pub fn is_contiguous(&self, order: Order) -> bool {
+        if self.has_suboffsets() {
+            return false;
+        }
+        match order {
+            Order::C => self.is_c_contiguous(),
+            Order::F => self.is_f_contiguous(),
+            Order::Any => self.is_c_contiguous() || self.is_f_contiguous(),
+        }
+    }
+
+    /// Check `indices` against the shape (0 <= index < shape[i]).
+    pub fn check_indices(&self, indices: &[isize]) -> Result<()> {
+        if indices.len() != self.ndim() {
+            return Err(Error::argument(format_args!(
+                "{} indices for ndim = {}",
+                indices.len(),
+                self.ndim()
+            )));
+        }
+        for (i, (&ix, &n)) in indices.iter().zip(self.shape).enumerate() {
+            if ix < 0 || ix >= n {
+                return Err(Error::index(format_args!(
+                    "indices[{i}] = {ix} is out of range for shape[{i}] = {n}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `strides` are the contiguous strides for `shape`, visiting dimensions from the
+/// fastest to the slowest in `dims`; length-1 dimensions may have any stride.
+fn is_contiguous_in(
+    shape: &[isize],
+    strides: &[isize],
+    itemsize: isize,
+    dims: impl Iterator<Item = usize>,
+) -> bool {
+    let mut sd = itemsize;
+    for k in dims {
+        let n = shape[k];
+        if n > 1 && strides[k] != sd {
+            return false;
+        }
+        sd = sd.wrapping_mul(n);
+    }
+    true
+}
+
+/// product(shape), checking for negative entries and overflow.
+pub fn item_count(shape: &[isize]) -> Result<isize> {
+    let mut count: isize = 1;
+    for (i, &n) in shape.iter().enumerate() {
+        if n < 0 {
+            return Err(Error::shape(format_args!("shape[{i}] = {n} is negative")));
+        }
+    }
+    for (i, &n) in shape.iter().enumerate() {
+        count = count.checked_mul(n).ok_or_else(|| {
+            Error::overflow(format_args!("product(shape) overflows at shape[{i}] = {n}"))
+        })?;
+        if count == 0 {
+            return Ok(0);
+        }
+    }
+    Ok(count)
+}
+
+/// Write the contiguous strides of `shape` in `order` into `out` (CPython's
+/// `PyBuffer_FillContiguousStrides`; 'A' means C, as in CPython). Checks the shape, the
+/// itemsize and overflow first; `out` is written only on success.
+pub fn contiguous_strides(
+    shape: &[isize],
+    itemsize: isize,
+    order: Order,
+    out: &mut [isize],
+) -> Result<()> {
+    if shape.len() > MAX_NDIM {
+        return Err(Error::ndim(format_args!(
+            "ndim = {} is greater than {MAX_NDIM}",
+            shape.len()
+        )));
+    }
+    if itemsize <= 0 {
+        return Err(Error::itemsize(format_args!("itemsize = {itemsize} is not positive")));
+    }
+    debug_assert_eq!(out.len(), shape.len());
+    item_count(shape)?;
+    let mut tmp = [0isize; MAX_NDIM];
+    let mut sd = itemsize;
+    let mut step = |k: usize| -> Result<()> {
+        tmp[k] = sd;
+        // A zero-length dimension makes every later stride 0 in CPython (sd *= 0); an
+        // overflow can only happen for a shape whose product overflows, checked above,
+        // or through itemsize.
+        sd = sd.checked_mul(shape[k]).ok_or_else(|| {
+            Error::overflow(format_args!(
+                "stride {sd} times shape[{k}] = {} overflows",
+                shape[k]
+            ))
+        })?;
+        Ok(())
+    };
+    match order {
+        Order::F => (0..shape.len()).try_for_each(&mut step)?,
+        Order::C | Order::Any => (0..shape.len()).rev().try_for_each(&mut step)?,
+    }
+    out.copy_from_slice(&tmp[..shape.len()]);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Status;
+
+    fn geom<'a>(
+        shape: &'a [isize],
+        strides: Option<&'a [isize]>,
+        itemsize: isize,
+    ) -> Geometry<'a> {
+        let len = shape.iter().product::<isize>() * itemsize;
+        Geometry { len, itemsize, shape, strides, suboffsets: None }
+    }
+
+    #[test]
+    fn contiguity_follows_cpython() {
+        let g = geom(&[3, 4], Some(&[32, 8]), 8);
+        assert!(g.is_contiguous(Order::C) && !g.is_contiguous(Order::F));
+        assert!(g.is_contiguous(Order::Any));
+        let t = geom(&[4, 3], Some(&[8, 32]), 8);
+        assert!(!t.is_contiguous(Order::C) && t.is_contiguous(Order::F));
+        // Length-1 dimensions may have any stride.
+        let g = geom(&[1, 4], Some(&[999, 8]), 8);
+        assert!(g.is_contiguous(Order::C) && g.is_contiguous(Order::F));
+        // NULL strides: C by definition, F only when effectively 1-D.
+        assert!(geom(&[3, 4], None, 8).is_contiguous(Order::C));
+        assert!(!geom(&[3, 4], None, 8).is_contiguous(Order::F));
+        assert!(geom(&[1, 4], None, 8).is_contiguous(Order::F));
+        // Empty views are contiguous in every order, even with odd strides.
+        assert!(geom(&[0, 4], Some(&[-5, 3]), 8).is_contiguous(Order::F));
+        // Suboffsets make a view non-contiguous.
+        let mut g = geom(&[2], Some(&[8]), 8);
+        g.suboffsets = Some(&[-1]);
+        assert!(!g.is_contiguous(Order::C));
+        // Negative strides are never contiguous.
+        assert!(!geom(&[3], Some(&[-8]), 8).is_contiguous(Order::Any));
+    }
+
+    #[test]
+    fn validate_names_the_offending_value() {
+        let e = Geometry { len: 0, itemsize: 8, shape: &[2, -1], strides: None, suboffsets: None }
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.status(), Status::InvalidShape);
+        assert_eq!(e.message(), "shape[1] = -1 is negative");
+        let e = Geometry { len: 7, itemsize: 8, shape: &[2], strides: None, suboffsets: None }
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.status(), Status::LengthMismatch);
+        assert!(e.message().contains("len = 7"), "{}", e.message());
+        let e = geom(&[2], None, 0).validate().unwrap_err();
+        assert_eq!(e.status(), Status::InvalidItemsize);
+        let big = isize::MAX / 2;
+        let e = Geometry { len: 16, itemsize: 8, shape: &[2], strides: Some(&[big * 2 + 1]), suboffsets: None }
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.status(), Status::Overflow);
+        let e = Geometry { len: 0, itemsize: 8, shape: &[big, 4], strides: None, suboffsets: None }
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.status(), Status::Overflow);
+        assert!(geom(&[0, 5], Some(&[isize::MAX, isize::MIN]), 8).validate().is_ok());
+    }
+
+    #[test]
+    fn contiguous_strides_in_both_orders() {
+        let mut out = [0isize; 3];
+        contiguous_strides(&[2, 3, 4], 8, Order::C, &mut out).unwrap();
+        assert_eq!(out, [96, 32, 8]);
+        contiguous_strides(&[2, 3, 4], 8, Order::F, &mut out).unwrap();
+        assert_eq!(out, [8, 16, 48]);
+        contiguous_strides(&[2, 3, 4], 8, Order::Any, &mut out).unwrap();
+        assert_eq!(out, [96, 32, 8]);
+        let mut out = [7isize; 2];
+        let e = contiguous_strides(&[2, -3], 8, Order::C, &mut out).unwrap_err();
+        assert_eq!(e.status(), Status::InvalidShape);
+        assert_eq!(out, [7, 7], "strides are written only on success");
+    }
+
+    #[test]
+    fn indices_are_bounds_checked() {
+        let g = geom(&[3, 4], None, 8);
+        assert!(g.check_indices(&[2, 3]).is_ok());
+        let e = g.check_indices(&[3, 0]).unwrap_err();
+        assert_eq!(e.status(), Status::IndexOutOfRange);
+        assert_eq!(e.message(), "indices[0] = 3 is out of range for shape[0] = 3");
+        assert_eq!(g.check_indices(&[-1, 0]).unwrap_err().status(), Status::IndexOutOfRange);
+    }
+}
+
+impl Geometry<'_> {
+    /// The byte range `[lo, hi)` relative to `buf` that the elements cover, or `None`
+    /// when suboffsets make the reachable memory depend on pointers stored in it.
+    /// An empty view covers `[0, 0)`. Valid only after [`Geometry::validate`].
+    pub fn extent(&self) -> Option<(isize, isize)> {
+        if self.has_suboffsets() {
+            return None;
+        }
+        if self.len == 0 {
+            return Some((0, 0));
+        }
+        let mut buf = [0isize; MAX_NDIM];
+        let strides = self.strides_or_c(&mut buf);
+        let (mut lo, mut hi) = (0isize, self.itemsize);
+        for (&n, &s) in self.shape.iter().zip(strides) {
+            let span = s * (n - 1);
+            if span < 0 {
+                lo += span;
+            } else {
+                hi += span;
+            }
+        }
+        Some((lo, hi))
+    }
+}

@@ -1,0 +1,24 @@
+//! libpybuf: Python's buffer protocol (PEP 3118, `Py_buffer`) for C, C++, Cython and any
+//! FFI, without linking Python.
+//!
+//! The crate is a safe core, organised by concern, behind a thin C surface:
+//! - [`layout`]: shape, strides and suboffsets arithmetic, validation, contiguity;
+//! - [`format`]: the PEP 3118 format grammar and its layouts;
+//! - [`copy`]: the copy engine (planning and kernels);
+//! - [`error`]: the status type and the thread's last error;
+//! - [`abi`]: the C types (`pybuf_buffer`, the `PYBUF_*` flags);
+//! - `ffi`: the `extern "C"` functions, one file per noun.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod abi;
+pub mod copy;
+pub mod error;
+//TMP pub mod format;
+pub mod layout;
+
+pub mod ffi;
+
+pub use abi::*;
+pub use error::{Error, Result, Status};
