@@ -240,3 +240,6 @@ pub fn check_no_broadcast(geom: &Geometry<'_>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -201,9 +201,3 @@ pub unsafe extern "C" fn pybuf_release(view: *mut pybuf_buffer) {
         )))
     });
 }
-
-/// Used by tests: whether a view carries pybuf's released marker.
-#[cfg(test)]
-pub(crate) fn is_released(v: &pybuf_buffer) -> bool {
-    v.internal == marker(&RELEASED)
-}

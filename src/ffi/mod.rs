@@ -94,7 +94,6 @@ pub(crate) fn ndim(n: c_int) -> Result<usize> {
 pub(crate) struct View<'a> {
     pub buf: *mut u8,
     pub readonly: bool,
-    pub format: Option<&'a [u8]>,
     pub geom: Geometry<'a>,
 }
 
@@ -147,5 +146,5 @@ pub(crate) unsafe fn view<'a>(
     if v.readonly != 0 && v.readonly != 1 {
         return Err(Error::argument(format_args!("readonly = {} is not 0 or 1", v.readonly)));
     }
-    Ok(View { buf: v.buf as *mut u8, readonly: v.readonly == 1, format, geom })
+    Ok(View { buf: v.buf as *mut u8, readonly: v.readonly == 1, geom })
 }

@@ -1,0 +1,307 @@
+//! Randomised tests of the copy engine against a naive element-by-element reference.
+
+use super::plan::{Axis, Inner};
+use super::*;
+use crate::layout::MAX_NDIM;
+
+/// xorshift64*: a small deterministic generator, so failures reproduce from the seed.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A random strided layout: shape, strides, and the offset of element 0 from the start of
+/// a buffer of `size` bytes that holds every element.
+#[derive(Clone, Debug)]
+struct Strided {
+    shape: Vec<isize>,
+    strides: Vec<isize>,
+    offset: isize,
+    size: usize,
+}
+
+fn random_shape(rng: &mut Rng) -> Vec<isize> {
+    let ndim = rng.below(5);
+    (0..ndim)
+        .map(|_| match rng.below(10) {
+            0 => 0,
+            1 | 2 => 1,
+            _ => 2 + rng.below(6) as isize,
+        })
+        .collect()
+}
+
+fn random_strides(rng: &mut Rng, shape: &[isize], itemsize: isize) -> Strided {
+    let ndim = shape.len();
+    let mut order: Vec<usize> = (0..ndim).collect();
+    for i in (1..ndim).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    let mut strides = vec![0isize; ndim];
+    let mut sd = itemsize * (1 + rng.below(2) as isize);
+    for &k in order.iter().rev() {
+        strides[k] = if rng.below(5) == 0 { -sd } else { sd };
+        sd *= shape[k].max(1) * (1 + rng.below(2) as isize);
+    }
+    let (mut lo, mut hi) = (0isize, itemsize);
+    for (&n, &s) in shape.iter().zip(&strides) {
+        if n > 0 {
+            let span = s * (n - 1);
+            if span < 0 { lo += span } else { hi += span }
+        }
+    }
+    let slack = rng.below(3) as isize;
+    Strided { shape: shape.to_vec(), strides, offset: -lo + slack, size: (hi - lo + 2 * slack) as usize }
+}
+
+impl Strided {
+    fn geom(&self, itemsize: isize) -> Geometry<'_> {
+        let len = self.shape.iter().product::<isize>() * itemsize;
+        Geometry { len, itemsize, shape: &self.shape, strides: Some(&self.strides), suboffsets: None }
+    }
+}
+
+/// Every index of `shape` in C order.
+fn indices(shape: &[isize]) -> Vec<Vec<isize>> {
+    let count: isize = shape.iter().product();
+    let mut out = Vec::new();
+    let mut index = vec![0isize; shape.len()];
+    for _ in 0..count {
+        out.push(index.clone());
+        for k in (0..shape.len()).rev() {
+            index[k] += 1;
+            if index[k] < shape[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    out
+}
+
+/// The reference: read every source element, then write every destination element.
+unsafe fn reference(dst: Side<'_>, src: Side<'_>) {
+    let itemsize = src.geom.itemsize as usize;
+    let all = indices(src.geom.shape);
+    let mut values = Vec::new();
+    for ix in &all {
+        // SAFETY: the caller's views are valid.
+        let p = unsafe { element_ptr(src.ptr, &src.geom, ix) };
+        // SAFETY: as above.
+        values.extend_from_slice(unsafe { std::slice::from_raw_parts(p, itemsize) });
+    }
+    for (ix, v) in all.iter().zip(values.chunks(itemsize)) {
+        // SAFETY: as above.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), element_ptr(dst.ptr, &dst.geom, ix), itemsize) };
+    }
+}
+
+fn pattern(rng: &mut Rng, n: usize) -> Vec<u8> {
+    (0..n).map(|_| rng.next() as u8).collect()
+}
+
+const ITEMSIZES: [isize; 9] = [1, 2, 3, 4, 8, 12, 16, 24, 5];
+
+#[test]
+fn disjoint_copies_match_reference() {
+    let mut rng = Rng::new(1);
+    for case in 0..3000 {
+        let itemsize = ITEMSIZES[rng.below(ITEMSIZES.len())];
+        let shape = random_shape(&mut rng);
+        let s = random_strides(&mut rng, &shape, itemsize);
+        let d = random_strides(&mut rng, &shape, itemsize);
+        let src = pattern(&mut rng, s.size);
+        let mut got = pattern(&mut rng, d.size);
+        let mut want = got.clone();
+        let mut src_copy = src.clone();
+        // SAFETY: every element of both layouts lies within its buffer.
+        unsafe {
+            let ss = Side { ptr: src_copy.as_mut_ptr().offset(s.offset), geom: s.geom(itemsize) };
+            copy(Side { ptr: got.as_mut_ptr().offset(d.offset), geom: d.geom(itemsize) }, ss).unwrap();
+            reference(Side { ptr: want.as_mut_ptr().offset(d.offset), geom: d.geom(itemsize) }, ss);
+        }
+        assert_eq!(got, want, "case {case}: itemsize {itemsize}, src {s:?}, dst {d:?}");
+        assert_eq!(src_copy, src, "case {case}: the source was modified");
+    }
+}
+
+#[test]
+fn overlapping_copies_read_the_source_whole_first() {
+    let mut rng = Rng::new(2);
+    for case in 0..3000 {
+        let itemsize = ITEMSIZES[rng.below(ITEMSIZES.len())];
+        let shape = random_shape(&mut rng);
+        let s = random_strides(&mut rng, &shape, itemsize);
+        let d = random_strides(&mut rng, &shape, itemsize);
+        let size = s.size.max(d.size) + 16;
+        let shift = rng.below(16) as isize;
+        let mut got = pattern(&mut rng, size);
+        let mut want = got.clone();
+        for (which, buf) in [&mut got, &mut want].into_iter().enumerate() {
+            let base = buf.as_mut_ptr();
+            // SAFETY: both layouts (the source shifted by < 16 bytes) lie within `size`.
+            let (dst, src) = unsafe {
+                (
+                    Side { ptr: base.offset(d.offset), geom: d.geom(itemsize) },
+                    Side { ptr: base.offset(s.offset + shift), geom: s.geom(itemsize) },
+                )
+            };
+            if which == 0 {
+                // SAFETY: as above; `copy` allows overlap.
+                unsafe { copy(dst, src).unwrap() };
+            } else {
+                // SAFETY: as above; the reference snapshots the source first.
+                unsafe { reference(dst, src) };
+            }
+        }
+        assert_eq!(got, want, "case {case}: itemsize {itemsize}, shift {shift}, src {s:?}, dst {d:?}");
+    }
+}
+
+#[test]
+fn contiguous_round_trips_in_both_orders() {
+    let mut rng = Rng::new(3);
+    for case in 0..2000 {
+        let itemsize = ITEMSIZES[rng.below(ITEMSIZES.len())];
+        let shape = random_shape(&mut rng);
+        let s = random_strides(&mut rng, &shape, itemsize);
+        let mut src = pattern(&mut rng, s.size);
+        for order in [Order::C, Order::F, Order::Any] {
+            let len = s.geom(itemsize).len as usize;
+            let mut got = vec![0u8; len];
+            let mut want = vec![0u8; len];
+            let eff = effective_order(&s.geom(itemsize), order);
+            let mut strides = [0isize; MAX_NDIM];
+            crate::layout::contiguous_strides(&shape, itemsize, eff, &mut strides[..shape.len()]).unwrap();
+            let cgeom = Geometry { strides: Some(&strides[..shape.len()]), ..s.geom(itemsize) };
+            // SAFETY: `src` holds the view; `got`/`want` hold `len` bytes.
+            unsafe {
+                let sv = Side { ptr: src.as_mut_ptr().offset(s.offset), geom: s.geom(itemsize) };
+                to_contiguous(got.as_mut_ptr(), sv, order).unwrap();
+                reference(Side { ptr: want.as_mut_ptr(), geom: cgeom }, sv);
+            }
+            assert_eq!(got, want, "case {case} {order:?}: {s:?}");
+            // And back: from_contiguous into a fresh buffer of the same layout.
+            let mut back = vec![0u8; s.size];
+            let mut expect = vec![0u8; s.size];
+            // SAFETY: as above.
+            unsafe {
+                let dv = Side { ptr: back.as_mut_ptr().offset(s.offset), geom: s.geom(itemsize) };
+                from_contiguous(dv, got.as_ptr(), len, order).unwrap();
+                let ev = Side { ptr: expect.as_mut_ptr().offset(s.offset), geom: s.geom(itemsize) };
+                reference(ev, Side { ptr: want.as_mut_ptr(), geom: cgeom });
+            }
+            assert_eq!(back, expect, "case {case} {order:?} back: {s:?}");
+        }
+    }
+}
+
+#[test]
+fn partial_from_contiguous_fills_a_prefix_in_order() {
+    // A 2x3 transposed (F-contiguous) float32 view, filled with 4 items in C order.
+    let mut mem = [0u32; 6];
+    let shape = [2isize, 3];
+    let strides = [4isize, 8];
+    let geom = Geometry { len: 24, itemsize: 4, shape: &shape, strides: Some(&strides), suboffsets: None };
+    let src: [u32; 4] = [1, 2, 3, 4];
+    // SAFETY: `mem` holds the 6 elements; `src` 16 bytes.
+    unsafe {
+        from_contiguous(Side { ptr: mem.as_mut_ptr().cast(), geom }, src.as_ptr().cast(), 16, Order::C).unwrap();
+    }
+    // C order visits (0,0) (0,1) (0,2) (1,0): element (i,j) lies at i + 2j.
+    assert_eq!(mem, [1, 4, 2, 0, 3, 0]);
+    // 'F' order on this F-contiguous view is a plain prefix memcpy of 10 bytes.
+    let mut mem = [0u8; 24];
+    let bytes: Vec<u8> = (1..=10).collect();
+    // SAFETY: as above.
+    unsafe {
+        from_contiguous(Side { ptr: mem.as_mut_ptr(), geom }, bytes.as_ptr(), 10, Order::F).unwrap();
+    }
+    assert_eq!(&mem[..10], &bytes[..]);
+    assert!(mem[10..].iter().all(|&b| b == 0));
+}
+
+#[test]
+fn suboffset_views_copy_like_the_reference() {
+    // A PIL-style 3x4 array of u16: dim 0 has suboffset 2 into rows stored elsewhere.
+    let mut rows: Vec<Vec<u8>> = (0..3).map(|r| (0..10u8).map(|b| b + 16 * r).collect()).collect();
+    let mut pointers: Vec<*mut u8> = rows.iter_mut().map(|r| r.as_mut_ptr()).collect();
+    let shape = [3isize, 4];
+    let strides = [std::mem::size_of::<*mut u8>() as isize, 2];
+    let subs = [2isize, -1];
+    let geom = Geometry { len: 24, itemsize: 2, shape: &shape, strides: Some(&strides), suboffsets: Some(&subs) };
+    let src = Side { ptr: pointers.as_mut_ptr().cast(), geom };
+    let mut got = [0u8; 24];
+    let mut want = [0u8; 24];
+    let cgeom = Geometry { strides: None, suboffsets: None, ..geom };
+    // SAFETY: the pointers lead to rows of 10 bytes; element (i, j) is row i, bytes 2+2j.
+    unsafe {
+        to_contiguous(got.as_mut_ptr(), src, Order::C).unwrap();
+        reference(Side { ptr: want.as_mut_ptr(), geom: cgeom }, src);
+    }
+    assert_eq!(got, want);
+    assert_eq!(&got[..4], &[2, 3, 4, 5]);
+    assert_eq!(&got[8..10], &[18, 19]);
+    // Write back through the suboffsets, in F order.
+    let fresh: Vec<u8> = (100..124).collect();
+    // SAFETY: as above.
+    unsafe { from_contiguous(src, fresh.as_ptr(), 24, Order::F).unwrap() };
+    // F order: element (i, j) comes from item i + 3j.
+    assert_eq!(&rows[1][2..4], &fresh[2..4]); // (1, 0) is item 1
+    assert_eq!(&rows[0][4..6], &fresh[6..8]); // (0, 1) is item 3
+}
+
+#[test]
+fn plans_drop_flip_order_and_merge() {
+    // A C-contiguous 4x5x6 float64 array to itself: one contiguous run.
+    let shape = [4isize, 5, 6];
+    let c = [240isize, 48, 8];
+    let g = Geometry { len: 960, itemsize: 8, shape: &shape, strides: Some(&c), suboffsets: None };
+    let plan = Plan::new(&g, &g).unwrap();
+    assert_eq!(plan.axes(), &[Axis { n: 120, ds: 8, ss: 8 }]);
+    assert_eq!(plan.inner(), Inner::Run);
+    // Reversed along every axis, with length-1 axes inserted: still one run after flipping.
+    let shape = [1isize, 4, 1, 5, 6];
+    let rev = [7isize, -240, 99, -48, -8];
+    let fwd = [3isize, 240, 5, 48, 8];
+    let d = Geometry { len: 960, itemsize: 8, shape: &shape, strides: Some(&rev), suboffsets: None };
+    let s = Geometry { strides: Some(&rev), ..d };
+    assert_eq!(Plan::new(&d, &s).unwrap().axes(), &[Axis { n: 120, ds: 8, ss: 8 }]);
+    // Source reversed, destination forward: the source stride stays negative.
+    let s = Geometry { strides: Some(&rev), ..d };
+    let d = Geometry { strides: Some(&fwd), ..d };
+    assert_eq!(Plan::new(&d, &s).unwrap().axes(), &[Axis { n: 120, ds: 8, ss: -8 }]);
+    // A transpose: axes ordered by destination stride, no merge.
+    let shape = [3isize, 4];
+    let d = Geometry { len: 96, itemsize: 8, shape: &shape, strides: Some(&[32, 8]), suboffsets: None };
+    let s = Geometry { strides: Some(&[8, 24]), ..d };
+    let plan = Plan::new(&d, &s).unwrap();
+    assert_eq!(plan.axes(), &[Axis { n: 3, ds: 32, ss: 8 }, Axis { n: 4, ds: 8, ss: 24 }]);
+    assert_eq!(plan.inner(), Inner::Strided);
+}
+
+#[test]
+fn mismatched_structures_are_refused() {
+    let d = Geometry { len: 24, itemsize: 8, shape: &[3], strides: None, suboffsets: None };
+    let s = Geometry { len: 32, itemsize: 8, shape: &[4], strides: None, suboffsets: None };
+    let e = check_same_structure(&d, &s).unwrap_err();
+    assert_eq!(e.status(), crate::error::Status::ShapeMismatch);
+    assert_eq!(e.message(), "destination shape [3] differs from source shape [4]");
+    let s = Geometry { len: 12, itemsize: 4, shape: &[3], strides: None, suboffsets: None };
+    let e = check_same_structure(&d, &s).unwrap_err();
+    assert_eq!(e.message(), "destination itemsize 8 differs from source itemsize 4");
+    let b = Geometry { len: 24, itemsize: 8, shape: &[3], strides: Some(&[0]), suboffsets: None };
+    assert_eq!(check_no_broadcast(&b).unwrap_err().status(), crate::error::Status::InvalidStrides);
+}
