@@ -132,12 +132,6 @@ pub(crate) unsafe fn view<'a>(
     // SAFETY: as above.
     let suboffsets =
         (!v.suboffsets.is_null()).then(|| unsafe { std::slice::from_raw_parts(v.suboffsets, n) });
-    let format = if v.format.is_null() {
-        None
-    } else {
-        // SAFETY: a non-NULL format is NUL-terminated by the caller's contract.
-        Some(unsafe { CStr::from_ptr(v.format) }.to_bytes())
-    };
     let geom = Geometry { len: v.len, itemsize: v.itemsize, shape, strides, suboffsets };
     geom.validate()?;
     if v.buf.is_null() && v.len != 0 {
