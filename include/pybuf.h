@@ -346,6 +346,17 @@ int pybuf_last_status(void);
  */
 const char *pybuf_status_name(int status);
 
+/**
+ * The size in bytes of one item of `format`, a PEP 3118 format string. Mirrors
+ * `PyBuffer_SizeFromFormat`: it equals `struct.calcsize(format)` for every format the
+ * struct module accepts.
+ *
+ * Returns -1 with an error recorded when `format` is NULL, malformed, or has no size.
+ *
+ * Thread-safe.
+ */
+pybuf_ssize_t pybuf_size_from_format(const char *format);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -15,7 +15,7 @@
 pub mod abi;
 pub mod copy;
 pub mod error;
-//TMP pub mod format;
+pub mod format;
 pub mod layout;
 
 pub mod ffi;

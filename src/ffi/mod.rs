@@ -5,7 +5,7 @@
 pub mod buffer;
 pub mod copy;
 pub mod error;
-//TMP pub mod format;
+pub mod format;
 
 use std::ffi::{c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};

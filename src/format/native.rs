@@ -42,7 +42,10 @@ const fn long_double() -> Option<SizeAlign> {
     #[cfg(all(target_arch = "x86_64", not(target_env = "msvc")))]
     return Some(SizeAlign { size: 16, align: 16 });
     // MSVC: long double is double.
-    #[cfg(all(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"), target_env = "msvc"))]
+    #[cfg(all(
+        any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+        target_env = "msvc"
+    ))]
     return Some(SizeAlign { size: 8, align: 8 });
     // i386 System V: 80-bit x87 in 12 bytes, 4-aligned.
     #[cfg(all(target_arch = "x86", target_os = "linux"))]
@@ -115,9 +118,7 @@ pub(crate) fn standard(code: Code) -> Result<SizeAlign, NoSize> {
         LongLong | ULongLong | Double | ComplexFloat => fixed(8),
         ComplexDouble => fixed(16),
         SSize | USize => return Err(NoSize::NativeOnly),
-        LongDouble | ComplexLongDouble | VoidPtr | Object | Pointer | Function => {
-            fixed(native(code)?.size)
-        }
+        LongDouble | ComplexLongDouble | VoidPtr | Object | Pointer | Function => fixed(native(code)?.size),
     })
 }
 
@@ -159,9 +160,17 @@ mod tests {
     #[test]
     fn standard_sizes_are_the_struct_modules() {
         let cases = [
-            (Code::Bool, 1), (Code::Short, 2), (Code::Int, 4), (Code::Long, 4), (Code::ULong, 4),
-            (Code::LongLong, 8), (Code::Half, 2), (Code::Float, 4), (Code::Double, 8),
-            (Code::ComplexFloat, 8), (Code::ComplexDouble, 16),
+            (Code::Bool, 1),
+            (Code::Short, 2),
+            (Code::Int, 4),
+            (Code::Long, 4),
+            (Code::ULong, 4),
+            (Code::LongLong, 8),
+            (Code::Half, 2),
+            (Code::Float, 4),
+            (Code::Double, 8),
+            (Code::ComplexFloat, 8),
+            (Code::ComplexDouble, 16),
         ];
         for (code, size) in cases {
             assert_eq!(standard(code).unwrap(), SizeAlign { size, align: 1 }, "{code:?}");
