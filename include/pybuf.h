@@ -71,6 +71,20 @@
 #define PYBUF_WRITE 512
 
 /**
+ * A byte order.
+ */
+typedef enum pybuf_byte_order {
+    /**
+     * Least significant byte first.
+     */
+    PYBUF_BYTE_ORDER_LITTLE = 1,
+    /**
+     * Most significant byte first.
+     */
+    PYBUF_BYTE_ORDER_BIG = 2,
+} pybuf_byte_order;
+
+/**
  * Status codes returned by fallible pybuf functions.
  *
  * 0 means success; every failure is negative. The values are fixed forever: a value is
@@ -159,7 +173,37 @@ typedef enum pybuf_status {
      * An internal error (a Rust panic caught at the C boundary). Please report it.
      */
     PYBUF_STATUS_INTERNAL = -19,
+    /**
+     * A view does not match the expected type: its format, item size, number of
+     * dimensions or contiguity (`pybuf_check_format`), or two formats differ.
+     */
+    PYBUF_STATUS_FORMAT_MISMATCH = -20,
 } pybuf_status;
+
+/**
+ * An exporter of memory: opaque, atomically reference-counted. Created by
+ * `pybuf_exporter_new`; each `pybuf_exporter_free` gives back one reference and each
+ * filled view holds one until `pybuf_release`.
+ */
+typedef struct pybuf_exporter pybuf_exporter;
+
+/**
+ * A parsed PEP 3118 format string: an opaque handle.
+ *
+ * Made by `pybuf_format_parse` and freed by `pybuf_format_free`. The handles reached
+ * through `pybuf_format_field.nested` are parts of their parent: they stay valid until
+ * the parent is freed, and are never freed themselves. Immutable; see the thread-safety
+ * note of each function.
+ */
+typedef struct pybuf_format pybuf_format;
+
+/**
+ * An iterator over the values of a format in offset order (see
+ * `pybuf_format_runs_next`). Made by `pybuf_format_runs_new`, freed by
+ * `pybuf_format_runs_free`. Independent of the handle it was made from, which may be
+ * freed first.
+ */
+typedef struct pybuf_format_runs pybuf_format_runs;
 
 /**
  * A signed size with the width of CPython's `Py_ssize_t` (`ssize_t`/`intptr_t`).
@@ -200,6 +244,204 @@ typedef struct pybuf_buffer {
     pybuf_ssize_t *suboffsets;
     void *internal;
 } pybuf_buffer;
+
+/**
+ * A description of memory to export: a typed, strided array inside a memory block.
+ *
+ * - `buf`, `len`: the memory block `[buf, buf + len)`.
+ * - `offset`: the byte offset of element 0 from `buf` (non-zero for negative strides).
+ * - `readonly`: 1 if views must not be writable, else 0.
+ * - `format`: a PEP 3118 format, or NULL for "B".
+ * - `itemsize`: bytes per element, or 0 to take it from the format; must agree with it.
+ * - `ndim`, `shape`: 0 to 64 dimensions; `shape` may be NULL only when ndim is 0.
+ * - `strides`: NULL for C-contiguous.
+ * - `suboffsets`: NULL, or PIL-style suboffsets (negative: none).
+ *
+ * pybuf copies every array and the format; the caller keeps ownership of them.
+ */
+typedef struct pybuf_exporter_desc {
+    void *buf;
+    pybuf_ssize_t len;
+    pybuf_ssize_t offset;
+    int readonly;
+    const char *format;
+    pybuf_ssize_t itemsize;
+    int ndim;
+    const pybuf_ssize_t *shape;
+    const pybuf_ssize_t *strides;
+    const pybuf_ssize_t *suboffsets;
+} pybuf_exporter_desc;
+
+/**
+ * Called once, with the user pointer, when an exporter and every view of it are gone.
+ * It may run on any thread that releases the last view or reference.
+ */
+typedef void (*pybuf_owner_fn)(void *user);
+
+/**
+ * A custom exporter's buffer functions, as CPython's `PyBufferProcs`.
+ *
+ * - `getbuffer(exporter, view, flags)` fills `view` for the request `flags` and returns 0,
+ *   or returns a negative status (it may set no message; pybuf then writes one).
+ *   `pybuf_fill_view` does the work for an exporter that has a `pybuf_exporter_desc`.
+ * - `releasebuffer(exporter, view)` (may be NULL) undoes what `getbuffer` did; it gets
+ *   the view with the `internal` value `getbuffer` set.
+ */
+typedef struct pybuf_procs {
+    int (*getbuffer)(void *exporter, struct pybuf_buffer *view, int flags);
+    void (*releasebuffer)(void *exporter, struct pybuf_buffer *view);
+} pybuf_procs;
+
+/**
+ * Anything that exports buffers: its functions and itself (CPython's `PyObject *` with
+ * `tp_as_buffer`). `pybuf_exporter_as_object` makes one for a built-in exporter.
+ */
+typedef struct pybuf_object {
+    const struct pybuf_procs *procs;
+    void *exporter;
+} pybuf_object;
+
+/**
+ * One field of a format, as `pybuf_format_get_field` describes it. Every pointer in it
+ * belongs to the handle and stays valid until the (outermost) handle is freed.
+ */
+typedef struct pybuf_format_field {
+    /**
+     * The `:name:`, or NULL if none was written.
+     */
+    const char *name;
+    /**
+     * Byte offset from the start of the enclosing struct (or item).
+     */
+    pybuf_ssize_t offset;
+    /**
+     * Bytes the field covers: `values * element_size`.
+     */
+    pybuf_ssize_t size;
+    /**
+     * Size of one value: the code's size, the struct's item size, a whole `s`/`p` string.
+     */
+    pybuf_ssize_t element_size;
+    /**
+     * The alignment that placed the field: its natural alignment in `@` mode, else 1.
+     */
+    pybuf_ssize_t alignment;
+    /**
+     * The count as written (1 if none): the length of a `s`/`p` string, the number of
+     * `x` pad bytes, else a repeat.
+     */
+    pybuf_ssize_t count;
+    /**
+     * The number of values: product(shape) * count (for `s`/`p`, product(shape)).
+     */
+    pybuf_ssize_t values;
+    /**
+     * The number of entries of `shape`: 0 when no `(...)` shape was written.
+     */
+    int ndim;
+    /**
+     * The sub-array shape, `ndim` entries; NULL when `ndim` is 0.
+     */
+    const pybuf_ssize_t *shape;
+    /**
+     * The code as a NUL-terminated string: the struct module's letter ("d"), "Zf",
+     * "Zd", "Zg" for complex, "&" for a pointer, "X{}" for a function pointer and
+     * "T{}" for a struct. `code[0]` alone tells the kind, except for 'Z'.
+     */
+    char code[4];
+    /**
+     * The byte order and alignment mode that placed the field: '@', '=', '<', '>' or
+     * '^' ('!' is reported as '>').
+     */
+    char mode;
+    /**
+     * The byte order of the field's values (the native one in '@', '=' and '^').
+     */
+    enum pybuf_byte_order byte_order;
+    /**
+     * For a struct (`T{}`) field, a handle on its contents, owned by the parent handle
+     * (never free it); NULL for every other field.
+     */
+    const struct pybuf_format *nested;
+} pybuf_format_field;
+
+/**
+ * A repetition enclosing a leaf (a count or shape on an enclosing `T{}`): the leaf
+ * recurs `count` times, `stride` bytes apart.
+ */
+typedef struct pybuf_format_repeat {
+    pybuf_ssize_t count;
+    pybuf_ssize_t stride;
+} pybuf_format_repeat;
+
+/**
+ * A leaf of the format tree: a scalar, string, pad, pointer or function-pointer
+ * field, placed in the item (nested structs are flattened into their leaves).
+ *
+ * Its values lie at `offset + j * size` for `j` in `0..count`, plus, for each
+ * `repeats[r]` (outermost first), `i_r * repeats[r].stride` for `i_r` in
+ * `0..repeats[r].count`. Pointers in it belong to the handle.
+ */
+typedef struct pybuf_format_leaf {
+    /**
+     * The field's own `:name:`, or NULL.
+     */
+    const char *name;
+    /**
+     * Offset of the first value from the start of the item.
+     */
+    pybuf_ssize_t offset;
+    /**
+     * Size of one value (a whole string for `s` and `p`).
+     */
+    pybuf_ssize_t size;
+    /**
+     * Consecutive values: count * product(shape) (for `s`/`p`, product(shape)).
+     */
+    pybuf_ssize_t count;
+    /**
+     * All values: `count` times every repeat count (saturating at PY_SSIZE_T_MAX).
+     */
+    pybuf_ssize_t total;
+    /**
+     * The number of enclosing repeated structs (0 to 64).
+     */
+    int nrepeats;
+    /**
+     * `nrepeats` repetitions, outermost first; NULL when `nrepeats` is 0.
+     */
+    const struct pybuf_format_repeat *repeats;
+    /**
+     * The code, as in `pybuf_format_field.code` ("x" for padding; never "T{}").
+     */
+    char code[4];
+    /**
+     * The mode that placed the leaf: '@', '=', '<', '>' or '^'.
+     */
+    char mode;
+    /**
+     * The byte order of the values.
+     */
+    enum pybuf_byte_order byte_order;
+} pybuf_format_leaf;
+
+/**
+ * `count` consecutive values of one code, `size` bytes each, from byte `offset`.
+ */
+typedef struct pybuf_format_run {
+    pybuf_ssize_t offset;
+    pybuf_ssize_t size;
+    pybuf_ssize_t count;
+    /**
+     * The code, as in `pybuf_format_field.code` ("x" for padding; never "T{}").
+     */
+    char code[4];
+    /**
+     * The mode that placed the values: '@', '=', '<', '>' or '^'.
+     */
+    char mode;
+    enum pybuf_byte_order byte_order;
+} pybuf_format_run;
 
 #ifdef __cplusplus
 extern "C" {
@@ -295,7 +537,8 @@ int pybuf_to_contiguous(void *dst, const struct pybuf_buffer *src, pybuf_ssize_t
  * Copy `len` bytes of contiguous memory at `src` into the elements of `dst`, in `order`
  * ('C', 'F', or 'A' as for `pybuf_to_contiguous`). Mirrors `PyBuffer_FromContiguous`: a
  * `len` above `dst->len` is cut to it, and a shorter one fills only the first
- * `len / itemsize` elements in that order.
+ * `len / itemsize` elements in that order, except that when `dst` is contiguous in
+ * `order` the first `len` bytes are copied, a partial element included (as CPython does).
  *
  * Unlike CPython it refuses a read-only `dst` and a `dst` with a zero stride (aliased
  * elements), and handles NULL strides with order 'F' and overlapping memory correctly.
@@ -347,15 +590,312 @@ int pybuf_last_status(void);
 const char *pybuf_status_name(int status);
 
 /**
+ * Create an exporter of the memory `desc` describes. The description is validated
+ * (format, geometry, overflow, and that the array lies within `[buf, buf + len)`) and
+ * copied. `owner`, if not NULL, is called once with `user` when the exporter and every
+ * view of it are gone; the memory must stay valid until then.
+ *
+ * On success `*out` is a new handle (free it with `pybuf_exporter_free`) and 0 is
+ * returned. On failure `*out` is untouched, `owner` is never called, and a negative
+ * status is returned.
+ *
+ * Thread-safe.
+ */
+int pybuf_exporter_new(const struct pybuf_exporter_desc *desc,
+                       pybuf_owner_fn owner,
+                       void *user,
+                       struct pybuf_exporter **out);
+
+/**
+ * A new reference to `e` (the same pointer), to hand to another thread or owner. Each
+ * reference is given back with `pybuf_exporter_free`. Returns NULL if `e` is NULL.
+ *
+ * Thread-safe.
+ */
+struct pybuf_exporter *pybuf_exporter_clone(struct pybuf_exporter *e);
+
+/**
+ * Give back one reference to `e`. The memory stays exported while views of it are alive;
+ * the owner callback runs when the last reference or view goes. NULL is a no-op.
+ *
+ * Thread-safe.
+ */
+void pybuf_exporter_free(struct pybuf_exporter *e);
+
+/**
+ * Fill `view` for the request `flags` (PYBUF_*), as CPython's `_testbuffer.ndarray`
+ * answers requests: PYBUF_WRITABLE on read-only memory fails; without PYBUF_FORMAT the
+ * format is NULL ("B"); C_, F_ and ANY_CONTIGUOUS are checked; suboffsets need
+ * PYBUF_INDIRECT; without PYBUF_STRIDES the memory must be C-contiguous and strides are
+ * NULL; without PYBUF_ND shape is NULL, which is refused with PYBUF_FORMAT.
+ *
+ * On success the view holds a reference to `e` and counts as a live export until
+ * `pybuf_release(view)`. `view->obj` is NULL: it is the caller's to set (a Cython
+ * `__getbuffer__` sets it to `self`). The view's arrays and format belong to the exporter.
+ * On failure `view` is untouched and the message names the requirement that failed.
+ *
+ * Thread-safe: any number of threads may export from and release views of one exporter.
+ */
+int pybuf_exporter_get_buffer(struct pybuf_exporter *e, struct pybuf_buffer *view, int flags);
+
+/**
+ * The number of live views of `e` (filled and not yet released), or -1 with an error if
+ * `e` is NULL.
+ *
+ * Thread-safe (the count may change as soon as it is read).
+ */
+pybuf_ssize_t pybuf_exporter_exports(const struct pybuf_exporter *e);
+
+/**
+ * Replace the memory `e` exports with `desc` (validated and copied as by
+ * `pybuf_exporter_new`), for example after resizing it. Refused with
+ * PYBUF_STATUS_EXPORTS_EXIST while views are alive, as bytearray refuses to resize
+ * ("Existing exports of data: object cannot be re-sized"). The owner callback is kept.
+ *
+ * Thread-safe.
+ */
+int pybuf_exporter_replace(struct pybuf_exporter *e, const struct pybuf_exporter_desc *desc);
+
+/**
+ * Fill `view` from `desc` for the request `flags`, with the same rules as
+ * `pybuf_exporter_get_buffer`: the helper for a custom exporter's `getbuffer`. The
+ * view owns copies of the arrays and format (so `desc`'s may change afterwards); the
+ * memory must stay valid until the view is released. Release it with `pybuf_release`
+ * (which `pybuf_object_get_buffer`'s views do by themselves).
+ *
+ * Thread-safe for distinct views.
+ */
+int pybuf_fill_view(struct pybuf_buffer *view, const struct pybuf_exporter_desc *desc, int flags);
+
+/**
+ * A `pybuf_object` for the built-in exporter `e` (borrowed: it holds no reference).
+ *
+ * Thread-safe.
+ */
+struct pybuf_object pybuf_exporter_as_object(struct pybuf_exporter *e);
+
+/**
+ * Get a view of any exporter, built-in or custom, for the request `flags`: mirrors
+ * `PyObject_GetBuffer`. On success the view is released with `pybuf_release`, which
+ * calls the exporter's `releasebuffer`. On failure `view` is untouched.
+ *
+ * A custom exporter's view is checked (ndim, shape, itemsize, len) before it is
+ * returned; a malformed one is released again and refused.
+ *
+ * Thread-safe if the exporter's functions are.
+ */
+int pybuf_object_get_buffer(const struct pybuf_object *obj, struct pybuf_buffer *view, int flags);
+
+/**
  * The size in bytes of one item of `format`, a PEP 3118 format string. Mirrors
  * `PyBuffer_SizeFromFormat`: it equals `struct.calcsize(format)` for every format the
- * struct module accepts.
+ * struct module accepts, and NumPy's itemsize for a `T{...}` struct.
  *
  * Returns -1 with an error recorded when `format` is NULL, malformed, or has no size.
  *
  * Thread-safe.
  */
 pybuf_ssize_t pybuf_size_from_format(const char *format);
+
+/**
+ * Parse the PEP 3118 format string `format` and lay it out (see the README's
+ * "Formats" section for the grammar and the layout rules).
+ *
+ * On success stores a new handle in `*out` and returns 0; free it with
+ * `pybuf_format_free`. On failure returns a negative status with `*out` untouched:
+ * `PYBUF_STATUS_NULL_POINTER` (`format` or `out` NULL), `PYBUF_STATUS_INVALID_FORMAT`
+ * (malformed; the message names the byte position and the reason),
+ * `PYBUF_STATUS_UNSUPPORTED_FORMAT` (well formed but without a byte size: `t`, nesting
+ * deeper than 64 levels), `PYBUF_STATUS_OVERFLOW` (a count or size beyond
+ * `PY_SSIZE_T_MAX`).
+ *
+ * Thread-safe.
+ */
+int pybuf_format_parse(const char *format, struct pybuf_format **out);
+
+/**
+ * Free a handle made by `pybuf_format_parse`, with its nested handles, names, shapes
+ * and canonical string. `pybuf_format_free(NULL)` does nothing.
+ *
+ * A nested handle (from `pybuf_format_field.nested`) belongs to its parent: passing it
+ * here frees nothing and records `PYBUF_STATUS_INVALID_ARGUMENT`.
+ *
+ * Not thread-safe with respect to `f`: no other thread may be using it.
+ */
+void pybuf_format_free(struct pybuf_format *f);
+
+/**
+ * The size in bytes of one item: of the whole format, or for a nested handle of the
+ * struct (its trailing padding included).
+ *
+ * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+ */
+pybuf_ssize_t pybuf_format_itemsize(const struct pybuf_format *f);
+
+/**
+ * The alignment of the format: the largest alignment of its fields laid out in `@`
+ * mode, 1 if none is. It is what a `T{}` around the format is aligned to (NumPy's
+ * `dtype.alignment` for the struct).
+ *
+ * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+ */
+pybuf_ssize_t pybuf_format_alignment(const struct pybuf_format *f);
+
+/**
+ * The number of fields at the top level of `f` (one per item of the string: `"3i"`
+ * is one field with count 3; `"T{ii}"` is one struct field).
+ *
+ * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+ */
+pybuf_ssize_t pybuf_format_field_count(const struct pybuf_format *f);
+
+/**
+ * Describe field `index` (0-based, below `pybuf_format_field_count(f)`) of `f` in
+ * `*out`.
+ *
+ * Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
+ * (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * Thread-safe.
+ */
+int pybuf_format_get_field(const struct pybuf_format *f,
+                           pybuf_ssize_t index,
+                           struct pybuf_format_field *out);
+
+/**
+ * The number of leaves of `f` (see `pybuf_format_leaf`): one per scalar item of the
+ * string, however often enclosing structs repeat it (`"1000000000T{id}"` has 2).
+ *
+ * Returns -1 with an error recorded when `f` is NULL. Thread-safe (the first call
+ * builds the list).
+ */
+pybuf_ssize_t pybuf_format_leaf_count(const struct pybuf_format *f);
+
+/**
+ * Describe leaf `index` (0-based, below `pybuf_format_leaf_count(f)`, in string
+ * order) of `f` in `*out`.
+ *
+ * Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
+ * (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * Thread-safe.
+ */
+int pybuf_format_get_leaf(const struct pybuf_format *f,
+                          pybuf_ssize_t index,
+                          struct pybuf_format_leaf *out);
+
+/**
+ * The canonical spelling of `f`: markers only where the mode changes (`>` for `!`),
+ * counts only when not 1, no whitespace. It parses back to a format equal to `f`
+ * (`pybuf_format_equal` gives 1). For a nested handle it is the struct's contents,
+ * which parsed alone may have a smaller item size (the top level has no trailing
+ * padding).
+ *
+ * The string belongs to the handle and lives as long as it. Returns NULL with an error
+ * recorded when `f` is NULL. Thread-safe (the first call builds the string).
+ */
+const char *pybuf_format_canonical(const struct pybuf_format *f);
+
+/**
+ * Whether `a` and `b` are the same format: the same fields with the same codes, names,
+ * counts, shapes and modes (so `"!i"` equals `">i"` and `"i i"` equals `"ii"`, but
+ * `"<i"` does not equal `"i"`, nor `"2i"` `"ii"`). Equal formats have equal canonical
+ * strings.
+ *
+ * Returns 1 (the last status is then `PYBUF_STATUS_OK`), 0 (the last status is
+ * `PYBUF_STATUS_FORMAT_MISMATCH` and `pybuf_last_error()` names the first differing
+ * field), or `PYBUF_STATUS_NULL_POINTER` when `a` or `b` is NULL.
+ *
+ * Thread-safe.
+ */
+int pybuf_format_equal(const struct pybuf_format *a, const struct pybuf_format *b);
+
+/**
+ * Whether an item of `a` and an item of `b` can be read as each other: the same item
+ * size and, at every byte offset, values of the same kind, size and byte order.
+ * Padding, names, and how values are grouped into structs, counts and shapes do not
+ * matter; `c` and `s` are both bytes; integers of one signedness and one size match
+ * whatever their letter. So `"<d"` matches `"d"` on a little-endian machine, `"l"`
+ * matches `"q"` where long is 64 bits, `"T{ii}"` matches `"2i"`, and `"i"` does not
+ * match `"f"` or `"I"`.
+ *
+ * Returns 1, 0 (last status `PYBUF_STATUS_FORMAT_MISMATCH`; `pybuf_last_error()` names
+ * the item sizes or the first differing value, its offset and its field), or
+ * `PYBUF_STATUS_NULL_POINTER`.
+ *
+ * The time is proportional to the number of runs of values (see
+ * `pybuf_format_runs_next`), not to the length of the strings. Thread-safe.
+ */
+int pybuf_format_compatible(const struct pybuf_format *a, const struct pybuf_format *b);
+
+/**
+ * Start iterating the values of `f` in offset order: every leaf of every repetition of
+ * the enclosing structs, as runs of consecutive values, padding included (code "x").
+ *
+ * On success stores a new iterator in `*out` and returns 0; free it with
+ * `pybuf_format_runs_free`. Returns `PYBUF_STATUS_NULL_POINTER` with `*out` untouched
+ * when `f` or `out` is NULL.
+ *
+ * Thread-safe with respect to `f`.
+ */
+int pybuf_format_runs_new(const struct pybuf_format *f, struct pybuf_format_runs **out);
+
+/**
+ * Store the next run of `it` in `*out`.
+ *
+ * Returns 1 when a run was stored, 0 at the end (`*out` untouched; later calls keep
+ * returning 0), or `PYBUF_STATUS_NULL_POINTER` when `it` or `out` is NULL. A format
+ * with a huge repeat (`"1000000000T{id}"`) yields that many runs, one per call.
+ *
+ * Not thread-safe with respect to `it`.
+ */
+int pybuf_format_runs_next(struct pybuf_format_runs *it, struct pybuf_format_run *out);
+
+/**
+ * Free an iterator made by `pybuf_format_runs_new`. `pybuf_format_runs_free(NULL)`
+ * does nothing.
+ *
+ * Not thread-safe with respect to `it`.
+ */
+void pybuf_format_runs_free(struct pybuf_format_runs *it);
+
+/**
+ * Whether `view`'s memory is laid out as items of the format `expected`, as a Cython
+ * typed memoryview checks it: `view->itemsize` equals the item size of `expected`, and
+ * `view->format` (NULL means "B") is layout compatible with `expected` in the sense of
+ * `pybuf_format_compatible`, except that the item size computed from `view->format`
+ * itself does not matter. So on a little-endian machine a view of format "<d" matches
+ * "d", a view of "l" matches "q" where long is 64 bits, and "i" does not match "f".
+ *
+ * Returns 0 on a match; `PYBUF_STATUS_FORMAT_MISMATCH` when the view does not match,
+ * with a message naming the first differing value, its byte offset and its field (or
+ * the item sizes); or another negative status: `PYBUF_STATUS_NULL_POINTER`, a malformed
+ * view (as `pybuf_is_contiguous` reports it), `PYBUF_STATUS_INVALID_FORMAT` (and the
+ * other parse statuses) for a malformed `expected` or `view->format`, the message
+ * saying which.
+ *
+ * Thread-safe; reads `view` only.
+ */
+int pybuf_check_format(const struct pybuf_buffer *view, const char *expected);
+
+/**
+ * `pybuf_check_format`, then the number of dimensions and the contiguity: `ndim` is
+ * the required `view->ndim` (-1 for any); `order` is 'C', 'F' or 'A' for a view that
+ * must be contiguous in that order (as `pybuf_is_contiguous` says), or 0 for any
+ * layout.
+ *
+ * Returns 0 on a match; `PYBUF_STATUS_FORMAT_MISMATCH` when the view differs in ndim,
+ * format, item size or contiguity (checked in that order; the message says which);
+ * `PYBUF_STATUS_INVALID_NDIM` for `ndim` outside -1..=64;
+ * `PYBUF_STATUS_INVALID_ARGUMENT` for another `order`; or the errors of
+ * `pybuf_check_format`.
+ *
+ * Thread-safe; reads `view` only.
+ */
+int pybuf_check_format_ex(const struct pybuf_buffer *view,
+                          const char *expected,
+                          int ndim,
+                          char order);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -108,7 +108,7 @@ pub const PYBUF_READ: c_int = 0x100;
 pub const PYBUF_WRITE: c_int = 0x200;
 
 /// Every bit a buffer request may carry.
-pub(crate) const PYBUF_REQUEST_BITS: c_int = PYBUF_WRITABLE
+const PYBUF_REQUEST_BITS: c_int = PYBUF_WRITABLE
     | PYBUF_FORMAT
     | PYBUF_ND
     | PYBUF_STRIDES
@@ -116,3 +116,14 @@ pub(crate) const PYBUF_REQUEST_BITS: c_int = PYBUF_WRITABLE
     | PYBUF_F_CONTIGUOUS
     | PYBUF_ANY_CONTIGUOUS
     | PYBUF_INDIRECT;
+
+/// Reject flag bits that are not part of any PYBUF_* request.
+pub(crate) fn check_flags(flags: c_int) -> crate::error::Result<()> {
+    let unknown = flags & !PYBUF_REQUEST_BITS;
+    if unknown != 0 {
+        return Err(crate::error::Error::argument(format_args!(
+            "flags = {flags:#x} has bits {unknown:#x} that are no PYBUF_* request"
+        )));
+    }
+    Ok(())
+}

@@ -57,17 +57,20 @@ pub enum Status {
     OutOfMemory = -18,
     /// An internal error (a Rust panic caught at the C boundary). Please report it.
     Internal = -19,
+    /// A view does not match the expected type: its format, item size, number of
+    /// dimensions or contiguity (`pybuf_check_format`), or two formats differ.
+    FormatMismatch = -20,
 }
 
 impl Status {
     /// The status for a raw integer coming back from C, if it is one of ours.
     pub fn from_raw(value: c_int) -> Option<Status> {
         use Status::*;
-        const ALL: [Status; 20] = [
+        const ALL: [Status; 21] = [
             Ok, NullPointer, InvalidArgument, InvalidNdim, InvalidShape, InvalidItemsize,
             InvalidStrides, InvalidSuboffsets, LengthMismatch, Overflow, IndexOutOfRange,
             InvalidFormat, UnsupportedFormat, ReadOnly, ShapeMismatch, BufferRequest,
-            ForeignView, ExportsExist, OutOfMemory, Internal,
+            ForeignView, ExportsExist, OutOfMemory, Internal, FormatMismatch,
         ];
         ALL.iter().copied().find(|s| *s as c_int == value)
     }
@@ -101,6 +104,7 @@ impl Status {
             ExportsExist => c"PYBUF_STATUS_EXPORTS_EXIST",
             OutOfMemory => c"PYBUF_STATUS_OUT_OF_MEMORY",
             Internal => c"PYBUF_STATUS_INTERNAL",
+            FormatMismatch => c"PYBUF_STATUS_FORMAT_MISMATCH",
         }
     }
 }
@@ -205,15 +209,16 @@ mod tests {
 
     #[test]
     fn status_values_are_fixed_and_round_trip() {
-        for v in -19..=0 {
-            let s = Status::from_raw(v).expect("every value in -19..=0 is a status");
+        for v in -20..=0 {
+            let s = Status::from_raw(v).expect("every value in -20..=0 is a status");
             assert_eq!(s as c_int, v);
             assert!(s.name().starts_with("PYBUF_STATUS_"));
         }
         assert_eq!(Status::from_raw(1), None);
-        assert_eq!(Status::from_raw(-20), None);
+        assert_eq!(Status::from_raw(-21), None);
         assert_eq!(Status::InvalidShape as c_int, -4);
         assert_eq!(Status::Internal as c_int, -19);
+        assert_eq!(Status::FormatMismatch as c_int, -20);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`layout`]: shape, strides and suboffsets arithmetic, validation, contiguity;
 //! - [`format`]: the PEP 3118 format grammar and its layouts;
 //! - [`copy`]: the copy engine (planning and kernels);
+//! - [`export`]: exporters, view bookkeeping and lifetimes;
 //! - [`error`]: the status type and the thread's last error;
 //! - [`abi`]: the C types (`pybuf_buffer`, the `PYBUF_*` flags);
 //! - `ffi`: the `extern "C"` functions, one file per noun.
@@ -15,6 +16,7 @@
 pub mod abi;
 pub mod copy;
 pub mod error;
+pub mod export;
 pub mod format;
 pub mod layout;
 

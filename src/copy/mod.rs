@@ -169,8 +169,8 @@ pub unsafe fn to_contiguous(dst: *mut u8, src: Side<'_>, order: Order) -> Result
 
 /// Copy `len` bytes of contiguous memory at `src` into the view `dst`, in `order`.
 /// As `PyBuffer_FromContiguous`: `len` above `dst.geom.len` is cut to it; a shorter `len`
-/// fills the first `len / itemsize` elements in that order (all `len` bytes when `dst` is
-/// contiguous in `order`).
+/// fills the first `len / itemsize` elements in that order, or, when `dst` is contiguous
+/// in `order`, its first `len` bytes, a partial element included (CPython's memcpy).
 ///
 /// # Safety
 /// `src` is readable for `len` bytes, `dst`'s elements are writable; they may overlap.

@@ -2,8 +2,8 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use crate::abi::{pybuf_buffer, pybuf_ssize_t, PYBUF_FORMAT, PYBUF_ND, PYBUF_REQUEST_BITS, PYBUF_STRIDES, PYBUF_WRITABLE};
-use crate::error::{Error, Result};
+use crate::abi::{pybuf_buffer, pybuf_ssize_t, PYBUF_FORMAT, PYBUF_ND, PYBUF_STRIDES, PYBUF_WRITABLE};
+use crate::error::Error;
 use crate::layout::{self, Order, MAX_NDIM};
 
 use super::{deref, slice};
@@ -96,15 +96,6 @@ pub unsafe extern "C" fn pybuf_fill_contiguous_strides(
     })
 }
 
-/// The `internal` marker of a view filled by `pybuf_fill_info`.
-static FILLED: u8 = 0;
-/// The `internal` marker of a view that `pybuf_release` has released.
-static RELEASED: u8 = 0;
-
-fn marker(m: &'static u8) -> *mut c_void {
-    m as *const u8 as *mut c_void
-}
-
 /// Fill `view` as a one-dimensional array of `len` unsigned bytes at `buf`, honouring the
 /// request `flags`. Mirrors `PyBuffer_FillInfo`: with PYBUF_WRITABLE on read-only memory
 /// it fails; `format` is "B" with PYBUF_FORMAT, else NULL; `shape` points to `view->len`
@@ -130,7 +121,7 @@ pub unsafe extern "C" fn pybuf_fill_info(
         if view.is_null() {
             return Err(Error::null("view is NULL"));
         }
-        check_flags(flags)?;
+        crate::abi::check_flags(flags)?;
         if len < 0 {
             return Err(Error::argument(format_args!("len = {len} is negative")));
         }
@@ -158,22 +149,11 @@ pub unsafe extern "C" fn pybuf_fill_info(
                 shape: if has(PYBUF_ND) { &raw mut (*view).len } else { std::ptr::null_mut() },
                 strides: if has(PYBUF_STRIDES) { &raw mut (*view).itemsize } else { std::ptr::null_mut() },
                 suboffsets: std::ptr::null_mut(),
-                internal: marker(&FILLED),
+                internal: crate::export::block::filled_marker(),
             });
         }
         Ok(())
     })
-}
-
-/// Reject flag bits that are not part of any PYBUF_* request.
-pub(crate) fn check_flags(flags: c_int) -> Result<()> {
-    let unknown = flags & !PYBUF_REQUEST_BITS;
-    if unknown != 0 {
-        return Err(Error::argument(format_args!(
-            "flags = {flags:#x} has bits {unknown:#x} that are no PYBUF_* request"
-        )));
-    }
-    Ok(())
 }
 
 /// Release a view that pybuf filled, giving back what it holds. `view->obj` is left to
@@ -188,16 +168,6 @@ pub unsafe extern "C" fn pybuf_release(view: *mut pybuf_buffer) {
     super::status(|| {
         // SAFETY: a non-NULL view points to a pybuf_buffer by the C contract.
         let Some(v) = (unsafe { view.as_mut() }) else { return Ok(()) };
-        if v.internal == marker(&RELEASED) {
-            return Ok(());
-        }
-        if v.internal == marker(&FILLED) {
-            v.internal = marker(&RELEASED);
-            return Ok(());
-        }
-        Err(Error::foreign(format_args!(
-            "view (internal = {:p}) was not filled by pybuf; release it with its exporter's release function",
-            v.internal
-        )))
+        crate::export::block::release(v)
     });
 }

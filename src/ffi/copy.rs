@@ -57,7 +57,8 @@ pub unsafe extern "C" fn pybuf_to_contiguous(
 /// Copy `len` bytes of contiguous memory at `src` into the elements of `dst`, in `order`
 /// ('C', 'F', or 'A' as for `pybuf_to_contiguous`). Mirrors `PyBuffer_FromContiguous`: a
 /// `len` above `dst->len` is cut to it, and a shorter one fills only the first
-/// `len / itemsize` elements in that order.
+/// `len / itemsize` elements in that order, except that when `dst` is contiguous in
+/// `order` the first `len` bytes are copied, a partial element included (as CPython does).
 ///
 /// Unlike CPython it refuses a read-only `dst` and a `dst` with a zero stride (aliased
 /// elements), and handles NULL strides with order 'F' and overlapping memory correctly.

@@ -5,6 +5,7 @@
 pub mod buffer;
 pub mod copy;
 pub mod error;
+pub mod exporter;
 pub mod format;
 
 use std::ffi::{c_int, CStr};

@@ -2,7 +2,7 @@
 //! offset order, and layout compatibility.
 
 use std::collections::HashSet;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use super::native::{self, NoSize};
 use super::{ByteOrder, Code, Field, Format, Kind, Mode};
@@ -220,6 +220,39 @@ impl<'a> Runs<'a> {
     pub(crate) fn new(format: &'a Format) -> Self {
         Runs { stack: vec![Frame::Seq { fields: &format.fields, next: 0, base: 0 }] }
     }
+
+    /// The field path of the run last returned by `next`, for messages: field names
+    /// joined by `.`, `#i` for an unnamed scalar that is field `i` of its level, and
+    /// `[k]` for element `k` of a repeated struct; unnamed structs are left out
+    /// (`"2T{i:a:T{bd}:s:}"` gives `[1].s.#1` for the last `d`). Empty before the first
+    /// run and after the last.
+    pub fn path(&self) -> String {
+        let mut out = String::new();
+        let depth = self.stack.len();
+        for (i, frame) in self.stack.iter().enumerate() {
+            match frame {
+                Frame::Seq { fields, next, .. } => {
+                    let Some(index) = next.checked_sub(1) else { continue };
+                    let Some(field) = fields.get(index) else { continue };
+                    let label = match &field.name {
+                        Some(name) => name.clone(),
+                        None if i + 1 == depth => format!("#{index}"),
+                        None => continue,
+                    };
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(&label);
+                }
+                Frame::Rep { next, total, .. } => {
+                    if *total != 1 {
+                        let _ = write!(out, "[{}]", next.saturating_sub(1));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Iterator for Runs<'_> {
@@ -304,12 +337,15 @@ fn class(code: Code) -> Option<Class> {
 }
 
 /// One value of a format, as named in a [`Mismatch`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Element {
     pub offset: isize,
     pub code: Code,
     pub byte_order: ByteOrder,
     pub size: isize,
+    /// The field path (see [`Runs::path`]), with `[j]` appended for value `j` of a
+    /// field that holds more than one.
+    pub field: String,
 }
 
 impl fmt::Display for Element {
@@ -318,7 +354,11 @@ impl fmt::Display for Element {
         if self.size > 1 {
             write!(f, ", {}", self.byte_order.describe())?;
         }
-        write!(f, ") at offset {}", self.offset)
+        write!(f, ") at offset {}", self.offset)?;
+        if !self.field.is_empty() {
+            write!(f, " (field {})", self.field)?;
+        }
+        Ok(())
     }
 }
 
@@ -364,12 +404,9 @@ struct Cursor {
     order: ByteOrder,
     size: isize,
     left: isize,
-}
-
-impl Cursor {
-    fn element(&self) -> Element {
-        Element { offset: self.offset, code: self.code, byte_order: self.order, size: self.size }
-    }
+    /// Where the run starts, and how many values it has in all.
+    first: isize,
+    units: isize,
 }
 
 struct Values<'a> {
@@ -407,6 +444,8 @@ impl<'a> Values<'a> {
                 order: run.byte_order(),
                 size,
                 left,
+                first: run.offset,
+                units: left,
             });
         }
     }
@@ -417,6 +456,16 @@ impl<'a> Values<'a> {
             c.offset = c.offset.saturating_add(n.saturating_mul(c.size));
         }
     }
+
+    /// The value under `c`, which must be the current cursor: the runs iterator still
+    /// stands on its run, so its path is the run's.
+    fn element(&self, c: &Cursor) -> Element {
+        let mut field = self.runs.path();
+        if c.units > 1 {
+            let _ = write!(field, "[{}]", (c.offset - c.first) / c.size.max(1));
+        }
+        Element { offset: c.offset, code: c.code, byte_order: c.order, size: c.size, field }
+    }
 }
 
 pub(crate) fn compatible(a: &Format, b: &Format) -> Result<(), Mismatch> {
@@ -426,6 +475,12 @@ pub(crate) fn compatible(a: &Format, b: &Format) -> Result<(), Mismatch> {
     if a == b {
         return Ok(());
     }
+    same_values(a, b)
+}
+
+/// Whether the values of `a` and `b` (padding skipped) have the same offsets, kinds,
+/// sizes and byte orders, whatever the item sizes.
+pub(crate) fn same_values(a: &Format, b: &Format) -> Result<(), Mismatch> {
     let (mut va, mut vb) = (Values::new(a), Values::new(b));
     loop {
         match (va.peek(), vb.peek()) {
@@ -449,8 +504,8 @@ pub(crate) fn compatible(a: &Format, b: &Format) -> Result<(), Mismatch> {
                 };
                 return Err(Mismatch::Value {
                     offset,
-                    left: x.map(|c| c.element()),
-                    right: y.map(|c| c.element()),
+                    left: x.map(|c| va.element(&c)),
+                    right: y.map(|c| vb.element(&c)),
                 });
             }
         }

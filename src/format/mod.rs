@@ -100,6 +100,7 @@
 //! string however many values it describes (`"1000000000T{id}"` has two leaves).
 //! [`Format::runs`] walks every value in offset order without allocating per value.
 
+mod diff;
 mod layout;
 mod native;
 mod parse;
@@ -109,6 +110,9 @@ mod write;
 mod tests;
 
 pub use layout::{Element, Leaf, Mismatch, Repeat, Run, Runs};
+pub(crate) use parse::show;
+
+use std::sync::Arc;
 
 use crate::error::Result;
 
@@ -350,8 +354,8 @@ impl Code {
 pub enum Kind {
     /// A scalar code (never [`Code::Pointer`] or [`Code::Function`]).
     Scalar(Code),
-    /// `T{...}`: a struct.
-    Struct(Format),
+    /// `T{...}`: a struct (shared, so that a handle on it costs no copy).
+    Struct(Arc<Format>),
     /// `&item`: a pointer; the pointee is laid out at offset 0 of its own.
     Pointer(Box<Field>),
     /// `X{args->ret}`: a function pointer.
@@ -540,6 +544,28 @@ impl Format {
     /// two billion runs.
     pub fn layout_compatible(&self, other: &Format) -> std::result::Result<(), Mismatch> {
         layout::compatible(self, other)
+    }
+
+    /// Whether memory holding items of `itemsize` bytes laid out as `self` (a view's
+    /// format and item size) can be read as items of `expected`, as a Cython typed
+    /// memoryview checks it: `itemsize` must equal `expected`'s item size, and the values
+    /// must match as in [`Format::layout_compatible`]. `self`'s own item size does not
+    /// matter, so a format whose trailing padding disagrees with the exporter's itemsize
+    /// still matches (a value past `itemsize` does not).
+    pub fn check_view(&self, itemsize: isize, expected: &Format) -> std::result::Result<(), Mismatch> {
+        if itemsize != expected.itemsize {
+            return Err(Mismatch::Itemsize { left: itemsize, right: expected.itemsize });
+        }
+        if self == expected {
+            return Ok(());
+        }
+        layout::same_values(self, expected)
+    }
+
+    /// The first structural difference from `other`, in words, or `None` when the two
+    /// are equal (`==`): `"field 'b': 'i' at offset 4 vs 'f' at offset 4"`.
+    pub fn difference(&self, other: &Format) -> Option<String> {
+        diff::difference(self, other)
     }
 }
 

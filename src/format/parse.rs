@@ -4,6 +4,7 @@
 //! is checked; numbers are accumulated with checked arithmetic.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::layout::{make_field, Builder, Fail};
 use super::native::NoSize;
@@ -67,8 +68,8 @@ fn describe(c: u8) -> String {
     }
 }
 
-/// The format string for a message: escaped, and shortened when long.
-fn show(s: &[u8]) -> String {
+/// The format string for a message: quoted, escaped, and shortened when long.
+pub(crate) fn show(s: &[u8]) -> String {
     const MAX: usize = 64;
     let mut out = String::new();
     for &c in s.iter().take(MAX) {
@@ -336,7 +337,7 @@ impl<'a> Parser<'a> {
                 self.enter(code_pos)?;
                 self.pos += 2;
                 let kind = if c == b'T' {
-                    Kind::Struct(self.body(Close::Struct { open: code_pos })?.0)
+                    Kind::Struct(Arc::new(self.body(Close::Struct { open: code_pos })?.0))
                 } else {
                     self.signature(code_pos)?
                 };

@@ -797,8 +797,20 @@ fn layout_compatibility() {
         compatible(b"i", b"f"),
         Err(Mismatch::Value {
             offset: 0,
-            left: Some(Element { offset: 0, code: Code::Int, byte_order: ByteOrder::NATIVE, size: 4 }),
-            right: Some(Element { offset: 0, code: Code::Float, byte_order: ByteOrder::NATIVE, size: 4 }),
+            left: Some(Element {
+                offset: 0,
+                code: Code::Int,
+                byte_order: ByteOrder::NATIVE,
+                size: 4,
+                field: "#0".into()
+            }),
+            right: Some(Element {
+                offset: 0,
+                code: Code::Float,
+                byte_order: ByteOrder::NATIVE,
+                size: 4,
+                field: "#0".into()
+            }),
         })
     );
     assert_eq!(compatible(b"i", b"ix"), Err(Mismatch::Itemsize { left: 4, right: 5 }));
@@ -812,13 +824,73 @@ fn layout_compatibility() {
     let Err(m) = compatible(b"iid", b"ifd") else { panic!("should differ") };
     assert_eq!(m.to_string(), {
         let e = if cfg!(target_endian = "little") { "little-endian" } else { "big-endian" };
-        format!("first difference at byte offset 4: 'i' (4 bytes, {e}) at offset 4 vs 'f' (4 bytes, {e}) at offset 4")
+        format!(
+            "first difference at byte offset 4: 'i' (4 bytes, {e}) at offset 4 (field #1) vs 'f' (4 bytes, {e}) at offset 4 (field #1)"
+        )
     });
     let Err(m) = compatible(b"bxh", b"bbh") else { panic!("should differ") };
     assert!(matches!(m, Mismatch::Value { offset: 1, left: Some(Element { offset: 2, .. }), .. }), "{m}");
     let Err(m) = compatible(b"i4x", b"ii") else { panic!("should differ") };
     assert!(matches!(m, Mismatch::Value { offset: 4, left: None, right: Some(_) }), "{m}");
     assert_eq!(Mismatch::Itemsize { left: 8, right: 4 }.to_string(), "item sizes differ: 8 vs 4");
+}
+
+/// The field named in a mismatch of `a` against `b`, each side.
+fn mismatch_fields(a: &[u8], b: &[u8]) -> (String, String) {
+    match compatible(a, b) {
+        Err(Mismatch::Value { left, right, .. }) => (
+            left.map(|e| e.field).unwrap_or_default(),
+            right.map(|e| e.field).unwrap_or_default(),
+        ),
+        other => panic!("{:?} vs {:?}: {other:?}", String::from_utf8_lossy(a), String::from_utf8_lossy(b)),
+    }
+}
+
+#[test]
+fn mismatches_name_the_field_path() {
+    assert_eq!(mismatch_fields(b"T{i:a:d:b:}", b"T{i:a:q:b:}"), ("b".into(), "b".into()));
+    assert_eq!(mismatch_fields(b"T{i:a:T{bd}:s:}", b"T{i:a:T{bq}:s:}"), ("s.#1".into(), "s.#1".into()));
+    assert_eq!(mismatch_fields(b"2T{i:a:d:b:}", b"T{i:a:d:b:}iiq"), ("[1].b".into(), "#2".into()));
+    assert_eq!(mismatch_fields(b"2T{i:a:}", b"iI"), ("[1].a".into(), "#1".into()));
+    assert_eq!(mismatch_fields(b"(3)i:v:", b"(2)i:v:f"), ("v[2]".into(), "#1".into()));
+    assert_eq!(mismatch_fields(b"4s:t:", b"3sB"), ("t[3]".into(), "#1".into()));
+    let m = compatible(b"T{i:a:d:b:}", b"T{i:a:q:b:}").unwrap_err().to_string();
+    assert!(m.contains("'d' (8 bytes") && m.contains("(field b)"), "{m}");
+}
+
+#[test]
+fn check_view_ignores_the_formats_own_itemsize() {
+    // NumPy pads a top-level aligned struct; the view's itemsize is what counts.
+    assert!(parse(b"T{i:a:b:b:}").check_view(8, &parse(b"T{i:a:b:b:}")).is_ok());
+    assert!(parse(b"ib").check_view(8, &parse(b"T{ib}")).is_ok());
+    assert!(parse(b"i").check_view(8, &parse(b"i4x")).is_ok());
+    assert_eq!(parse(b"i").check_view(8, &parse(b"i")), Err(Mismatch::Itemsize { left: 8, right: 4 }));
+    assert!(parse(b"<d").check_view(8, &parse(b"d")).is_ok() == cfg!(target_endian = "little"));
+    assert!(parse(b"i").check_view(4, &parse(b"f")).is_err());
+    // A value past the item is a mismatch, whatever the sizes say.
+    assert!(matches!(
+        parse(b"ii").check_view(4, &parse(b"i")),
+        Err(Mismatch::Value { left: Some(_), right: None, offset: 4 })
+    ));
+}
+
+#[test]
+fn differences_are_described_in_words() {
+    let d = |a: &[u8], b: &[u8]| parse(a).difference(&parse(b));
+    assert_eq!(d(b"i i", b"ii"), None);
+    assert_eq!(d(b"!i", b">i"), None);
+    assert_eq!(d(b"if", b"ii").unwrap(), "field #1: 'f' at offset 4 vs 'i' at offset 4");
+    assert_eq!(d(b"i:a:", b"i:b:").unwrap(), "field 'a': name 'a' vs name 'b'");
+    assert_eq!(d(b"i", b"i:b:").unwrap(), "field #0: no name vs name 'b'");
+    assert_eq!(d(b"2i", b"ii").unwrap(), "field #0: count 2 vs 1");
+    assert_eq!(d(b"(2)i", b"(1,2)i").unwrap(), "field #0: shape [2] vs [1, 2]");
+    assert_eq!(d(b"<i", b"i").unwrap(), "field #0: placed in mode '<' vs '@' (byte order and alignment markers differ)");
+    assert_eq!(d(b"i", b"ii").unwrap(), "field #1: no field vs 'i' at offset 4");
+    assert_eq!(d(b"T{i:x:T{b:y:}:s:}:t:", b"T{i:x:T{h:y:}:s:}:t:").unwrap(), "field 't'.'s'.'y': 'b' at offset 0 vs 'h' at offset 0");
+    assert_eq!(d(b"&i", b"&d").unwrap(), "field #0.*: 'i' at offset 0 vs 'd' at offset 0");
+    assert_eq!(d(b"X{i->d}", b"X{i->f}").unwrap(), "field #0.return.#0: 'd' at offset 0 vs 'f' at offset 0");
+    assert_eq!(d(b"X{i}", b"X{i->f}").unwrap(), "field #0: no return type vs a return type");
+    assert_eq!(d(b"T{i}", b"T{i<}").unwrap(), "field #0: placed in mode '@' vs '<' (byte order and alignment markers differ)");
 }
 
 // ---------------------------------------------------------------------------------

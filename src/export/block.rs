@@ -1,0 +1,140 @@
+//! The bookkeeping of views that pybuf fills, kept in `view->internal`.
+//!
+//! Each such view points to a heap [`Block`] whose address is in a global registry, so
+//! `pybuf_release` can tell a pybuf view (registered) from a foreign one (never
+//! dereferenced) and from one released already (removed), without trusting memory it
+//! does not own. Views filled by `pybuf_fill_info` need no block and carry a static
+//! marker instead.
+
+use std::collections::HashSet;
+use std::ffi::c_void;
+use std::sync::{Arc, Mutex};
+
+use super::Exporter;
+use crate::abi::pybuf_buffer;
+
+/// A C exporter's release function (`releasebuffer` of `pybuf_procs`).
+pub type ReleaseFn = unsafe extern "C" fn(exporter: *mut c_void, view: *mut pybuf_buffer);
+
+/// What a view holds.
+pub enum Hold {
+    /// A reference to a built-in exporter, counted as one export.
+    Exporter(Arc<Exporter>),
+    /// A description owned by the view itself (`pybuf_fill_view`): the view's arrays and
+    /// format point into its heap data, which does not move with it.
+    Owned(super::Description),
+    /// A view filled by a custom exporter: on release, its `internal` is restored and its
+    /// release function called.
+    Custom { release: Option<ReleaseFn>, exporter: *mut c_void, internal: *mut c_void },
+}
+
+/// The heap bookkeeping of one view.
+pub struct Block {
+    pub hold: Hold,
+}
+
+impl Block {
+    pub fn exporter(e: Arc<Exporter>) -> Block {
+        Block { hold: Hold::Exporter(e) }
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if let Hold::Exporter(e) = &self.hold {
+            e.unexport();
+        }
+    }
+}
+
+const SHARDS: usize = 64;
+
+/// Live block addresses, sharded to keep threads apart.
+static REGISTRY: [Mutex<Option<HashSet<usize>>>; SHARDS] = [const { Mutex::new(None) }; SHARDS];
+
+fn shard(addr: usize) -> &'static Mutex<Option<HashSet<usize>>> {
+    // Blocks are at least 8-byte aligned; mix the higher bits in.
+    &REGISTRY[(addr >> 4 ^ addr >> 10) % SHARDS]
+}
+
+/// Move `block` to the heap, register it, and return the address for `view->internal`.
+pub fn register(block: Block) -> *mut c_void {
+    let ptr = Box::into_raw(Box::new(block));
+    let addr = ptr as usize;
+    shard(addr).lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashSet::new).insert(addr);
+    ptr.cast()
+}
+
+/// Take back the block at `internal` if it is registered, unregistering it.
+pub fn take(internal: *mut c_void) -> Option<Box<Block>> {
+    let addr = internal as usize;
+    let removed = shard(addr)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+        .is_some_and(|set| set.remove(&addr));
+    // SAFETY: the address was registered by `register` from `Box::into_raw` and has just
+    // been removed, so this is the one owner taking it back.
+    removed.then(|| unsafe { Box::from_raw(internal.cast::<Block>()) })
+}
+
+/// Whether `internal` is a live registered block.
+pub fn is_registered(internal: *mut c_void) -> bool {
+    let addr = internal as usize;
+    shard(addr).lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|set| set.contains(&addr))
+}
+
+/// A status-free count of registered blocks (for tests).
+pub fn live_blocks() -> usize {
+    REGISTRY.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(0, |h| h.len())).sum()
+}
+
+/// The `internal` marker of a view filled by `pybuf_fill_info` (no block needed).
+static FILLED: u8 = 0;
+/// The `internal` marker of a view that `pybuf_release` has released.
+static RELEASED: u8 = 0;
+
+fn marker(m: &'static u8) -> *mut c_void {
+    m as *const u8 as *mut c_void
+}
+
+/// The `internal` value for a view that needs no bookkeeping.
+pub fn filled_marker() -> *mut c_void {
+    marker(&FILLED)
+}
+
+/// Release a view that pybuf filled: give back what its block holds and mark it released.
+/// Released views are left alone; a view pybuf did not fill is refused, untouched.
+pub fn release(view: &mut pybuf_buffer) -> crate::error::Result<()> {
+    let internal = view.internal;
+    if internal == marker(&RELEASED) {
+        return Ok(());
+    }
+    if internal == marker(&FILLED) {
+        view.internal = marker(&RELEASED);
+        return Ok(());
+    }
+    let Some(block) = take(internal) else {
+        return Err(crate::error::Error::foreign(format_args!(
+            "view (internal = {internal:p}) was not filled by pybuf, or was released through a copy; \
+             release it with the function of the exporter that filled it"
+        )));
+    };
+    if let Hold::Custom { release, exporter, internal: inner } = block.hold {
+        view.internal = inner;
+        if let Some(release) = release {
+            // SAFETY: the custom exporter registered this function for its own views; it
+            // receives the view with the `internal` value it set.
+            unsafe { release(exporter, view) };
+        }
+        // A view the exporter filled with `pybuf_fill_view` has a block of its own; give
+        // it back if the exporter's release function did not.
+        if view.internal == inner && inner != marker(&FILLED) {
+            drop(take(inner));
+        }
+    } else {
+        drop(block);
+    }
+    view.internal = marker(&RELEASED);
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! Exporters and the lifetimes of the views they fill.
+//!
+//! - [`Exporter`]: memory described once ([`Description`]), shared by an atomic reference
+//!   count (`Arc`). Every view it fills holds a reference and counts as a live export;
+//!   the owner callback runs once, when the exporter and all its views are gone.
+//! - [`block`]: the bookkeeping a pybuf-filled view carries in `view->internal`, and the
+//!   registry that tells such views from foreign ones.
+
+pub mod block;
+mod description;
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::abi::pybuf_buffer;
+use crate::error::{Error, Result};
+
+pub use description::{Description, Parts};
+
+/// A function called once with the user pointer when an exporter and all its views are gone.
+pub type OwnerFn = unsafe extern "C" fn(user: *mut c_void);
+
+/// The owner callback and its user pointer.
+#[derive(Debug)]
+pub struct Owner {
+    pub callback: OwnerFn,
+    pub user: *mut c_void,
+}
+
+// SAFETY: the owner callback is called exactly once, from whichever thread drops the last
+// reference; the C API documents that it must be callable from any thread.
+unsafe impl Send for Owner {}
+// SAFETY: shared access never calls the callback (only Drop does, with exclusive access).
+unsafe impl Sync for Owner {}
+
+/// An exporter: memory plus the views of it that are alive.
+#[derive(Debug)]
+pub struct Exporter {
+    description: RwLock<Description>,
+    exports: AtomicUsize,
+    owner: Option<Owner>,
+}
+
+impl Exporter {
+    pub fn new(description: Description, owner: Option<Owner>) -> Arc<Exporter> {
+        Arc::new(Exporter { description: RwLock::new(description), exports: AtomicUsize::new(0), owner })
+    }
+
+    /// The number of live views.
+    pub fn exports(&self) -> usize {
+        self.exports.load(Ordering::Acquire)
+    }
+
+    /// Fill `view` for `flags` and count it as an export. The view's `internal` holds a
+    /// registered block with a reference to this exporter; `obj` is NULL.
+    pub fn export(self: &Arc<Self>, view: &mut pybuf_buffer, flags: std::ffi::c_int) -> Result<()> {
+        let description = self.description.read().unwrap_or_else(|e| e.into_inner());
+        let mut filled = pybuf_buffer::zeroed();
+        description.fill(&mut filled, flags)?;
+        // Count the export while the read lock keeps `replace` out.
+        self.exports.fetch_add(1, Ordering::AcqRel);
+        filled.internal = block::register(block::Block::exporter(Arc::clone(self)));
+        *view = filled;
+        Ok(())
+    }
+
+    /// Give back one export (called when a view's block is released).
+    pub(crate) fn unexport(&self) {
+        let before = self.exports.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(before > 0);
+    }
+
+    /// Replace the description (new memory, or the same memory resized), refused while
+    /// views of the current one are alive.
+    pub fn replace(&self, description: Description) -> Result<()> {
+        let mut current = self.description.write().unwrap_or_else(|e| e.into_inner());
+        let live = self.exports.load(Ordering::Acquire);
+        if live > 0 {
+            return Err(Error::exports(format_args!(
+                "existing exports of data ({live} live views): the memory cannot be replaced or resized"
+            )));
+        }
+        *current = description;
+        Ok(())
+    }
+
+    /// Whether the memory is read-only.
+    pub fn readonly(&self) -> bool {
+        self.description.read().unwrap_or_else(|e| e.into_inner()).readonly()
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        if let Some(owner) = &self.owner {
+            // SAFETY: the creator gave this callback and pointer for exactly this call,
+            // made once when the last reference goes.
+            unsafe { (owner.callback)(owner.user) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
