@@ -499,7 +499,8 @@ int pybuf_fill_contiguous_strides(int ndim,
  * `self` from a Cython `__getbuffer__`). Release the view with `pybuf_release`.
  *
  * Returns 0, or a negative status with `view` untouched: `view` NULL, `buf` NULL with
- * `len` > 0, `len` < 0, `readonly` not 0 or 1, flag bits that are no PYBUF_* request.
+ * `len` > 0, `len` < 0, `readonly` not 0 or 1, flag bits that are no PYBUF_* request,
+ * or `flags` equal to PYBUF_READ (refused by CPython too).
  *
  * Thread-safe for distinct views.
  */

@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use crate::abi::{pybuf_buffer, pybuf_ssize_t, PYBUF_FORMAT, PYBUF_ND, PYBUF_STRIDES, PYBUF_WRITABLE};
+use crate::abi::{pybuf_buffer, pybuf_ssize_t, PYBUF_FORMAT, PYBUF_ND, PYBUF_READ, PYBUF_STRIDES, PYBUF_WRITABLE};
 use crate::error::Error;
 use crate::layout::{self, Order, MAX_NDIM};
 
@@ -105,7 +105,8 @@ pub unsafe extern "C" fn pybuf_fill_contiguous_strides(
 /// `self` from a Cython `__getbuffer__`). Release the view with `pybuf_release`.
 ///
 /// Returns 0, or a negative status with `view` untouched: `view` NULL, `buf` NULL with
-/// `len` > 0, `len` < 0, `readonly` not 0 or 1, flag bits that are no PYBUF_* request.
+/// `len` > 0, `len` < 0, `readonly` not 0 or 1, flag bits that are no PYBUF_* request,
+/// or `flags` equal to PYBUF_READ (refused by CPython too).
 ///
 /// Thread-safe for distinct views.
 #[no_mangle]
@@ -122,6 +123,10 @@ pub unsafe extern "C" fn pybuf_fill_info(
             return Err(Error::null("view is NULL"));
         }
         crate::abi::check_flags(flags)?;
+        if flags == PYBUF_READ {
+            // CPython refuses PyBUF_READ and PyBUF_WRITE here (PyErr_BadInternalCall).
+            return Err(Error::argument("flags = PYBUF_READ is a memoryview flag, not a buffer request"));
+        }
         if len < 0 {
             return Err(Error::argument(format_args!("len = {len} is negative")));
         }
