@@ -16,6 +16,7 @@
 
 mod kernels;
 mod plan;
+mod transpose;
 
 use crate::error::{Error, Result};
 use crate::layout::{Geometry, Order};

@@ -1,6 +1,7 @@
 //! Planning a copy: made once per call, on the stack (no heap allocation).
 
 use super::kernels;
+use super::transpose::{self, Transpose};
 use crate::error::Result;
 use crate::layout::{Geometry, MAX_NDIM};
 
@@ -19,6 +20,9 @@ pub(super) enum Inner {
     Run,
     /// A strided loop specialised by itemsize.
     Strided,
+    /// A cache-blocked transpose of the innermost axis with the axis at this index (the
+    /// source's fastest), which leaves the outer loops.
+    Transpose(usize),
 }
 
 /// A copy plan for two geometries of equal shape and itemsize.
@@ -107,7 +111,20 @@ impl<'a> Plan<'a> {
         plan.naxes = merged;
         let innermost = plan.axes[merged - 1];
         let s = plan.itemsize as isize;
-        plan.inner = if innermost.ds == s && innermost.ss == s { Inner::Run } else { Inner::Strided };
+        plan.inner = if innermost.ds == s && innermost.ss == s {
+            Inner::Run
+        } else {
+            // The source's fastest axis, if it is not the innermost one: transpose.
+            let (k, fastest) = (0..merged - 1)
+                .map(|k| (k, plan.axes[k].ss.abs()))
+                .min_by_key(|&(_, ss)| ss)
+                .unwrap_or((0, isize::MAX));
+            if fastest < innermost.ss.abs() && fastest <= 4 * s && plan.axes[k].n >= 2 && innermost.n >= 2 {
+                Inner::Transpose(k)
+            } else {
+                Inner::Strided
+            }
+        };
         Ok(plan)
     }
 
@@ -172,43 +189,63 @@ impl<'a> Plan<'a> {
     /// As for [`Plan::execute`].
     unsafe fn direct(&self, dst: *mut u8, src: *const u8) {
         let axes = &self.axes[..self.naxes];
-        let (outer, inner) = axes.split_at(self.naxes - 1);
-        let inner = inner[0];
+        let inner = axes[self.naxes - 1];
         let itemsize = self.itemsize;
-        let run = |d: *mut u8, s: *const u8| match self.inner {
-            // SAFETY: the run is `n` contiguous items on both sides, disjoint by contract.
-            Inner::Run => unsafe {
-                std::ptr::copy_nonoverlapping(s, d, inner.n as usize * itemsize)
-            },
-            // SAFETY: every visited address is an element of the views.
-            Inner::Strided => unsafe {
-                kernels::strided(d, inner.ds, s, inner.ss, inner.n as usize, itemsize)
-            },
-        };
-        if outer.is_empty() {
-            return run(dst, src);
-        }
-        // An odometer over the outer axes, innermost of them fastest.
-        let mut index = [0isize; MAX_NDIM];
-        let (mut d, mut s) = (dst, src);
-        loop {
-            run(d, s);
-            let mut k = outer.len();
-            loop {
-                if k == 0 {
-                    return;
-                }
-                k -= 1;
-                index[k] += 1;
-                d = d.wrapping_offset(outer[k].ds);
-                s = s.wrapping_offset(outer[k].ss);
-                if index[k] < outer[k].n {
-                    break;
-                }
-                d = d.wrapping_offset(-outer[k].ds * outer[k].n);
-                s = s.wrapping_offset(-outer[k].ss * outer[k].n);
-                index[k] = 0;
+        // The axes left to the outer loops: all but the innermost, and but the transposed one.
+        let mut outer = [Axis::default(); MAX_NDIM];
+        let mut nouter = 0;
+        for (k, ax) in axes[..self.naxes - 1].iter().enumerate() {
+            if self.inner != Inner::Transpose(k) {
+                outer[nouter] = *ax;
+                nouter += 1;
             }
+        }
+        let stream = self.dst.len as usize >= transpose::STREAM_BYTES;
+        let unit = |d: *mut u8, s: *const u8| match self.inner {
+            // SAFETY: the run is `n` contiguous items on both sides, disjoint by contract.
+            Inner::Run => unsafe { std::ptr::copy_nonoverlapping(s, d, inner.n as usize * itemsize) },
+            // SAFETY: every visited address is an element of the views.
+            Inner::Strided => unsafe { kernels::strided(d, inner.ds, s, inner.ss, inner.n as usize, itemsize) },
+            Inner::Transpose(k) => {
+                let a = axes[k];
+                let t = Transpose { ni: a.n as usize, nj: inner.n as usize, dsi: a.ds, dsj: inner.ds, ssi: a.ss, ssj: inner.ss };
+                // SAFETY: every (i, j) of the two axes is an element pair of the views.
+                unsafe { transpose::run(d, s, &t, itemsize, stream) }
+            }
+        };
+        // SAFETY: forwarded; the odometer visits every index of the outer axes once.
+        unsafe { odometer(&outer[..nouter], dst, src, unit) }
+    }
+}
+
+/// Call `unit` at every combination of indices of `axes` (slowest first), innermost fastest.
+///
+/// # Safety
+/// Every pointer pair visited is valid for `unit`.
+#[inline(always)]
+unsafe fn odometer(axes: &[Axis], dst: *mut u8, src: *const u8, unit: impl Fn(*mut u8, *const u8)) {
+    if axes.is_empty() {
+        return unit(dst, src);
+    }
+    let mut index = [0isize; MAX_NDIM];
+    let (mut d, mut s) = (dst, src);
+    loop {
+        unit(d, s);
+        let mut k = axes.len();
+        loop {
+            if k == 0 {
+                return;
+            }
+            k -= 1;
+            index[k] += 1;
+            d = d.wrapping_offset(axes[k].ds);
+            s = s.wrapping_offset(axes[k].ss);
+            if index[k] < axes[k].n {
+                break;
+            }
+            d = d.wrapping_offset(-axes[k].ds * axes[k].n);
+            s = s.wrapping_offset(-axes[k].ss * axes[k].n);
+            index[k] = 0;
         }
     }
 }

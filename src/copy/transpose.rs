@@ -1,0 +1,396 @@
+//! Cache-blocked transposes: the kernel for copies whose source and destination have
+//! different fastest axes (a transposed view made contiguous, C order to F order, an
+//! axis permutation).
+//!
+//! The problem is two-dimensional: `dst[i*dsi + j*dsj] = src[i*ssi + j*ssj]`, where `j`
+//! is the destination's fast axis and `i` the source's. The loops walk tiles that fit in
+//! L1 (each source line and each destination line is used whole while it is cached), and
+//! inside a tile, when both fast axes are contiguous, a SIMD micro-kernel transposes a
+//! square block in registers: 4x4 doubles or 8x8 floats with AVX (detected at run time),
+//! 8x8 16-bit and 16x16 8-bit elements with SSE2 (always present on x86-64). Elsewhere,
+//! and on other architectures, a portable scalar loop does the same tiles.
+//!
+//! When the output is much larger than the caches, tiles are built in an aligned
+//! staging block in L1 and written out with non-temporal (streaming) stores, which skip
+//! the read-for-ownership of destination lines that would otherwise cost a third of the
+//! memory traffic.
+
+use super::kernels;
+
+/// The 2-D transpose to perform, in elements and byte strides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Transpose {
+    pub ni: usize,
+    pub nj: usize,
+    pub dsi: isize,
+    pub dsj: isize,
+    pub ssi: isize,
+    pub ssj: isize,
+}
+
+/// Outputs at least this large are streamed past the caches.
+pub(super) const STREAM_BYTES: usize = 8 << 20;
+
+/// Tile sizes (elements along i, along j) and the micro-kernel size for an itemsize.
+const fn tiles(itemsize: usize) -> (usize, usize) {
+    match itemsize {
+        1 => (64, 256),
+        2 => (32, 128),
+        4 => (32, 64),
+        8 => (16, 64),
+        16 => (8, 32),
+        n if n >= 128 => (1, 4),
+        n => {
+            let bi = 64 / n;
+            let bj = 512 / n;
+            (if bi == 0 { 1 } else { bi }, if bj == 0 { 1 } else { bj })
+        }
+    }
+}
+
+/// The largest staging block: 64 x 256 bytes = 16 KiB (see `tiles`).
+const STAGE_BYTES: usize = 16 * 1024;
+
+#[repr(C, align(64))]
+struct Stage([u8; STAGE_BYTES]);
+
+/// Run the transpose.
+///
+/// # Safety
+/// Every `src + i*ssi + j*ssj` is readable and every `dst + i*dsi + j*dsj` writable for
+/// `itemsize` bytes (`i < ni`, `j < nj`), the two sets disjoint.
+pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, stream: bool) {
+    let (bi, bj) = tiles(itemsize);
+    let micro = Micro::pick(itemsize, t);
+    let e = itemsize as isize;
+    // Staging needs a contiguous destination row and whole tiles that fit.
+    let stream = stream && t.dsj == e && bi * bj * itemsize <= STAGE_BYTES && simd::can_stream();
+    let mut stage = Stage([0; STAGE_BYTES]);
+    let mut i0 = 0;
+    while i0 < t.ni {
+        let h = bi.min(t.ni - i0);
+        let mut j0 = 0;
+        while j0 < t.nj {
+            let w = bj.min(t.nj - j0);
+            let d = dst.wrapping_offset(i0 as isize * t.dsi + j0 as isize * t.dsj);
+            let s = src.wrapping_offset(i0 as isize * t.ssi + j0 as isize * t.ssj);
+            // SAFETY: the tile lies within the transpose (forwarded contract); the stage
+            // holds `h * w * itemsize <= STAGE_BYTES` bytes.
+            unsafe {
+                if stream {
+                    let row = (w * itemsize) as isize;
+                    let tile = Transpose { ni: h, nj: w, dsi: row, dsj: e, ssi: t.ssi, ssj: t.ssj };
+                    let sp = stage.0.as_mut_ptr();
+                    tile_kernel(sp, s, &tile, itemsize, micro);
+                    for r in 0..h {
+                        simd::stream_row(d.wrapping_offset(r as isize * t.dsi), sp.wrapping_offset(r as isize * row), w * itemsize);
+                    }
+                } else {
+                    let tile = Transpose { ni: h, nj: w, ..*t };
+                    tile_kernel(d, s, &tile, itemsize, micro);
+                }
+            }
+            j0 += w;
+        }
+        i0 += h;
+    }
+    if stream {
+        simd::fence();
+    }
+}
+
+/// Which micro-kernel a transpose can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Micro {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx8,
+    #[cfg(target_arch = "x86_64")]
+    Avx4,
+    #[cfg(target_arch = "x86_64")]
+    Sse2,
+    #[cfg(target_arch = "x86_64")]
+    Sse1,
+}
+
+impl Micro {
+    /// The micro-kernel for this itemsize, when both fast axes are contiguous.
+    pub(super) fn pick(itemsize: usize, t: &Transpose) -> Micro {
+        let e = itemsize as isize;
+        if t.dsj != e || t.ssi != e || !simd::enabled() {
+            return Micro::Scalar;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            match itemsize {
+                8 if simd::has_avx() => return Micro::Avx8,
+                4 if simd::has_avx() => return Micro::Avx4,
+                2 => return Micro::Sse2,
+                1 => return Micro::Sse1,
+                _ => {}
+            }
+        }
+        Micro::Scalar
+    }
+
+    /// The block side, in elements.
+    fn side(self) -> usize {
+        match self {
+            Micro::Scalar => 1,
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx8 => 4,
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx4 | Micro::Sse2 => 8,
+            #[cfg(target_arch = "x86_64")]
+            Micro::Sse1 => 16,
+        }
+    }
+}
+
+/// One tile: micro-kernel blocks, then scalar edges.
+///
+/// # Safety
+/// As for [`run`], for this tile.
+unsafe fn tile_kernel(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
+    let m = micro.side();
+    let (fi, fj) = if m > 1 { (t.ni / m * m, t.nj / m * m) } else { (0, 0) };
+    if m > 1 {
+        let mut i = 0;
+        while i < fi {
+            let mut j = 0;
+            while j < fj {
+                let d = dst.wrapping_offset(i as isize * t.dsi + j as isize * t.dsj);
+                let s = src.wrapping_offset(i as isize * t.ssi + j as isize * t.ssj);
+                // SAFETY: an m x m block inside the tile, with contiguous fast axes
+                // (checked by `Micro::pick`) and the CPU feature detected.
+                unsafe { simd::block(micro, d, t.dsi, s, t.ssj) };
+                j += m;
+            }
+            i += m;
+        }
+    }
+    // Scalar: the columns right of the blocks for the block rows, then the rows below.
+    // SAFETY: sub-rectangles of the tile.
+    unsafe {
+        if fj < t.nj {
+            scalar(dst.wrapping_offset(fj as isize * t.dsj), src.wrapping_offset(fj as isize * t.ssj), fi, t.nj - fj, t, itemsize);
+        }
+        if fi < t.ni {
+            scalar(dst.wrapping_offset(fi as isize * t.dsi), src.wrapping_offset(fi as isize * t.ssi), t.ni - fi, t.nj, t, itemsize);
+        }
+    }
+}
+
+/// A scalar `ni x nj` sub-rectangle: along j, the destination's fast axis.
+///
+/// # Safety
+/// As for [`run`], for this rectangle.
+unsafe fn scalar(dst: *mut u8, src: *const u8, ni: usize, nj: usize, t: &Transpose, itemsize: usize) {
+    for i in 0..ni as isize {
+        // SAFETY: row i of the rectangle.
+        unsafe {
+            kernels::strided(dst.wrapping_offset(i * t.dsi), t.dsj, src.wrapping_offset(i * t.ssi), t.ssj, nj, itemsize)
+        };
+    }
+}
+
+/// The portable scalar path only (for tests of the fallback).
+#[cfg(test)]
+pub(super) fn force_scalar(on: bool) {
+    simd::FORCE_SCALAR.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::Micro;
+    use std::arch::x86_64::*;
+    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+    pub(super) static FORCE_SCALAR: AtomicBool = AtomicBool::new(false);
+    static AVX: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+
+    pub(super) fn enabled() -> bool {
+        !FORCE_SCALAR.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn has_avx() -> bool {
+        match AVX.load(Ordering::Relaxed) {
+            0 => {
+                let yes = std::arch::is_x86_feature_detected!("avx");
+                AVX.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                yes
+            }
+            v => v == 2,
+        }
+    }
+
+    pub(super) fn can_stream() -> bool {
+        enabled()
+    }
+
+    /// Transpose one block.
+    ///
+    /// # Safety
+    /// `micro` is not `Scalar` and its CPU feature is present; the block's `side` columns
+    /// of `side` contiguous elements at `src + j*ss` are readable, and its `side` rows of
+    /// `side` contiguous elements at `dst + i*ds` writable.
+    #[inline(always)]
+    pub(super) unsafe fn block(micro: Micro, dst: *mut u8, ds: isize, src: *const u8, ss: isize) {
+        // SAFETY: forwarded; the feature was detected by `Micro::pick`.
+        unsafe {
+            match micro {
+                Micro::Avx8 => avx_4x4_f64(dst, ds, src, ss),
+                Micro::Avx4 => avx_8x8_f32(dst, ds, src, ss),
+                Micro::Sse2 => sse2_8x8_u16(dst, ds, src, ss),
+                Micro::Sse1 => sse2_16x16_u8(dst, ds, src, ss),
+                Micro::Scalar => unreachable!("block() is only called with a SIMD micro-kernel"),
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx")]
+    unsafe fn avx_4x4_f64(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+        // SAFETY: the caller's block contract; unaligned loads and stores.
+        unsafe {
+            let r0 = _mm256_loadu_pd(s.cast());
+            let r1 = _mm256_loadu_pd(s.offset(ss).cast());
+            let r2 = _mm256_loadu_pd(s.offset(2 * ss).cast());
+            let r3 = _mm256_loadu_pd(s.offset(3 * ss).cast());
+            let t0 = _mm256_unpacklo_pd(r0, r1);
+            let t1 = _mm256_unpackhi_pd(r0, r1);
+            let t2 = _mm256_unpacklo_pd(r2, r3);
+            let t3 = _mm256_unpackhi_pd(r2, r3);
+            _mm256_storeu_pd(d.cast(), _mm256_permute2f128_pd::<0x20>(t0, t2));
+            _mm256_storeu_pd(d.offset(ds).cast(), _mm256_permute2f128_pd::<0x20>(t1, t3));
+            _mm256_storeu_pd(d.offset(2 * ds).cast(), _mm256_permute2f128_pd::<0x31>(t0, t2));
+            _mm256_storeu_pd(d.offset(3 * ds).cast(), _mm256_permute2f128_pd::<0x31>(t1, t3));
+        }
+    }
+
+    #[target_feature(enable = "avx")]
+    unsafe fn avx_8x8_f32(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+        // SAFETY: the caller's block contract; unaligned loads and stores.
+        unsafe {
+            let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(s.offset(j as isize * ss).cast()));
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let rows = [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            for (i, row) in rows.into_iter().enumerate() {
+                _mm256_storeu_ps(d.offset(i as isize * ds).cast(), row);
+            }
+        }
+    }
+
+    /// log2(N) rounds of `out[2k] = lo(in[k], in[k + N/2])`, `out[2k+1] = hi(...)` at one
+    /// lane width transpose an N x N matrix of N-lane rows.
+    macro_rules! unpack_rounds {
+        ($r:ident, $n:expr, $rounds:expr, $lo:ident, $hi:ident) => {
+            for _ in 0..$rounds {
+                let mut out = $r;
+                for k in 0..$n / 2 {
+                    out[2 * k] = $lo($r[k], $r[k + $n / 2]);
+                    out[2 * k + 1] = $hi($r[k], $r[k + $n / 2]);
+                }
+                $r = out;
+            }
+        };
+    }
+
+    unsafe fn sse2_8x8_u16(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+        // SAFETY: the caller's block contract; SSE2 is part of x86-64; unaligned access.
+        unsafe {
+            let mut r: [__m128i; 8] = std::array::from_fn(|j| _mm_loadu_si128(s.offset(j as isize * ss).cast()));
+            unpack_rounds!(r, 8, 3, _mm_unpacklo_epi16, _mm_unpackhi_epi16);
+            for (i, row) in r.into_iter().enumerate() {
+                _mm_storeu_si128(d.offset(i as isize * ds).cast(), row);
+            }
+        }
+    }
+
+    unsafe fn sse2_16x16_u8(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+        // SAFETY: the caller's block contract; SSE2 is part of x86-64; unaligned access.
+        unsafe {
+            let mut r: [__m128i; 16] = std::array::from_fn(|j| _mm_loadu_si128(s.offset(j as isize * ss).cast()));
+            unpack_rounds!(r, 16, 4, _mm_unpacklo_epi8, _mm_unpackhi_epi8);
+            for (i, row) in r.into_iter().enumerate() {
+                _mm_storeu_si128(d.offset(i as isize * ds).cast(), row);
+            }
+        }
+    }
+
+    /// Copy `n` bytes from the (L1-resident) staging row to `dst` with streaming stores
+    /// for the 16-byte-aligned middle and ordinary stores at the ends.
+    ///
+    /// # Safety
+    /// `dst` writable and `src` readable for `n` bytes, disjoint.
+    pub(super) unsafe fn stream_row(dst: *mut u8, src: *const u8, n: usize) {
+        let head = (dst as usize).wrapping_neg() & 15;
+        // SAFETY: all accesses are within the `n` bytes of each side.
+        unsafe {
+            if n < head + 16 {
+                return std::ptr::copy_nonoverlapping(src, dst, n);
+            }
+            std::ptr::copy_nonoverlapping(src, dst, head);
+            let body = (n - head) & !15;
+            let mut k = head;
+            while k < head + body {
+                let v = _mm_loadu_si128(src.add(k).cast());
+                _mm_stream_si128(dst.add(k).cast(), v);
+                k += 16;
+            }
+            std::ptr::copy_nonoverlapping(src.add(k), dst.add(k), n - k);
+        }
+    }
+
+    /// Order streaming stores before any later store (they are weakly ordered).
+    pub(super) fn fence() {
+        // SAFETY: SSE is part of x86-64.
+        unsafe { _mm_sfence() };
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod simd {
+    use super::Micro;
+    use std::sync::atomic::AtomicBool;
+
+    pub(super) static FORCE_SCALAR: AtomicBool = AtomicBool::new(false);
+
+    pub(super) fn enabled() -> bool {
+        false
+    }
+    pub(super) fn can_stream() -> bool {
+        false
+    }
+    pub(super) unsafe fn block(_: Micro, _: *mut u8, _: isize, _: *const u8, _: isize) {
+        unreachable!("no SIMD micro-kernels on this architecture")
+    }
+    pub(super) unsafe fn stream_row(dst: *mut u8, src: *const u8, n: usize) {
+        // SAFETY: forwarded.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
+    }
+    pub(super) fn fence() {}
+}
