@@ -132,7 +132,7 @@ impl Description {
         crate::abi::check_flags(flags)?;
         let wants = |f: c_int| flags & f == f;
         if wants(PYBUF_WRITABLE) && self.readonly {
-            return Err(Error::request("PYBUF_WRITABLE requested but the memory is read-only"));
+            return Err(Error::readonly("PYBUF_WRITABLE requested but the memory is read-only"));
         }
         if wants(PYBUF_C_CONTIGUOUS) && !self.c_contiguous {
             return Err(Error::request("PYBUF_C_CONTIGUOUS requested but the memory is not C-contiguous"));

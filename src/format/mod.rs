@@ -87,7 +87,9 @@
 //! - NumPy writes explicit `x` padding after a nested aligned struct that the parser then
 //!   pads again: a 24-byte aligned dtype exports `"T{T{d:x:b:y:}:a:xxxxxxxd:b:}"` (32
 //!   here and in NumPy), and a packed 9-byte `[('a','O'),('b','i1')]` exports
-//!   `"T{O:a:b:b:}"` (16).
+//!   `"T{O:a:b:b:}"` (16). It drops the trailing padding of a dtype with explicit
+//!   offsets and itemsize, and an aligned 24-byte `[('a','i1'),('b','>f8'),('c','<i4')]`
+//!   exports `"T{b:a:xxxxxxx>d:b:@i:c:}"` (20: the big-endian field's alignment is lost).
 //! - ctypes writes `<` before every field and no padding: a 24-byte
 //!   `struct {char a; int b; double c[2];}` exports `"T{<b:a:<i:b:(2)<d:c:}"` (21).
 //!
