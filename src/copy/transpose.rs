@@ -31,7 +31,8 @@ pub(super) struct Transpose {
 /// Outputs at least this large are streamed past the caches.
 pub(super) const STREAM_BYTES: usize = 8 << 20;
 
-/// Tile sizes (elements along i, along j) and the micro-kernel size for an itemsize.
+/// Tile sizes (elements along i, along j) for an itemsize: a tile reads `bj` source
+/// lines of `bi` elements and writes `bi` destination lines of `bj` elements.
 const fn tiles(itemsize: usize) -> (usize, usize) {
     match itemsize {
         1 => (64, 256),
@@ -48,11 +49,14 @@ const fn tiles(itemsize: usize) -> (usize, usize) {
     }
 }
 
-/// The largest staging block: 64 x 256 bytes = 16 KiB (see `tiles`).
-const STAGE_BYTES: usize = 16 * 1024;
+/// The staging panel for streamed outputs, in bytes (it lives in L2).
+const PANEL_BYTES: usize = 256 * 1024;
 
-#[repr(C, align(64))]
-struct Stage([u8; STAGE_BYTES]);
+/// Bytes of each source row read per panel: long enough for DRAM and the prefetchers.
+const PANEL_RUN: usize = 512;
+
+/// Source rows prefetched ahead of the one being transposed.
+const PREFETCH_ROWS: usize = 24;
 
 /// Run the transpose.
 ///
@@ -60,12 +64,12 @@ struct Stage([u8; STAGE_BYTES]);
 /// Every `src + i*ssi + j*ssj` is readable and every `dst + i*dsi + j*dsj` writable for
 /// `itemsize` bytes (`i < ni`, `j < nj`), the two sets disjoint.
 pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, stream: bool) {
-    let (bi, bj) = tiles(itemsize);
     let micro = Micro::pick(itemsize, t);
-    let e = itemsize as isize;
-    // Staging needs a contiguous destination row and whole tiles that fit.
-    let stream = stream && t.dsj == e && bi * bj * itemsize <= STAGE_BYTES && simd::can_stream();
-    let mut stage = Stage([0; STAGE_BYTES]);
+    if stream && t.dsj == itemsize as isize && simd::can_stream() {
+        // SAFETY: forwarded.
+        return unsafe { run_streamed(dst, src, t, itemsize, micro) };
+    }
+    let (bi, bj) = tiles(itemsize);
     let mut i0 = 0;
     while i0 < t.ni {
         let h = bi.min(t.ni - i0);
@@ -74,28 +78,134 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
             let w = bj.min(t.nj - j0);
             let d = dst.wrapping_offset(i0 as isize * t.dsi + j0 as isize * t.dsj);
             let s = src.wrapping_offset(i0 as isize * t.ssi + j0 as isize * t.ssj);
-            // SAFETY: the tile lies within the transpose (forwarded contract); the stage
-            // holds `h * w * itemsize <= STAGE_BYTES` bytes.
-            unsafe {
-                if stream {
-                    let row = (w * itemsize) as isize;
-                    let tile = Transpose { ni: h, nj: w, dsi: row, dsj: e, ssi: t.ssi, ssj: t.ssj };
-                    let sp = stage.0.as_mut_ptr();
-                    tile_kernel(sp, s, &tile, itemsize, micro);
-                    for r in 0..h {
-                        simd::stream_row(d.wrapping_offset(r as isize * t.dsi), sp.wrapping_offset(r as isize * row), w * itemsize);
-                    }
-                } else {
-                    let tile = Transpose { ni: h, nj: w, ..*t };
-                    tile_kernel(d, s, &tile, itemsize, micro);
-                }
+            let tile = Transpose { ni: h, nj: w, ..*t };
+            // SAFETY: the tile lies within the transpose (forwarded contract).
+            unsafe { tile_kernel(d, s, &tile, itemsize, micro) };
+            j0 += w;
+        }
+        i0 += h;
+    }
+}
+
+/// The transpose for outputs larger than the caches: panels of `bi` whole destination
+/// rows (or long chunks of them) are transposed into an L2-resident staging buffer,
+/// prefetching source rows ahead, then written out with streaming stores, so that every
+/// destination line is written once, whole, without being read first.
+///
+/// # Safety
+/// As for [`run`], with `t.dsj == itemsize`.
+unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
+    // Panel height: one source line's worth of elements, at least one micro block.
+    let bi = (PANEL_RUN / itemsize).max(micro.side()).max(1).min(t.ni);
+    // Panel width: the whole row if it fits, else a long chunk (partial lines only at
+    // chunk edges).
+    let max_w = (PANEL_BYTES / (bi * itemsize)).max(1);
+    let w_max = t.nj.min(max_w);
+    // Stage rows padded by a line so that they do not all map to one cache set.
+    let row = (w_max * itemsize + 64) as isize;
+    let need = bi * row as usize + 64;
+    let staged = STAGE.with(|cell| {
+        let Ok(mut stage) = cell.try_borrow_mut() else { return false };
+        if stage.len() < need {
+            stage.clear();
+            if stage.try_reserve_exact(need).is_err() {
+                return false;
+            }
+            stage.resize(need, 0);
+        }
+        // Align the stage to a cache line.
+        let base = stage.as_mut_ptr();
+        let sp = base.wrapping_add(base.align_offset(64));
+        // SAFETY: forwarded; the stage holds `bi` rows of `row` bytes after alignment.
+        unsafe { streamed_panels(dst, src, t, itemsize, micro, sp, bi, w_max, row) };
+        true
+    });
+    if !staged {
+        // SAFETY: forwarded; without a staging buffer, the in-cache path is still correct.
+        unsafe { run(dst, src, t, itemsize, false) }
+    }
+}
+
+thread_local! {
+    /// The staging buffer of this thread, kept between calls (at most `PANEL_BYTES` plus
+    /// padding), so that large copies do not map fresh pages each time.
+    static STAGE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The panel loop of [`run_streamed`].
+///
+/// # Safety
+/// As for [`run_streamed`]; `sp` holds `bi` rows of `row >= w_max * itemsize` bytes.
+#[allow(clippy::too_many_arguments)]
+unsafe fn streamed_panels(
+    dst: *mut u8,
+    src: *const u8,
+    t: &Transpose,
+    itemsize: usize,
+    micro: Micro,
+    sp: *mut u8,
+    bi: usize,
+    w_max: usize,
+    row: isize,
+) {
+    let mut i0 = 0;
+    while i0 < t.ni {
+        let h = bi.min(t.ni - i0);
+        let mut j0 = 0;
+        while j0 < t.nj {
+            let w = w_max.min(t.nj - j0);
+            let s = src.wrapping_offset(i0 as isize * t.ssi + j0 as isize * t.ssj);
+            let panel = Transpose { ni: h, nj: w, dsi: row, dsj: itemsize as isize, ssi: t.ssi, ssj: t.ssj };
+            // SAFETY: the panel's source lies within the transpose; the stage holds
+            // `h` rows of `row >= w * itemsize` bytes.
+            unsafe { panel_kernel(sp, s, &panel, itemsize, micro) };
+            for r in 0..h {
+                let d = dst.wrapping_offset((i0 + r) as isize * t.dsi + j0 as isize * t.dsj);
+                // SAFETY: destination row i0 + r, columns j0..j0 + w; stage row r.
+                unsafe { simd::stream_row(d, sp.wrapping_offset(r as isize * row), w * itemsize) };
             }
             j0 += w;
         }
         i0 += h;
     }
-    if stream {
-        simd::fence();
+    simd::fence();
+}
+
+/// A panel: micro blocks along j (prefetching source rows ahead), then scalar edges.
+///
+/// # Safety
+/// As for [`tile_kernel`].
+unsafe fn panel_kernel(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
+    let m = micro.side();
+    let line = 64usize;
+    let span = t.ni * itemsize; // bytes of one source row in this panel
+    let mut j = 0;
+    while j < t.nj {
+        let w = m.min(t.nj - j);
+        // Prefetch the source rows PREFETCH_ROWS ahead.
+        for k in 0..w {
+            let jj = j + k + PREFETCH_ROWS;
+            if jj < t.nj {
+                let p = src.wrapping_offset(jj as isize * t.ssj);
+                let mut off = 0;
+                while off < span {
+                    simd::prefetch(p.wrapping_add(off));
+                    off += line;
+                }
+            }
+        }
+        let strip = Transpose { nj: w, ..*t };
+        // SAFETY: the strip j..j+w of the panel.
+        unsafe {
+            tile_kernel(
+                dst.wrapping_offset(j as isize * t.dsj),
+                src.wrapping_offset(j as isize * t.ssj),
+                &strip,
+                itemsize,
+                micro,
+            )
+        };
+        j += w;
     }
 }
 
@@ -341,28 +451,43 @@ mod simd {
         }
     }
 
-    /// Copy `n` bytes from the (L1-resident) staging row to `dst` with streaming stores
-    /// for the 16-byte-aligned middle and ordinary stores at the ends.
+    /// Copy `n` bytes from the (cache-resident) staging row to `dst`: whole destination
+    /// cache lines with streaming stores, the partial lines at either end with ordinary
+    /// stores (a partial streamed line would cost a read-modify-write in memory).
     ///
     /// # Safety
     /// `dst` writable and `src` readable for `n` bytes, disjoint.
     pub(super) unsafe fn stream_row(dst: *mut u8, src: *const u8, n: usize) {
-        let head = (dst as usize).wrapping_neg() & 15;
+        let head = (dst as usize).wrapping_neg() & 63;
         // SAFETY: all accesses are within the `n` bytes of each side.
         unsafe {
-            if n < head + 16 {
+            if n < head + 64 {
                 return std::ptr::copy_nonoverlapping(src, dst, n);
             }
             std::ptr::copy_nonoverlapping(src, dst, head);
-            let body = (n - head) & !15;
+            let end = head + ((n - head) & !63);
             let mut k = head;
-            while k < head + body {
-                let v = _mm_loadu_si128(src.add(k).cast());
-                _mm_stream_si128(dst.add(k).cast(), v);
-                k += 16;
+            while k < end {
+                let (s, d) = (src.add(k), dst.add(k));
+                let v0 = _mm_loadu_si128(s.cast());
+                let v1 = _mm_loadu_si128(s.add(16).cast());
+                let v2 = _mm_loadu_si128(s.add(32).cast());
+                let v3 = _mm_loadu_si128(s.add(48).cast());
+                _mm_stream_si128(d.cast(), v0);
+                _mm_stream_si128(d.add(16).cast(), v1);
+                _mm_stream_si128(d.add(32).cast(), v2);
+                _mm_stream_si128(d.add(48).cast(), v3);
+                k += 64;
             }
-            std::ptr::copy_nonoverlapping(src.add(k), dst.add(k), n - k);
+            std::ptr::copy_nonoverlapping(src.add(end), dst.add(end), n - end);
         }
+    }
+
+    /// A hint to fetch the line at `p` into the caches; never faults.
+    #[inline(always)]
+    pub(super) fn prefetch(p: *const u8) {
+        // SAFETY: prefetching is a hint that never dereferences or faults.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
     }
 
     /// Order streaming stores before any later store (they are weakly ordered).
@@ -392,5 +517,6 @@ mod simd {
         // SAFETY: forwarded.
         unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
     }
+    pub(super) fn prefetch(_: *const u8) {}
     pub(super) fn fence() {}
 }
