@@ -4,7 +4,7 @@
 //! status for C and stores its message in a thread-local slot that
 //! `pybuf_last_error()` / `pybuf_last_status()` read.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, CString};
 use std::fmt;
 
@@ -149,36 +149,29 @@ ctor! {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// The calling thread's last status and message.
-struct LastError {
-    status: Status,
-    message: CString,
-}
-
 thread_local! {
-    static LAST: RefCell<LastError> = RefCell::new(LastError { status: Status::Ok, message: CString::default() });
+    /// The calling thread's last status (a plain cell: success costs one store).
+    static STATUS: Cell<Status> = const { Cell::new(Status::Ok) };
+    /// The calling thread's last message, meaningful while STATUS is not Ok.
+    static MESSAGE: RefCell<Option<CString>> = const { RefCell::new(None) };
 }
 
 /// Record `err` as the calling thread's last error and return its status as a C int.
 pub fn record(err: &Error) -> c_int {
     let message = CString::new(err.message.replace('\0', "\\0")).unwrap_or_default();
-    LAST.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        slot.status = err.status;
-        slot.message = message;
+    STATUS.with(|s| s.set(err.status));
+    MESSAGE.with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            *m = Some(message);
+        }
     });
     err.status as c_int
 }
 
 /// Record success as the calling thread's last status (the message becomes empty).
+#[inline]
 pub fn record_ok() {
-    LAST.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        if slot.status != Status::Ok {
-            slot.status = Status::Ok;
-            slot.message = CString::default();
-        }
-    });
+    STATUS.with(|s| s.set(Status::Ok));
 }
 
 /// Record the outcome of a core call and return 0 or the negative status.
@@ -194,13 +187,19 @@ pub fn record_result<T>(result: &Result<T>) -> c_int {
 
 /// The calling thread's last status.
 pub fn last_status() -> Status {
-    LAST.with(|slot| slot.borrow().status)
+    STATUS.with(|s| s.get())
 }
 
-/// A pointer to the calling thread's last message; valid until the next pybuf call on
-/// this thread.
+/// A pointer to the calling thread's last message ("" after a success); valid until the
+/// next pybuf call on this thread.
 pub fn last_message_ptr() -> *const c_char {
-    LAST.with(|slot| slot.borrow().message.as_ptr())
+    if last_status() == Status::Ok {
+        return c"".as_ptr();
+    }
+    MESSAGE.with(|m| match m.try_borrow() {
+        Ok(m) => m.as_ref().map_or(c"".as_ptr(), |c| c.as_ptr()),
+        Err(_) => c"".as_ptr(),
+    })
 }
 
 #[cfg(test)]

@@ -114,9 +114,7 @@ impl<'a> Geometry<'a> {
         // Bound every offset computation: sum(|stride| * (n - 1)) + sum(suboffset >= 0)
         // + itemsize must fit, so no partial sum in any traversal order overflows.
         let mut reach = self.itemsize;
-        let mut strides_buf = [0isize; MAX_NDIM];
-        let strides = self.strides_or_c(&mut strides_buf);
-        for (i, (&n, &s)) in self.shape.iter().zip(strides).enumerate() {
+        for (i, n, s) in self.dims_rev() {
             let span = s
                 .checked_abs()
                 .and_then(|a| a.checked_mul(n - 1))
@@ -136,6 +134,29 @@ impl<'a> Geometry<'a> {
             }
         }
         Ok(())
+    }
+
+    /// `(k, shape[k], stride k)` from the last dimension to the first, with C-contiguous
+    /// strides when there are none (wrapping: valid only after [`Geometry::validate`]).
+    pub fn dims_rev(&self) -> impl Iterator<Item = (usize, isize, isize)> + '_ {
+        let mut sd = self.itemsize;
+        (0..self.ndim()).rev().map(move |k| {
+            let n = self.shape[k];
+            let s = match self.strides {
+                Some(st) => st[k],
+                None => sd,
+            };
+            sd = sd.wrapping_mul(n);
+            (k, n, s)
+        })
+    }
+
+    /// The stride of dimension `k` (C-contiguous when there are no strides).
+    pub fn stride(&self, k: usize) -> isize {
+        match self.strides {
+            Some(s) => s[k],
+            None => self.shape[k + 1..].iter().fold(self.itemsize, |sd, &n| sd.wrapping_mul(n)),
+        }
     }
 
     /// The strides, or C-contiguous strides written into `buf` when there are none.
@@ -180,9 +201,11 @@ impl<'a> Geometry<'a> {
         if self.len == 0 {
             return true;
         }
-        let mut buf = [0isize; MAX_NDIM];
-        let strides = self.strides_or_c(&mut buf);
-        is_contiguous_in(self.shape, strides, self.itemsize, 0..self.ndim())
+        match self.strides {
+            // C-contiguous by definition: F-contiguous only when effectively 1-D.
+            None => self.shape.iter().filter(|&&n| n > 1).count() <= 1,
+            Some(s) => is_contiguous_in(self.shape, s, self.itemsize, 0..self.ndim()),
+        }
     }
 
     /// CPython's `PyBuffer_IsContiguous`: false whenever suboffsets are present.
@@ -275,26 +298,20 @@ pub fn contiguous_strides(
     }
     debug_assert_eq!(out.len(), shape.len());
     item_count(shape)?;
-    let mut tmp = [0isize; MAX_NDIM];
+    // Two passes: check for overflow first, so that `out` is written only on success.
+    let order_dims = |k: usize| if order == Order::F { k } else { shape.len() - 1 - k };
     let mut sd = itemsize;
-    let mut step = |k: usize| -> Result<()> {
-        tmp[k] = sd;
-        // A zero-length dimension makes every later stride 0 in CPython (sd *= 0); an
-        // overflow can only happen for a shape whose product overflows, checked above,
-        // or through itemsize.
+    for k in (0..shape.len()).map(order_dims) {
+        // A zero-length dimension makes every later stride 0, as in CPython (sd *= 0).
         sd = sd.checked_mul(shape[k]).ok_or_else(|| {
-            Error::overflow(format_args!(
-                "stride {sd} times shape[{k}] = {} overflows",
-                shape[k]
-            ))
+            Error::overflow(format_args!("stride {sd} times shape[{k}] = {} overflows", shape[k]))
         })?;
-        Ok(())
-    };
-    match order {
-        Order::F => (0..shape.len()).try_for_each(&mut step)?,
-        Order::C | Order::Any => (0..shape.len()).rev().try_for_each(&mut step)?,
     }
-    out.copy_from_slice(&tmp[..shape.len()]);
+    let mut sd = itemsize;
+    for k in (0..shape.len()).map(order_dims) {
+        out[k] = sd;
+        sd *= shape[k];
+    }
     Ok(())
 }
 
@@ -399,10 +416,8 @@ impl Geometry<'_> {
         if self.len == 0 {
             return Some((0, 0));
         }
-        let mut buf = [0isize; MAX_NDIM];
-        let strides = self.strides_or_c(&mut buf);
         let (mut lo, mut hi) = (0isize, self.itemsize);
-        for (&n, &s) in self.shape.iter().zip(strides) {
+        for (_, n, s) in self.dims_rev() {
             let span = s * (n - 1);
             if span < 0 {
                 lo += span;

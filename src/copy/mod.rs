@@ -103,12 +103,13 @@ unsafe fn copy_via_temporary(dst: Side<'_>, src: Side<'_>) -> Result<()> {
     }
 }
 
-/// Copy between sides that do not overlap.
+/// Copy between sides that do not overlap (shapes and itemsizes already checked).
 ///
 /// # Safety
 /// As for [`copy`], and the bytes the two sides reach are disjoint.
-pub unsafe fn copy_disjoint(dst: Side<'_>, src: Side<'_>) -> Result<()> {
-    let plan = Plan::new(&dst.geom, &src.geom)?;
+unsafe fn copy_disjoint(dst: Side<'_>, src: Side<'_>) -> Result<()> {
+    let mut scratch = plan::Axes::new();
+    let plan = Plan::new(&dst.geom, &src.geom, &mut scratch);
     // SAFETY: forwarded from this function's contract; the plan was made from these
     // geometries.
     unsafe { plan.execute(dst.ptr, src.ptr) };
@@ -122,11 +123,13 @@ pub unsafe fn copy_disjoint(dst: Side<'_>, src: Side<'_>) -> Result<()> {
 /// At every dimension with a non-negative suboffset, a pointer is stored at the address
 /// reached so far.
 pub unsafe fn element_ptr(buf: *mut u8, geom: &Geometry<'_>, indices: &[isize]) -> *mut u8 {
-    let mut strides = [0; crate::layout::MAX_NDIM];
-    let strides = geom.strides_or_c(&mut strides);
+    if geom.strides.is_none() && geom.suboffsets.is_none() {
+        let offset: isize = geom.dims_rev().map(|(k, _, s)| s * indices[k]).sum();
+        return buf.wrapping_offset(offset);
+    }
     let mut p = buf;
-    for (k, (&i, &s)) in indices.iter().zip(strides).enumerate() {
-        p = p.wrapping_offset(s * i);
+    for (k, &i) in indices.iter().enumerate() {
+        p = p.wrapping_offset(geom.stride(k) * i);
         if let Some(off) = geom.suboffsets.map(|subs| subs[k]).filter(|&o| o >= 0) {
             // SAFETY: a pointer is stored here by the caller's contract; it may be
             // unaligned in foreign memory.
@@ -148,8 +151,11 @@ pub fn effective_order(geom: &Geometry<'_>, order: Order) -> Order {
     }
 }
 
-/// Contiguous strides for `geom`'s shape in `order` (C or F), into `buf`.
+/// `geom`'s shape laid out contiguously in `order` (C or F); F strides go into `buf`.
 fn contiguous_geometry<'b>(geom: &Geometry<'b>, order: Order, buf: &'b mut [isize; crate::layout::MAX_NDIM]) -> Result<Geometry<'b>> {
+    if order != Order::F {
+        return Ok(Geometry { strides: None, suboffsets: None, ..*geom });
+    }
     let n = geom.ndim();
     crate::layout::contiguous_strides(geom.shape, geom.itemsize, order, &mut buf[..n])?;
     Ok(Geometry { strides: Some(&buf[..n]), suboffsets: None, ..*geom })
@@ -162,9 +168,14 @@ fn contiguous_geometry<'b>(geom: &Geometry<'b>, order: Order, buf: &'b mut [isiz
 /// overlap.
 pub unsafe fn to_contiguous(dst: *mut u8, src: Side<'_>, order: Order) -> Result<()> {
     let order = effective_order(&src.geom, order);
+    if order != Order::F {
+        let geom = Geometry { strides: None, suboffsets: None, ..src.geom };
+        // SAFETY: `dst` holds `len` bytes, exactly the C-contiguous extent of `geom`.
+        return unsafe { copy(Side { ptr: dst, geom }, src) };
+    }
     let mut buf = [0; crate::layout::MAX_NDIM];
     let geom = contiguous_geometry(&src.geom, order, &mut buf)?;
-    // SAFETY: `dst` holds `len` bytes, exactly the contiguous extent of `geom`.
+    // SAFETY: `dst` holds `len` bytes, exactly the F-contiguous extent of `geom`.
     unsafe { copy(Side { ptr: dst, geom }, src) }
 }
 

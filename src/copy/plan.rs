@@ -1,8 +1,10 @@
-//! Planning a copy: made once per call, on the stack (no heap allocation).
+//! Planning a copy: made once per call, on the stack (no heap allocation, no zeroing of
+//! unused dimension slots).
+
+use std::mem::MaybeUninit;
 
 use super::kernels;
 use super::transpose::{self, Transpose};
-use crate::error::Result;
 use crate::layout::{Geometry, MAX_NDIM};
 
 /// One axis of the direct (suboffset-free) part of a copy.
@@ -20,9 +22,41 @@ pub(super) enum Inner {
     Run,
     /// A strided loop specialised by itemsize.
     Strided,
-    /// A cache-blocked transpose of the innermost axis with the axis at this index (the
-    /// source's fastest), which leaves the outer loops.
-    Transpose(usize),
+    /// A cache-blocked transpose of the innermost axis with the one before it (the
+    /// source's fastest axis, moved there by the planner).
+    Transpose,
+}
+
+/// Up to `MAX_NDIM` axes, of which only the first `len` are initialised: the scratch
+/// space a [`Plan`] borrows from its caller's stack frame, so that it is never moved.
+pub struct Axes {
+    items: [MaybeUninit<Axis>; MAX_NDIM],
+    len: usize,
+}
+
+impl Axes {
+    #[inline]
+    pub fn new() -> Axes {
+        Axes { items: [const { MaybeUninit::uninit() }; MAX_NDIM], len: 0 }
+    }
+
+    #[inline]
+    fn push(&mut self, a: Axis) {
+        self.items[self.len] = MaybeUninit::new(a);
+        self.len += 1;
+    }
+
+    #[inline]
+    fn as_mut_slice(&mut self) -> &mut [Axis] {
+        // SAFETY: the first `len` items were written by `push`.
+        unsafe { std::slice::from_raw_parts_mut(self.items.as_mut_ptr().cast::<Axis>(), self.len) }
+    }
+}
+
+impl Default for Axes {
+    fn default() -> Self {
+        Axes::new()
+    }
 }
 
 /// A copy plan for two geometries of equal shape and itemsize.
@@ -32,106 +66,91 @@ pub struct Plan<'a> {
     prefix: usize,
     dst: Geometry<'a>,
     src: Geometry<'a>,
-    dst_strides: [isize; MAX_NDIM],
-    src_strides: [isize; MAX_NDIM],
     /// Base adjustments from flipping negative destination strides.
     dst_adjust: isize,
     src_adjust: isize,
     /// The direct axes, slowest first, innermost last; at least one.
-    axes: [Axis; MAX_NDIM],
-    naxes: usize,
+    axes: &'a [Axis],
     inner: Inner,
 }
 
 impl<'a> Plan<'a> {
-    /// Plan a copy of `src` into `dst`; both validated, with the same shape and itemsize.
-    pub fn new(dst: &Geometry<'a>, src: &Geometry<'a>) -> Result<Plan<'a>> {
-        super::check_same_structure(dst, src)?;
-        let mut plan = Plan {
-            itemsize: dst.itemsize as usize,
-            prefix: 0,
-            dst: *dst,
-            src: *src,
-            dst_strides: [0; MAX_NDIM],
-            src_strides: [0; MAX_NDIM],
-            dst_adjust: 0,
-            src_adjust: 0,
-            axes: [Axis::default(); MAX_NDIM],
-            naxes: 0,
-            inner: Inner::Strided,
-        };
+    /// Plan a copy of `src` into `dst`; both validated, with the same shape and itemsize
+    /// ([`super::check_same_structure`]).
+    #[inline]
+    pub fn new(dst: &Geometry<'a>, src: &Geometry<'a>, scratch: &'a mut Axes) -> Plan<'a> {
+        debug_assert!(super::check_same_structure(dst, src).is_ok());
         let ndim = dst.ndim();
-        dst.strides_or_c(&mut plan.dst_strides);
-        src.strides_or_c(&mut plan.src_strides);
-        plan.prefix = (0..ndim)
+        let prefix = (0..ndim)
             .rev()
             .find(|&k| has_suboffset(dst, k) || has_suboffset(src, k))
             .map_or(0, |k| k + 1);
-
+        let (mut dst_adjust, mut src_adjust) = (0, 0);
         // Collect the direct axes, dropping length-1 ones and flipping negative
         // destination strides (for both sides, so element pairs stay matched).
-        let mut m = 0;
-        for k in plan.prefix..ndim {
+        scratch.len = 0;
+        for k in prefix..ndim {
             let n = dst.shape[k];
             if n == 1 {
                 continue;
             }
-            let (mut ds, mut ss) = (plan.dst_strides[k], plan.src_strides[k]);
+            let (mut ds, mut ss) = (dst.stride(k), src.stride(k));
             if ds < 0 {
-                plan.dst_adjust += ds * (n - 1);
-                plan.src_adjust += ss * (n - 1);
+                dst_adjust += ds * (n - 1);
+                src_adjust += ss * (n - 1);
                 ds = -ds;
                 ss = -ss;
             }
-            plan.axes[m] = Axis { n, ds, ss };
-            m += 1;
+            scratch.push(Axis { n, ds, ss });
         }
+        let s = dst.itemsize;
+        if scratch.len == 0 {
+            scratch.push(Axis { n: 1, ds: s, ss: s });
+        }
+        let all = scratch.as_mut_slice();
         // Order for the destination: largest destination stride outermost; between equal
         // destination strides, the larger source stride outermost.
-        plan.axes[..m].sort_unstable_by(|a, b| (b.ds, b.ss.abs()).cmp(&(a.ds, a.ss.abs())));
-        // Merge an axis into the one outside it when both sides are contiguous across them.
-        let mut merged = 0;
-        for i in 0..m {
-            let ax = plan.axes[i];
-            if merged > 0 {
-                let outer = &mut plan.axes[merged - 1];
-                if outer.ds == ax.ds * ax.n && outer.ss == ax.ss * ax.n {
-                    *outer = Axis { n: outer.n * ax.n, ds: ax.ds, ss: ax.ss };
-                    continue;
-                }
+        all.sort_unstable_by(|a, b| (b.ds, b.ss.abs()).cmp(&(a.ds, a.ss.abs())));
+        // Merge, in place, an axis into the one outside it when both sides are contiguous
+        // across them.
+        let mut m = 1;
+        for r in 1..all.len() {
+            let (outer, ax) = (all[m - 1], all[r]);
+            if outer.ds == ax.ds * ax.n && outer.ss == ax.ss * ax.n {
+                all[m - 1] = Axis { n: outer.n * ax.n, ds: ax.ds, ss: ax.ss };
+            } else {
+                all[m] = ax;
+                m += 1;
             }
-            plan.axes[merged] = ax;
-            merged += 1;
         }
-        if merged == 0 {
-            let s = plan.itemsize as isize;
-            plan.axes[0] = Axis { n: 1, ds: s, ss: s };
-            merged = 1;
-        }
-        plan.naxes = merged;
-        let innermost = plan.axes[merged - 1];
-        let s = plan.itemsize as isize;
-        plan.inner = if innermost.ds == s && innermost.ss == s {
+        let axes = &mut all[..m];
+        let innermost = axes[m - 1];
+        let inner = if innermost.ds == s && innermost.ss == s {
             Inner::Run
         } else {
-            // The source's fastest axis, if it is not the innermost one: transpose.
-            let (k, fastest) = (0..merged - 1)
-                .map(|k| (k, plan.axes[k].ss.abs()))
-                .min_by_key(|&(_, ss)| ss)
-                .unwrap_or((0, isize::MAX));
-            if fastest < innermost.ss.abs() && fastest <= 4 * s && plan.axes[k].n >= 2 && innermost.n >= 2 {
-                Inner::Transpose(k)
-            } else {
-                Inner::Strided
+            // The source's fastest axis, if it is not the innermost one: transpose it with
+            // the innermost, after moving it just before it.
+            let fastest = (0..m - 1).min_by_key(|&k| axes[k].ss.abs());
+            match fastest {
+                Some(k)
+                    if axes[k].ss.abs() < innermost.ss.abs()
+                        && axes[k].ss.abs() <= 4 * s
+                        && axes[k].n >= 2
+                        && innermost.n >= 2 =>
+                {
+                    axes[k..m - 1].rotate_left(1);
+                    Inner::Transpose
+                }
+                _ => Inner::Strided,
             }
         };
-        Ok(plan)
+        Plan { itemsize: s as usize, prefix, dst: *dst, src: *src, dst_adjust, src_adjust, axes, inner }
     }
 
     /// The direct axes after dropping, flipping, ordering and merging (slowest first).
     #[cfg(test)]
     pub(super) fn axes(&self) -> &[Axis] {
-        &self.axes[..self.naxes]
+        self.axes
     }
 
     #[cfg(test)]
@@ -145,12 +164,19 @@ impl<'a> Plan<'a> {
     /// `dst` and `src` are the `buf` pointers of the geometries the plan was made from;
     /// every element address of `src` is readable and every one of `dst` writable, and the
     /// bytes they reach are disjoint.
+    #[inline]
     pub unsafe fn execute(&self, dst: *mut u8, src: *const u8) {
         if self.dst.len == 0 {
             return;
         }
         // SAFETY: forwarded.
-        unsafe { self.walk_prefix(0, dst, src) }
+        unsafe {
+            if self.prefix == 0 {
+                self.direct(dst.wrapping_offset(self.dst_adjust), src.wrapping_offset(self.src_adjust))
+            } else {
+                self.walk_prefix(0, dst, src)
+            }
+        }
     }
 
     /// Walk the suboffset prefix, dimension `k` onwards.
@@ -165,7 +191,7 @@ impl<'a> Plan<'a> {
                 self.direct(dst.wrapping_offset(self.dst_adjust), src.wrapping_offset(self.src_adjust))
             };
         }
-        let (ds, ss) = (self.dst_strides[k], self.src_strides[k]);
+        let (ds, ss) = (self.dst.stride(k), self.src.stride(k));
         for i in 0..self.dst.shape[k] {
             let mut d = dst.wrapping_offset(ds * i);
             let mut s = src.wrapping_offset(ss * i);
@@ -187,34 +213,33 @@ impl<'a> Plan<'a> {
     ///
     /// # Safety
     /// As for [`Plan::execute`].
+    #[inline]
     unsafe fn direct(&self, dst: *mut u8, src: *const u8) {
-        let axes = &self.axes[..self.naxes];
-        let inner = axes[self.naxes - 1];
+        let axes = self.axes;
+        let m = axes.len();
+        let inner = axes[m - 1];
         let itemsize = self.itemsize;
-        // The axes left to the outer loops: all but the innermost, and but the transposed one.
-        let mut outer = [Axis::default(); MAX_NDIM];
-        let mut nouter = 0;
-        for (k, ax) in axes[..self.naxes - 1].iter().enumerate() {
-            if self.inner != Inner::Transpose(k) {
-                outer[nouter] = *ax;
-                nouter += 1;
-            }
-        }
         let stream = self.dst.len as usize >= transpose::STREAM_BYTES;
+        // The axes left to the outer loops: all but the innermost (and the transposed one).
+        let outer = &axes[..if self.inner == Inner::Transpose { m - 2 } else { m - 1 }];
         let unit = |d: *mut u8, s: *const u8| match self.inner {
             // SAFETY: the run is `n` contiguous items on both sides, disjoint by contract.
             Inner::Run => unsafe { std::ptr::copy_nonoverlapping(s, d, inner.n as usize * itemsize) },
             // SAFETY: every visited address is an element of the views.
+            Inner::Strided if stream && inner.ds == itemsize as isize => unsafe {
+                transpose::gather_streamed(d, s, inner.ss, inner.n as usize, itemsize)
+            },
+            // SAFETY: as above.
             Inner::Strided => unsafe { kernels::strided(d, inner.ds, s, inner.ss, inner.n as usize, itemsize) },
-            Inner::Transpose(k) => {
-                let a = axes[k];
+            Inner::Transpose => {
+                let a = axes[m - 2];
                 let t = Transpose { ni: a.n as usize, nj: inner.n as usize, dsi: a.ds, dsj: inner.ds, ssi: a.ss, ssj: inner.ss };
                 // SAFETY: every (i, j) of the two axes is an element pair of the views.
                 unsafe { transpose::run(d, s, &t, itemsize, stream) }
             }
         };
-        // SAFETY: forwarded; the odometer visits every index of the outer axes once.
-        unsafe { odometer(&outer[..nouter], dst, src, unit) }
+        // SAFETY: forwarded; the loops visit every index of the outer axes once.
+        unsafe { odometer(outer, dst, src, unit) }
     }
 }
 
@@ -224,9 +249,37 @@ impl<'a> Plan<'a> {
 /// Every pointer pair visited is valid for `unit`.
 #[inline(always)]
 unsafe fn odometer(axes: &[Axis], dst: *mut u8, src: *const u8, unit: impl Fn(*mut u8, *const u8)) {
-    if axes.is_empty() {
-        return unit(dst, src);
+    match axes {
+        [] => unit(dst, src),
+        [a] => {
+            let (mut d, mut s) = (dst, src);
+            for _ in 0..a.n {
+                unit(d, s);
+                d = d.wrapping_offset(a.ds);
+                s = s.wrapping_offset(a.ss);
+            }
+        }
+        [rest @ .., a] => {
+            // Recurse on the slower axes; the fastest outer axis is a plain loop.
+            let step = |d: *mut u8, s: *const u8| {
+                let (mut d, mut s) = (d, s);
+                for _ in 0..a.n {
+                    unit(d, s);
+                    d = d.wrapping_offset(a.ds);
+                    s = s.wrapping_offset(a.ss);
+                }
+            };
+            // SAFETY: forwarded.
+            unsafe { odometer_dyn(rest, dst, src, &step) }
+        }
     }
+}
+
+/// The general odometer, not inlined (three or more outer axes are rare).
+///
+/// # Safety
+/// As for [`odometer`].
+unsafe fn odometer_dyn(axes: &[Axis], dst: *mut u8, src: *const u8, unit: &dyn Fn(*mut u8, *const u8)) {
     let mut index = [0isize; MAX_NDIM];
     let (mut d, mut s) = (dst, src);
     loop {

@@ -69,6 +69,11 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         // SAFETY: forwarded.
         return unsafe { run_streamed(dst, src, t, itemsize, micro) };
     }
+    if t.ni * t.nj * itemsize <= 4096 {
+        // Small enough to be one tile.
+        // SAFETY: forwarded.
+        return unsafe { tile_kernel(dst, src, t, itemsize, micro) };
+    }
     let (bi, bj) = tiles(itemsize);
     let mut i0 = 0;
     while i0 < t.ni {
@@ -123,6 +128,49 @@ unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: us
     if !staged {
         // SAFETY: forwarded; without a staging buffer, the in-cache path is still correct.
         unsafe { run(dst, src, t, itemsize, false) }
+    }
+}
+
+/// A strided gather into a contiguous destination run, for outputs larger than the
+/// caches: chunks are gathered into the staging buffer, then streamed out.
+///
+/// # Safety
+/// As for `kernels::strided` with `ds == itemsize`.
+pub(super) unsafe fn gather_streamed(dst: *mut u8, src: *const u8, ss: isize, n: usize, itemsize: usize) {
+    const CHUNK: usize = 16 * 1024;
+    let per = (CHUNK / itemsize).max(1);
+    let staged = STAGE.with(|cell| {
+        let Ok(mut stage) = cell.try_borrow_mut() else { return false };
+        let need = per * itemsize + 64;
+        if stage.len() < need {
+            stage.clear();
+            if stage.try_reserve_exact(need).is_err() {
+                return false;
+            }
+            stage.resize(need, 0);
+        }
+        let base = stage.as_mut_ptr();
+        let sp = base.wrapping_add(base.align_offset(64));
+        let mut k = 0;
+        while k < n {
+            let m = per.min(n - k);
+            let e = itemsize as isize;
+            // SAFETY: items k..k+m of both sides (forwarded); the stage holds `per` items.
+            unsafe {
+                kernels::strided(sp, e, src.wrapping_offset(k as isize * ss), ss, m, itemsize);
+                simd::stream_row(dst.wrapping_add(k * itemsize), sp, m * itemsize);
+            }
+            k += m;
+        }
+        true
+    });
+    // SAFETY: forwarded.
+    unsafe {
+        if staged {
+            simd::fence();
+        } else {
+            kernels::strided(dst, itemsize as isize, src, ss, n, itemsize);
+        }
     }
 }
 

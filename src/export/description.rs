@@ -128,6 +128,7 @@ impl Description {
     /// Fill `view` for a request with `flags`, exactly as CPython's `_testbuffer.ndarray`
     /// answers requests. The view's arrays and format point into this description, so
     /// they stay valid as long as it does. `obj` and `internal` are left to the caller.
+    /// A 0-d view has NULL shape, strides and suboffsets, as the buffer protocol requires.
     pub fn fill(&self, view: &mut pybuf_buffer, flags: c_int) -> Result<()> {
         crate::abi::check_flags(flags)?;
         let wants = |f: c_int| flags & f == f;
@@ -156,7 +157,7 @@ impl Description {
         }
         let shaped = wants(PYBUF_ND);
         let ptr_or_null = |s: &[isize], keep: bool| {
-            if keep { s.as_ptr() as *mut isize } else { std::ptr::null_mut() }
+            if keep && !s.is_empty() { s.as_ptr() as *mut isize } else { std::ptr::null_mut() }
         };
         *view = pybuf_buffer {
             buf: self.base.wrapping_offset(self.offset).cast(),
@@ -168,7 +169,7 @@ impl Description {
             format: if wants(PYBUF_FORMAT) { self.format.as_ptr() as *mut c_char } else { std::ptr::null_mut() },
             shape: ptr_or_null(&self.shape, shaped),
             strides: ptr_or_null(&self.strides, wants(PYBUF_STRIDES)),
-            suboffsets: self.suboffsets.as_deref().map_or(std::ptr::null_mut(), |s| s.as_ptr() as *mut isize),
+            suboffsets: self.suboffsets.as_deref().map_or(std::ptr::null_mut(), |s| ptr_or_null(s, true)),
             internal: std::ptr::null_mut(),
         };
         Ok(())
