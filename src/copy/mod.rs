@@ -11,8 +11,10 @@
 //! 3. a kernel runs: one memcpy per contiguous run, or a strided loop specialised by
 //!    itemsize.
 //!
-//! Overlapping views are copied through a temporary contiguous buffer, so the result is
-//! as if the whole source were read before the destination is written.
+//! Overlapping views give the result as if the whole source were read before the
+//! destination is written: views of the same layout at different addresses (a shifted
+//! slice of one array) are copied in place, in the direction that reads every element
+//! before it is overwritten; any other overlap goes through a temporary contiguous copy.
 
 mod kernels;
 mod plan;
@@ -43,6 +45,14 @@ pub unsafe fn copy(dst: Side<'_>, src: Side<'_>) -> Result<()> {
         return Ok(());
     }
     if may_overlap(&dst, &src) {
+        if dst.geom.suboffsets.is_none() && src.geom.suboffsets.is_none() {
+            let mut scratch = plan::Axes::new();
+            let plan = Plan::new(&dst.geom, &src.geom, &mut scratch);
+            // SAFETY: forwarded from this function's contract.
+            if unsafe { plan.execute_shifted(dst.ptr, src.ptr) } {
+                return Ok(());
+            }
+        }
         // SAFETY: forwarded from this function's contract.
         return unsafe { copy_via_temporary(dst, src) };
     }

@@ -243,6 +243,69 @@ impl<'a> Plan<'a> {
     }
 }
 
+impl Plan<'_> {
+    /// Copy between overlapping views that have the same layout at different addresses
+    /// (equal strides on both sides, elements in address order), without a temporary:
+    /// forwards when the destination lies below the source, backwards otherwise, so that
+    /// no source element is overwritten before it is read. Returns false (having done
+    /// nothing) for any other pair of views.
+    ///
+    /// # Safety
+    /// As for [`Plan::execute`], except that the two sides may overlap.
+    pub unsafe fn execute_shifted(&self, dst: *mut u8, src: *const u8) -> bool {
+        if self.prefix > 0 || self.inner == Inner::Transpose {
+            return false;
+        }
+        let axes = self.axes;
+        if axes.iter().any(|a| a.ds != a.ss || a.ds <= 0) {
+            return false;
+        }
+        // Address order: each axis steps over everything inside it.
+        let mut inside = self.itemsize as isize;
+        for a in axes.iter().rev() {
+            if a.ds < inside {
+                return false;
+            }
+            inside = a.ds * (a.n - 1) + inside;
+        }
+        let d = dst.wrapping_offset(self.dst_adjust);
+        let s = src.wrapping_offset(self.src_adjust);
+        if d as usize == s as usize {
+            return true; // the very same elements: nothing to move
+        }
+        let backwards = (d as usize) > (s as usize);
+        let m = axes.len();
+        let inner = axes[m - 1];
+        let itemsize = self.itemsize;
+        // Walk backwards by starting at the last element and negating every step.
+        let mut walk = Axes::new();
+        let (mut d0, mut s0) = (d, s);
+        for a in &axes[..m - 1] {
+            if backwards {
+                d0 = d0.wrapping_offset(a.ds * (a.n - 1));
+                s0 = s0.wrapping_offset(a.ss * (a.n - 1));
+                walk.push(Axis { n: a.n, ds: -a.ds, ss: -a.ss });
+            } else {
+                walk.push(*a);
+            }
+        }
+        let unit = |d: *mut u8, s: *const u8| {
+            if self.inner == Inner::Run {
+                // SAFETY: a run of `n` items on each side; `copy` allows them to overlap.
+                return unsafe { std::ptr::copy(s, d, inner.n as usize * itemsize) };
+            }
+            for k in 0..inner.n {
+                let k = if backwards { inner.n - 1 - k } else { k };
+                // SAFETY: item k of the run on each side; `copy` allows overlap.
+                unsafe { std::ptr::copy(s.wrapping_offset(k * inner.ss), d.wrapping_offset(k * inner.ds), itemsize) };
+            }
+        };
+        // SAFETY: forwarded; the walk visits every outer index once, in address order.
+        unsafe { odometer(walk.as_mut_slice(), d0, s0, unit) };
+        true
+    }
+}
+
 /// Call `unit` at every combination of indices of `axes` (slowest first), innermost fastest.
 ///
 /// # Safety
