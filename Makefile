@@ -9,7 +9,7 @@ VPY        := $(VENV)/bin/python
 RELEASE    := target/release
 CFLAGS_C   := -std=c99 -Wall -Wextra -Werror -O2
 
-.PHONY: all lib header header-check demo test venv cargo-test ctest pytest clean
+.PHONY: all lib header header-check demo test venv cargo-test ctest pytest cython clean
 
 all: lib
 
@@ -34,6 +34,10 @@ $(VENV)/.stamp: bindings/python/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -r bindings/python/requirements.txt
 	touch $@
+
+# The Cython modules of bindings/cython, linked with libpybuf.a, into build/cython.
+cython: venv lib
+	$(VPY) bindings/cython/setup.py -q build_ext --build-lib $(BUILD)/cython --build-temp $(BUILD)/cython/tmp
 
 test: venv lib
 	bash scripts/test.sh

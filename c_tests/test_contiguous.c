@@ -220,10 +220,22 @@ static void malformed_views(void) {
     CHECK_MALFORMED(v, PYBUF_STATUS_LENGTH_MISMATCH);
     v.len = -24;
     CHECK_MALFORMED(v, PYBUF_STATUS_LENGTH_MISMATCH);
-    /* NULL shape and a len that is no multiple of itemsize */
+    /* NULL shape: len unsigned bytes (PEP 3118), whatever itemsize says; with strides
+       it is malformed */
     v.shape = NULL;
     v.len = 20;
+    CHECK_EQ(pybuf_is_contiguous(&v, 'C'), 1);
+    CHECK_EQ(pybuf_is_contiguous(&v, 'F'), 1);
+    CHECK_LAST(PYBUF_STATUS_OK);
+    v.len = -1;
     CHECK_MALFORMED(v, PYBUF_STATUS_LENGTH_MISMATCH);
+    v.len = 24;
+    {
+        pybuf_ssize_t one_stride[1] = {8};
+        v.strides = one_stride;
+        CHECK_MALFORMED(v, PYBUF_STATUS_INVALID_STRIDES);
+        v.strides = NULL;
+    }
 
     /* product(shape) overflows */
     shape[0] = PTRDIFF_MAX / 2;

@@ -1045,7 +1045,8 @@ static void copy_zero_d_empty_and_formats(void) {
         CHECK_GUARDS(m);
     }
     {
-        /* NULL shape with ndim 1 on one side */
+        /* NULL shape with ndim 1 (a PYBUF_SIMPLE answer) is len unsigned bytes (PEP 3118):
+           it copies to another shapeless view, and not to 12 doubles */
         double a[12];
         GUARDED(double, m, 12);
         pybuf_ssize_t shape[1] = {12};
@@ -1055,6 +1056,10 @@ static void copy_zero_d_empty_and_formats(void) {
         GUARD_INIT(m);
         d.buf = m;
         d.shape = NULL;
+        SNAPSHOT(m);
+        CHECK_STATUS(pybuf_copy(&d, &s), PYBUF_STATUS_SHAPE_MISMATCH);
+        CHECK_UNCHANGED(m);
+        s.shape = NULL;
         CHECK_STATUS(pybuf_copy(&d, &s), PYBUF_STATUS_OK);
         CHECK_DOUBLES(m, A_C, 12);
         CHECK_GUARDS(m);

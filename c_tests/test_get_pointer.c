@@ -99,13 +99,16 @@ static void zero_stride(void) {
 }
 
 static void one_d_null_shape(void) {
-    /* ndim 1 with NULL shape: len / itemsize elements */
+    /* ndim 1 with NULL shape (a PYBUF_SIMPLE answer): len unsigned bytes, itemsize
+       disregarded (PEP 3118) */
     pybuf_buffer v = make_view(mem, 8, 0, NULL, NULL, NULL);
     pybuf_ssize_t ix[1] = {4};
     v.ndim = 1;
     v.len = 40;
-    CHECK_GP(v, ix, &mem[4]);
-    ix[0] = 5;
+    CHECK_GP(v, ix, (char *)mem + 4);
+    ix[0] = 39;
+    CHECK_GP(v, ix, (char *)mem + 39);
+    ix[0] = 40;
     CHECK_GP_FAILS(&v, ix, PYBUF_STATUS_INDEX_OUT_OF_RANGE);
 }
 

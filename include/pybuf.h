@@ -224,8 +224,9 @@ typedef ptrdiff_t pybuf_ssize_t;
  * - `readonly`: 1 if the memory must not be written, else 0.
  * - `ndim`: the number of dimensions, 0 to PYBUF_MAX_NDIM.
  * - `format`: a PEP 3118 format string; NULL means "B" (unsigned bytes).
- * - `shape`: `ndim` lengths; NULL is allowed only when ndim is 0 or 1 (then the view is
- *   one-dimensional with `len / itemsize` elements, as memoryview reads it).
+ * - `shape`: `ndim` lengths; NULL is allowed only when ndim is 0, or 1 for the answer to
+ *   a PYBUF_SIMPLE request: the view is then `len` unsigned bytes, whatever `itemsize`
+ *   says (PEP 3118), and `strides` must be NULL too.
  * - `strides`: `ndim` byte steps; NULL means C-contiguous.
  * - `suboffsets`: NULL, or `ndim` entries where a non-negative entry means "dereference a
  *   pointer here and add this offset" (PIL-style arrays).
@@ -515,8 +516,9 @@ int pybuf_fill_info(struct pybuf_buffer *view,
  * Release a view that pybuf filled, giving back what it holds. `view->obj` is left to
  * the caller. Releasing a view twice, or releasing NULL, does nothing.
  *
- * A view that pybuf did not fill (one from CPython or numpy, or a zeroed struct) is left
- * untouched and `PYBUF_STATUS_FOREIGN_VIEW` is recorded (see `pybuf_last_status`).
+ * A view that pybuf did not fill (one from CPython or numpy, or a zeroed struct), or a
+ * copy of a view pybuf filled (at another address), is left untouched and
+ * `PYBUF_STATUS_FOREIGN_VIEW` is recorded (see `pybuf_last_status`).
  *
  * Thread-safe for distinct views.
  */
@@ -631,9 +633,11 @@ void pybuf_exporter_free(struct pybuf_exporter *e);
  * NULL; without PYBUF_ND shape is NULL, which is refused with PYBUF_FORMAT.
  *
  * On success the view holds a reference to `e` and counts as a live export until
- * `pybuf_release(view)`. `view->obj` is NULL: it is the caller's to set (a Cython
- * `__getbuffer__` sets it to `self`). The view's arrays and format belong to the exporter.
- * On failure `view` is untouched and the message names the requirement that failed.
+ * `pybuf_release(view)`, which must be given this same `pybuf_buffer` (not a copy of
+ * it). `view->obj` is never read or written: it is the caller's (a Cython
+ * `__getbuffer__` sets it to `self`; C callers may leave it NULL). The view's arrays and
+ * format belong to the exporter. On failure `view` is untouched and the message names the
+ * requirement that failed.
  *
  * Thread-safe: any number of threads may export from and release views of one exporter.
  */
@@ -678,7 +682,8 @@ struct pybuf_object pybuf_exporter_as_object(struct pybuf_exporter *e);
 /**
  * Get a view of any exporter, built-in or custom, for the request `flags`: mirrors
  * `PyObject_GetBuffer`. On success the view is released with `pybuf_release`, which
- * calls the exporter's `releasebuffer`. On failure `view` is untouched.
+ * calls the exporter's `releasebuffer`. The exporter fills `view` itself: on failure it
+ * is as the exporter left it (pybuf's own exporters leave it untouched).
  *
  * A custom exporter's view is checked (ndim, shape, itemsize, len) before it is
  * returned; a malformed one is released again and refused.

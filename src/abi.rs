@@ -22,8 +22,9 @@ pub type pybuf_ssize_t = isize;
 /// - `readonly`: 1 if the memory must not be written, else 0.
 /// - `ndim`: the number of dimensions, 0 to PYBUF_MAX_NDIM.
 /// - `format`: a PEP 3118 format string; NULL means "B" (unsigned bytes).
-/// - `shape`: `ndim` lengths; NULL is allowed only when ndim is 0 or 1 (then the view is
-///   one-dimensional with `len / itemsize` elements, as memoryview reads it).
+/// - `shape`: `ndim` lengths; NULL is allowed only when ndim is 0, or 1 for the answer to
+///   a PYBUF_SIMPLE request: the view is then `len` unsigned bytes, whatever `itemsize`
+///   says (PEP 3118), and `strides` must be NULL too.
 /// - `strides`: `ndim` byte steps; NULL means C-contiguous.
 /// - `suboffsets`: NULL, or `ndim` entries where a non-negative entry means "dereference a
 ///   pointer here and add this offset" (PIL-style arrays).

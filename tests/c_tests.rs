@@ -141,12 +141,15 @@ const FILES: &[&str] = &[
     "test_contiguous.c",
     "test_copy.c",
     "test_errors.c",
+    "test_exporter.c",
     "test_fill_info.c",
+    "test_format_api.c",
     "test_get_pointer.c",
     "test_header_cxx.cpp",
     "test_layout.c",
     "test_size_from_format.c",
     "test_strides.c",
+    "test_threads.c",
 ];
 
 macro_rules! c_tests {
@@ -164,10 +167,13 @@ c_tests! {
     test_contiguous => "test_contiguous.c",
     test_copy => "test_copy.c",
     test_errors => "test_errors.c",
+    test_exporter => "test_exporter.c",
     test_fill_info => "test_fill_info.c",
+    test_format_api => "test_format_api.c",
     test_get_pointer => "test_get_pointer.c",
     test_size_from_format => "test_size_from_format.c",
     test_strides => "test_strides.c",
+    test_threads => "test_threads.c",
     test_header_cxx => "test_header_cxx.cpp",
 }
 

@@ -31,11 +31,18 @@ pub enum Hold {
 /// The heap bookkeeping of one view.
 pub struct Block {
     pub hold: Hold,
+    /// The address of the view this block was registered for: a copy of the view (at
+    /// another address) cannot release it.
+    home: usize,
 }
 
 impl Block {
     pub fn exporter(e: Arc<Exporter>) -> Block {
-        Block { hold: Hold::Exporter(e) }
+        Block { hold: Hold::Exporter(e), home: 0 }
+    }
+
+    pub fn new(hold: Hold) -> Block {
+        Block { hold, home: 0 }
     }
 }
 
@@ -57,25 +64,45 @@ fn shard(addr: usize) -> &'static Mutex<Option<HashSet<usize>>> {
     &REGISTRY[(addr >> 4 ^ addr >> 10) % SHARDS]
 }
 
-/// Move `block` to the heap, register it, and return the address for `view->internal`.
-pub fn register(block: Block) -> *mut c_void {
+/// Move `block` to the heap, register it for the view at `home`, and return the address
+/// for `view->internal`.
+pub fn register(mut block: Block, home: *const pybuf_buffer) -> *mut c_void {
+    block.home = home as usize;
     let ptr = Box::into_raw(Box::new(block));
     let addr = ptr as usize;
     shard(addr).lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashSet::new).insert(addr);
     ptr.cast()
 }
 
-/// Take back the block at `internal` if it is registered, unregistering it.
-pub fn take(internal: *mut c_void) -> Option<Box<Block>> {
+/// What `take` found at an `internal` address.
+pub enum Taken {
+    /// A registered block for this view, now unregistered and owned by the caller.
+    Block(Box<Block>),
+    /// A registered block of a view at another address (this view is a copy of it).
+    Elsewhere(usize),
+    /// Not a registered block.
+    Unknown,
+}
+
+/// Take back the block at `internal` if it is registered for the view at `home`,
+/// unregistering it.
+pub fn take(internal: *mut c_void, home: *const pybuf_buffer) -> Taken {
     let addr = internal as usize;
-    let removed = shard(addr)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_mut()
-        .is_some_and(|set| set.remove(&addr));
-    // SAFETY: the address was registered by `register` from `Box::into_raw` and has just
-    // been removed, so this is the one owner taking it back.
-    removed.then(|| unsafe { Box::from_raw(internal.cast::<Block>()) })
+    let mut guard = shard(addr).lock().unwrap_or_else(|e| e.into_inner());
+    let Some(set) = guard.as_mut() else { return Taken::Unknown };
+    if !set.contains(&addr) {
+        return Taken::Unknown;
+    }
+    // SAFETY: a registered address is a live block from `Box::into_raw`; it is freed only
+    // after being removed under this shard's lock, which we hold.
+    let registered_home = unsafe { (*internal.cast::<Block>()).home };
+    if registered_home != home as usize {
+        return Taken::Elsewhere(registered_home);
+    }
+    set.remove(&addr);
+    drop(guard);
+    // SAFETY: just removed from the registry, so this is the one owner taking it back.
+    Taken::Block(unsafe { Box::from_raw(internal.cast::<Block>()) })
 }
 
 /// Whether `internal` is a live registered block.
@@ -114,11 +141,20 @@ pub fn release(view: &mut pybuf_buffer) -> crate::error::Result<()> {
         view.internal = marker(&RELEASED);
         return Ok(());
     }
-    let Some(block) = take(internal) else {
-        return Err(crate::error::Error::foreign(format_args!(
-            "view (internal = {internal:p}) was not filled by pybuf, or was released through a copy; \
-             release it with the function of the exporter that filled it"
-        )));
+    let home: *const pybuf_buffer = view;
+    let block = match take(internal, home) {
+        Taken::Block(block) => block,
+        Taken::Elsewhere(original) => {
+            return Err(crate::error::Error::foreign(format_args!(
+                "the view at {home:p} is a copy of the view pybuf filled at {original:#x}; release that one"
+            )))
+        }
+        Taken::Unknown => {
+            return Err(crate::error::Error::foreign(format_args!(
+                "view (internal = {internal:p}) was not filled by pybuf (or was released already through a copy); \
+                 release it with the function of the exporter that filled it"
+            )))
+        }
     };
     if let Hold::Custom { release, exporter, internal: inner } = block.hold {
         view.internal = inner;
@@ -130,7 +166,9 @@ pub fn release(view: &mut pybuf_buffer) -> crate::error::Result<()> {
         // A view the exporter filled with `pybuf_fill_view` has a block of its own; give
         // it back if the exporter's release function did not.
         if view.internal == inner && inner != marker(&FILLED) {
-            drop(take(inner));
+            if let Taken::Block(b) = take(inner, home) {
+                drop(b);
+            }
         }
     } else {
         drop(block);

@@ -127,7 +127,9 @@ impl Description {
 
     /// Fill `view` for a request with `flags`, exactly as CPython's `_testbuffer.ndarray`
     /// answers requests. The view's arrays and format point into this description, so
-    /// they stay valid as long as it does. `obj` and `internal` are left to the caller.
+    /// they stay valid as long as it does. `obj` is never written (it belongs to the
+    /// caller; a Cython `__getbuffer__` has set it already), `internal` is set to NULL for
+    /// the caller to fill. On failure nothing is written.
     /// A 0-d view has NULL shape, strides and suboffsets, as the buffer protocol requires.
     pub fn fill(&self, view: &mut pybuf_buffer, flags: c_int) -> Result<()> {
         crate::abi::check_flags(flags)?;
@@ -159,19 +161,17 @@ impl Description {
         let ptr_or_null = |s: &[isize], keep: bool| {
             if keep && !s.is_empty() { s.as_ptr() as *mut isize } else { std::ptr::null_mut() }
         };
-        *view = pybuf_buffer {
-            buf: self.base.wrapping_offset(self.offset).cast(),
-            obj: std::ptr::null_mut(),
-            len: self.len(),
-            itemsize: self.itemsize,
-            readonly: c_int::from(self.readonly),
-            ndim: if shaped { self.shape.len() as c_int } else { 1 },
-            format: if wants(PYBUF_FORMAT) { self.format.as_ptr() as *mut c_char } else { std::ptr::null_mut() },
-            shape: ptr_or_null(&self.shape, shaped),
-            strides: ptr_or_null(&self.strides, wants(PYBUF_STRIDES)),
-            suboffsets: self.suboffsets.as_deref().map_or(std::ptr::null_mut(), |s| ptr_or_null(s, true)),
-            internal: std::ptr::null_mut(),
-        };
+        // Field by field: `obj` is neither read nor written.
+        view.buf = self.base.wrapping_offset(self.offset).cast();
+        view.len = self.len();
+        view.itemsize = self.itemsize;
+        view.readonly = c_int::from(self.readonly);
+        view.ndim = if shaped { self.shape.len() as c_int } else { 1 };
+        view.format = if wants(PYBUF_FORMAT) { self.format.as_ptr() as *mut c_char } else { std::ptr::null_mut() };
+        view.shape = ptr_or_null(&self.shape, shaped);
+        view.strides = ptr_or_null(&self.strides, wants(PYBUF_STRIDES));
+        view.suboffsets = self.suboffsets.as_deref().map_or(std::ptr::null_mut(), |s| ptr_or_null(s, true));
+        view.internal = std::ptr::null_mut();
         Ok(())
     }
 }

@@ -53,15 +53,14 @@ impl Exporter {
     }
 
     /// Fill `view` for `flags` and count it as an export. The view's `internal` holds a
-    /// registered block with a reference to this exporter; `obj` is NULL.
+    /// block, registered for this view's address, with a reference to this exporter;
+    /// `obj` is left as it was. On failure nothing is written.
     pub fn export(self: &Arc<Self>, view: &mut pybuf_buffer, flags: std::ffi::c_int) -> Result<()> {
         let description = self.description.read().unwrap_or_else(|e| e.into_inner());
-        let mut filled = pybuf_buffer::zeroed();
-        description.fill(&mut filled, flags)?;
+        description.fill(view, flags)?;
         // Count the export while the read lock keeps `replace` out.
         self.exports.fetch_add(1, Ordering::AcqRel);
-        filled.internal = block::register(block::Block::exporter(Arc::clone(self)));
-        *view = filled;
+        view.internal = block::register(block::Block::exporter(Arc::clone(self)), view);
         Ok(())
     }
 

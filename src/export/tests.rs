@@ -135,6 +135,11 @@ fn views_keep_the_exporter_alive_and_release_exactly_once() {
     let copy = v1;
     block::release(&mut v1).unwrap();
     block::release(&mut v1).unwrap(); // twice: nothing the second time
+    // A copy of a live view (at another address) cannot release it.
+    let mut live_copy = v2;
+    let e2 = block::release(&mut live_copy).unwrap_err();
+    assert_eq!(e2.status(), Status::ForeignView);
+    assert!(e2.message().contains("is a copy of the view pybuf filled at"), "{}", e2.message());
     // The stale copy of a released view is refused, not freed twice.
     let mut copy = copy;
     assert_eq!(block::release(&mut copy).unwrap_err().status(), Status::ForeignView);
@@ -185,11 +190,15 @@ fn threads_export_and_release_with_exact_counts() {
             let held = Arc::clone(&held);
             s.spawn(move || {
                 for i in 0..2000 {
-                    let mut v = pybuf_buffer::zeroed();
-                    e.export(&mut v, PYBUF_RECORDS).unwrap();
+                    // Views live at a fixed heap address, so another thread can release them.
+                    let v = Box::into_raw(Box::new(pybuf_buffer::zeroed()));
+                    // SAFETY: `v` is a fresh, exclusively owned allocation.
+                    e.export(unsafe { &mut *v }, PYBUF_RECORDS).unwrap();
                     if i % 500 == t {
-                        held.lock().unwrap().push(v.internal as usize);
+                        held.lock().unwrap().push(v as usize);
                     } else {
+                        // SAFETY: as above; freed once, here.
+                        let mut v = unsafe { Box::from_raw(v) };
                         block::release(&mut v).unwrap();
                     }
                 }
@@ -198,8 +207,9 @@ fn threads_export_and_release_with_exact_counts() {
     });
     let kept = held.lock().unwrap().len();
     assert_eq!(e.exports(), kept);
-    for internal in held.lock().unwrap().drain(..) {
-        let mut v = pybuf_buffer { internal: internal as *mut _, ..pybuf_buffer::zeroed() };
+    for addr in held.lock().unwrap().drain(..) {
+        // SAFETY: each address is a view boxed above and not freed yet.
+        let mut v = unsafe { Box::from_raw(addr as *mut pybuf_buffer) };
         block::release(&mut v).unwrap();
     }
     assert_eq!(e.exports(), 0);

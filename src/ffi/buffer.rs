@@ -47,10 +47,15 @@ pub unsafe extern "C" fn pybuf_get_pointer(
 ) -> *mut c_void {
     super::value(std::ptr::null_mut(), || {
         // SAFETY: a non-NULL view points to a pybuf_buffer by the C contract.
-        let v = unsafe { deref(view, "view")? };
+        let raw = unsafe { deref(view, "view")? };
         let mut implied = [0; 1];
         // SAFETY: the view's arrays have ndim entries by the C contract.
-        let v = unsafe { super::view(v, &mut implied)? };
+        let v = unsafe { super::view(raw, &mut implied)? };
+        if raw.ndim == 0 {
+            // A 0-d view is its one item at buf, whatever len says (numpy's answer to
+            // PYBUF_SIMPLE is 0-d with len bytes, even 0).
+            return Ok(v.buf as *mut c_void);
+        }
         // SAFETY: indices has ndim entries by the C contract.
         let indices = unsafe { slice(indices, v.geom.ndim(), "indices")? };
         v.geom.check_indices(indices)?;
@@ -164,8 +169,9 @@ pub unsafe extern "C" fn pybuf_fill_info(
 /// Release a view that pybuf filled, giving back what it holds. `view->obj` is left to
 /// the caller. Releasing a view twice, or releasing NULL, does nothing.
 ///
-/// A view that pybuf did not fill (one from CPython or numpy, or a zeroed struct) is left
-/// untouched and `PYBUF_STATUS_FOREIGN_VIEW` is recorded (see `pybuf_last_status`).
+/// A view that pybuf did not fill (one from CPython or numpy, or a zeroed struct), or a
+/// copy of a view pybuf filled (at another address), is left untouched and
+/// `PYBUF_STATUS_FOREIGN_VIEW` is recorded (see `pybuf_last_status`).
 ///
 /// Thread-safe for distinct views.
 #[no_mangle]

@@ -174,9 +174,11 @@ pub unsafe extern "C" fn pybuf_exporter_free(e: *mut pybuf_exporter) {
 /// NULL; without PYBUF_ND shape is NULL, which is refused with PYBUF_FORMAT.
 ///
 /// On success the view holds a reference to `e` and counts as a live export until
-/// `pybuf_release(view)`. `view->obj` is NULL: it is the caller's to set (a Cython
-/// `__getbuffer__` sets it to `self`). The view's arrays and format belong to the exporter.
-/// On failure `view` is untouched and the message names the requirement that failed.
+/// `pybuf_release(view)`, which must be given this same `pybuf_buffer` (not a copy of
+/// it). `view->obj` is never read or written: it is the caller's (a Cython
+/// `__getbuffer__` sets it to `self`; C callers may leave it NULL). The view's arrays and
+/// format belong to the exporter. On failure `view` is untouched and the message names the
+/// requirement that failed.
 ///
 /// Thread-safe: any number of threads may export from and release views of one exporter.
 #[no_mangle]
@@ -249,12 +251,10 @@ pub unsafe extern "C" fn pybuf_fill_view(
         let view = unsafe { view.as_mut() }.ok_or_else(|| Error::null("view is NULL"))?;
         // SAFETY: as above.
         let description = Description::new(&unsafe { parts(d)? })?;
-        let mut filled = pybuf_buffer::zeroed();
-        description.fill(&mut filled, flags)?;
+        description.fill(view, flags)?;
         // Move the description into the view's own block; the view's pointers stay valid
         // because boxed slices and CStrings do not move their heap data.
-        filled.internal = block::register(Block { hold: Hold::Owned(description) });
-        *view = filled;
+        view.internal = block::register(Block::new(Hold::Owned(description)), view);
         Ok(())
     })
 }
@@ -277,7 +277,8 @@ pub extern "C" fn pybuf_exporter_as_object(e: *mut pybuf_exporter) -> pybuf_obje
 
 /// Get a view of any exporter, built-in or custom, for the request `flags`: mirrors
 /// `PyObject_GetBuffer`. On success the view is released with `pybuf_release`, which
-/// calls the exporter's `releasebuffer`. On failure `view` is untouched.
+/// calls the exporter's `releasebuffer`. The exporter fills `view` itself: on failure it
+/// is as the exporter left it (pybuf's own exporters leave it untouched).
 ///
 /// A custom exporter's view is checked (ndim, shape, itemsize, len) before it is
 /// returned; a malformed one is released again and refused.
@@ -300,28 +301,28 @@ pub unsafe extern "C" fn pybuf_object_get_buffer(
         // SAFETY: a non-NULL view is writable by the C contract.
         let view = unsafe { view.as_mut() }.ok_or_else(|| Error::null("view is NULL"))?;
         crate::abi::check_flags(flags)?;
-        let mut filled = pybuf_buffer::zeroed();
+        // The exporter fills the caller's view itself, as in CPython, so that anything it
+        // registers for the view's address stays valid.
         // SAFETY: the exporter's own function, called as its procs say.
-        let rc = unsafe { getbuffer(o.exporter, &mut filled, flags) };
+        let rc = unsafe { getbuffer(o.exporter, view, flags) };
         if rc != 0 {
             return Err(exporter_error(rc));
         }
         if std::ptr::eq(procs, &EXPORTER_PROCS) {
-            *view = filled;
             return Ok(());
         }
         let mut implied = [0; 1];
         // SAFETY: the exporter just filled this view.
-        if let Err(e) = unsafe { super::view(&filled, &mut implied) } {
+        let checked = unsafe { super::view(view, &mut implied) }.map(|_| ());
+        if let Err(e) = checked {
             if let Some(release) = procs.releasebuffer {
                 // SAFETY: undoing the exporter's own successful getbuffer.
-                unsafe { release(o.exporter, &mut filled) };
+                unsafe { release(o.exporter, view) };
             }
             return Err(Error::request(format_args!("the exporter filled a malformed view: {}", e.message())));
         }
-        let custom = Hold::Custom { release: procs.releasebuffer, exporter: o.exporter, internal: filled.internal };
-        filled.internal = block::register(Block { hold: custom });
-        *view = filled;
+        let custom = Hold::Custom { release: procs.releasebuffer, exporter: o.exporter, internal: view.internal };
+        view.internal = block::register(Block::new(custom), view);
         Ok(())
     })
 }

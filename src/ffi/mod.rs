@@ -98,8 +98,10 @@ pub(crate) struct View<'a> {
     pub geom: Geometry<'a>,
 }
 
-/// Read and validate a `pybuf_buffer`. A NULL shape is allowed for ndim 0, and for ndim 1
-/// as memoryview reads it (`len / itemsize` elements, whose count is put in `implied`).
+/// Read and validate a `pybuf_buffer`. A NULL shape is allowed for ndim 0, and for ndim 1,
+/// where the view is `len` unsigned bytes as PEP 3118 says (the count is put in `implied`);
+/// a 0-d view whose `len` is not its itemsize (numpy's answer to PYBUF_SIMPLE) is one item
+/// of `len` bytes.
 ///
 /// # Safety
 /// `v`'s non-NULL pointers point to arrays of `ndim` entries (format to a C string).
@@ -108,22 +110,39 @@ pub(crate) unsafe fn view<'a>(
     implied: &'a mut [pybuf_ssize_t; 1],
 ) -> Result<View<'a>> {
     let n = ndim(v.ndim)?;
-    if v.itemsize <= 0 {
-        return Err(Error::itemsize(format_args!("itemsize = {} is not positive", v.itemsize)));
+    let mut itemsize = v.itemsize;
+    if itemsize <= 0 {
+        return Err(Error::itemsize(format_args!("itemsize = {itemsize} is not positive")));
     }
     let shape: &[isize] = if !v.shape.is_null() {
         // SAFETY: non-NULL shape has ndim entries by the caller's contract.
         unsafe { slice(v.shape, n, "shape")? }
     } else if n == 0 {
-        &[]
-    } else if n == 1 {
-        if v.len < 0 || v.len % v.itemsize != 0 {
-            return Err(Error::length(format_args!(
-                "shape is NULL and len = {} is not a non-negative multiple of itemsize {}",
-                v.len, v.itemsize
-            )));
+        if v.len != itemsize && v.len >= 0 {
+            // numpy answers a PYBUF_SIMPLE request with ndim 0, no shape and `len` bytes:
+            // disregard itemsize (PEP 3118) and read one item of `len` bytes.
+            if v.len > 0 {
+                itemsize = v.len;
+                &[]
+            } else {
+                itemsize = 1;
+                implied[0] = 0;
+                &implied[..]
+            }
+        } else {
+            &[]
         }
-        implied[0] = v.len / v.itemsize;
+    } else if n == 1 {
+        // A shapeless view (a PYBUF_SIMPLE or PYBUF_WRITABLE request) is `len` unsigned
+        // bytes: PEP 3118 tells consumers to disregard itemsize then.
+        if !v.strides.is_null() {
+            return Err(Error::strides("strides are given without a shape"));
+        }
+        if v.len < 0 {
+            return Err(Error::length(format_args!("shape is NULL and len = {} is negative", v.len)));
+        }
+        itemsize = 1;
+        implied[0] = v.len;
         &implied[..]
     } else {
         return Err(Error::shape(format_args!("shape is NULL with ndim = {n}")));
@@ -133,7 +152,7 @@ pub(crate) unsafe fn view<'a>(
     // SAFETY: as above.
     let suboffsets =
         (!v.suboffsets.is_null()).then(|| unsafe { std::slice::from_raw_parts(v.suboffsets, n) });
-    let geom = Geometry { len: v.len, itemsize: v.itemsize, shape, strides, suboffsets };
+    let geom = Geometry { len: v.len, itemsize, shape, strides, suboffsets };
     geom.validate()?;
     if v.buf.is_null() && v.len != 0 {
         return Err(Error::null(format_args!("buf is NULL with len = {}", v.len)));

@@ -1,0 +1,224 @@
+# Cython declarations of libpybuf's whole public C API (include/pybuf.h).
+#
+#     cimport pybuf                      # or: from pybuf cimport pybuf_buffer, pybuf_release
+#     pybuf.pybuf_release(<pybuf.pybuf_buffer *>&view)
+#
+# Every name carries the pybuf_/PYBUF_ prefix, so nothing here clashes with Python.h
+# (Py_buffer, PyBUF_*). pybuf_buffer is byte for byte Py_buffer: cast between them.
+#
+# Keep this file equal to the header: bindings/python/tests/test_export.py checks that every
+# function, struct, typedef, enum constant and #define of include/pybuf.h is declared here,
+# and the module pybuf_pxd_check.pyx makes the C compiler check every signature and field.
+#
+# All functions are declared nogil: they never touch Python objects and are thread-safe as
+# their header documentation says. None of them raises a Python exception; check the
+# returned status and read pybuf_last_error().
+
+from libc.stddef cimport ptrdiff_t
+
+cdef extern from "pybuf.h" nogil:
+
+    # -- constants ------------------------------------------------------------------------
+
+    const char *PYBUF_VERSION_STRING
+    enum:
+        PYBUF_VERSION_MAJOR
+        PYBUF_VERSION_MINOR
+        PYBUF_VERSION_PATCH
+        PYBUF_VERSION_NUMBER
+
+        PYBUF_MAX_NDIM
+
+        # Request flags, equal to CPython's PyBUF_*.
+        PYBUF_SIMPLE
+        PYBUF_WRITABLE
+        PYBUF_FORMAT
+        PYBUF_ND
+        PYBUF_STRIDES
+        PYBUF_C_CONTIGUOUS
+        PYBUF_F_CONTIGUOUS
+        PYBUF_ANY_CONTIGUOUS
+        PYBUF_INDIRECT
+        PYBUF_CONTIG
+        PYBUF_CONTIG_RO
+        PYBUF_STRIDED
+        PYBUF_STRIDED_RO
+        PYBUF_RECORDS
+        PYBUF_RECORDS_RO
+        PYBUF_FULL
+        PYBUF_FULL_RO
+        PYBUF_READ
+        PYBUF_WRITE
+
+    # -- enums ----------------------------------------------------------------------------
+
+    ctypedef enum pybuf_byte_order:
+        PYBUF_BYTE_ORDER_LITTLE
+        PYBUF_BYTE_ORDER_BIG
+
+    ctypedef enum pybuf_status:
+        PYBUF_STATUS_OK
+        PYBUF_STATUS_NULL_POINTER
+        PYBUF_STATUS_INVALID_ARGUMENT
+        PYBUF_STATUS_INVALID_NDIM
+        PYBUF_STATUS_INVALID_SHAPE
+        PYBUF_STATUS_INVALID_ITEMSIZE
+        PYBUF_STATUS_INVALID_STRIDES
+        PYBUF_STATUS_INVALID_SUBOFFSETS
+        PYBUF_STATUS_LENGTH_MISMATCH
+        PYBUF_STATUS_OVERFLOW
+        PYBUF_STATUS_INDEX_OUT_OF_RANGE
+        PYBUF_STATUS_INVALID_FORMAT
+        PYBUF_STATUS_UNSUPPORTED_FORMAT
+        PYBUF_STATUS_READ_ONLY
+        PYBUF_STATUS_SHAPE_MISMATCH
+        PYBUF_STATUS_BUFFER_REQUEST
+        PYBUF_STATUS_FOREIGN_VIEW
+        PYBUF_STATUS_EXPORTS_EXIST
+        PYBUF_STATUS_OUT_OF_MEMORY
+        PYBUF_STATUS_INTERNAL
+        PYBUF_STATUS_FORMAT_MISMATCH
+
+    # -- types ----------------------------------------------------------------------------
+
+    # Opaque handles.
+    ctypedef struct pybuf_exporter:
+        pass
+    ctypedef struct pybuf_format:
+        pass
+    ctypedef struct pybuf_format_runs:
+        pass
+
+    ctypedef ptrdiff_t pybuf_ssize_t
+
+    # Field for field CPython's Py_buffer.
+    ctypedef struct pybuf_buffer:
+        void *buf
+        void *obj
+        pybuf_ssize_t len
+        pybuf_ssize_t itemsize
+        int readonly
+        int ndim
+        char *format
+        pybuf_ssize_t *shape
+        pybuf_ssize_t *strides
+        pybuf_ssize_t *suboffsets
+        void *internal
+
+    ctypedef struct pybuf_exporter_desc:
+        void *buf
+        pybuf_ssize_t len
+        pybuf_ssize_t offset
+        int readonly
+        const char *format
+        pybuf_ssize_t itemsize
+        int ndim
+        const pybuf_ssize_t *shape
+        const pybuf_ssize_t *strides
+        const pybuf_ssize_t *suboffsets
+
+    ctypedef void (*pybuf_owner_fn)(void *user) noexcept nogil
+
+    ctypedef struct pybuf_procs:
+        int (*getbuffer)(void *exporter, pybuf_buffer *view, int flags) noexcept nogil
+        void (*releasebuffer)(void *exporter, pybuf_buffer *view) noexcept nogil
+
+    ctypedef struct pybuf_object:
+        const pybuf_procs *procs
+        void *exporter
+
+    ctypedef struct pybuf_format_field:
+        const char *name
+        pybuf_ssize_t offset
+        pybuf_ssize_t size
+        pybuf_ssize_t element_size
+        pybuf_ssize_t alignment
+        pybuf_ssize_t count
+        pybuf_ssize_t values
+        int ndim
+        const pybuf_ssize_t *shape
+        char code[4]
+        char mode
+        pybuf_byte_order byte_order
+        const pybuf_format *nested
+
+    ctypedef struct pybuf_format_repeat:
+        pybuf_ssize_t count
+        pybuf_ssize_t stride
+
+    ctypedef struct pybuf_format_leaf:
+        const char *name
+        pybuf_ssize_t offset
+        pybuf_ssize_t size
+        pybuf_ssize_t count
+        pybuf_ssize_t total
+        int nrepeats
+        const pybuf_format_repeat *repeats
+        char code[4]
+        char mode
+        pybuf_byte_order byte_order
+
+    ctypedef struct pybuf_format_run:
+        pybuf_ssize_t offset
+        pybuf_ssize_t size
+        pybuf_ssize_t count
+        char code[4]
+        char mode
+        pybuf_byte_order byte_order
+
+    # -- views (consumers) -----------------------------------------------------------------
+
+    int pybuf_is_contiguous(const pybuf_buffer *view, char order)
+    void *pybuf_get_pointer(const pybuf_buffer *view, const pybuf_ssize_t *indices)
+    int pybuf_fill_contiguous_strides(int ndim, const pybuf_ssize_t *shape,
+                                      pybuf_ssize_t *strides, pybuf_ssize_t itemsize,
+                                      char order)
+    int pybuf_fill_info(pybuf_buffer *view, void *obj, void *buf, pybuf_ssize_t len,
+                        int readonly, int flags)
+    void pybuf_release(pybuf_buffer *view)
+    int pybuf_to_contiguous(void *dst, const pybuf_buffer *src, pybuf_ssize_t len, char order)
+    int pybuf_from_contiguous(const pybuf_buffer *dst, const void *src, pybuf_ssize_t len,
+                              char order)
+    int pybuf_copy(const pybuf_buffer *dst, const pybuf_buffer *src)
+
+    # -- errors ---------------------------------------------------------------------------
+
+    const char *pybuf_last_error()
+    int pybuf_last_status()
+    const char *pybuf_status_name(int status)
+
+    # -- exporters ------------------------------------------------------------------------
+
+    int pybuf_exporter_new(const pybuf_exporter_desc *desc, pybuf_owner_fn owner, void *user,
+                           pybuf_exporter **out)
+    pybuf_exporter *pybuf_exporter_clone(pybuf_exporter *e)
+    void pybuf_exporter_free(pybuf_exporter *e)
+    int pybuf_exporter_get_buffer(pybuf_exporter *e, pybuf_buffer *view, int flags)
+    pybuf_ssize_t pybuf_exporter_exports(const pybuf_exporter *e)
+    int pybuf_exporter_replace(pybuf_exporter *e, const pybuf_exporter_desc *desc)
+    int pybuf_fill_view(pybuf_buffer *view, const pybuf_exporter_desc *desc, int flags)
+    pybuf_object pybuf_exporter_as_object(pybuf_exporter *e)
+    int pybuf_object_get_buffer(const pybuf_object *obj, pybuf_buffer *view, int flags)
+
+    # -- formats --------------------------------------------------------------------------
+
+    pybuf_ssize_t pybuf_size_from_format(const char *format)
+    int pybuf_format_parse(const char *format, pybuf_format **out)
+    void pybuf_format_free(pybuf_format *f)
+    pybuf_ssize_t pybuf_format_itemsize(const pybuf_format *f)
+    pybuf_ssize_t pybuf_format_alignment(const pybuf_format *f)
+    pybuf_ssize_t pybuf_format_field_count(const pybuf_format *f)
+    int pybuf_format_get_field(const pybuf_format *f, pybuf_ssize_t index,
+                               pybuf_format_field *out)
+    pybuf_ssize_t pybuf_format_leaf_count(const pybuf_format *f)
+    int pybuf_format_get_leaf(const pybuf_format *f, pybuf_ssize_t index,
+                              pybuf_format_leaf *out)
+    const char *pybuf_format_canonical(const pybuf_format *f)
+    int pybuf_format_equal(const pybuf_format *a, const pybuf_format *b)
+    int pybuf_format_compatible(const pybuf_format *a, const pybuf_format *b)
+    int pybuf_format_runs_new(const pybuf_format *f, pybuf_format_runs **out)
+    int pybuf_format_runs_next(pybuf_format_runs *it, pybuf_format_run *out)
+    void pybuf_format_runs_free(pybuf_format_runs *it)
+    int pybuf_check_format(const pybuf_buffer *view, const char *expected)
+    int pybuf_check_format_ex(const pybuf_buffer *view, const char *expected, int ndim,
+                              char order)

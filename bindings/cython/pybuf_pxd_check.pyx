@@ -1,0 +1,273 @@
+# cython: language_level=3
+"""A compile-time check of pybuf.pxd against include/pybuf.h.
+
+Cython checks each assignment below against pybuf.pxd, and the C compiler (with
+-Werror=incompatible-pointer-types, see setup.py) checks the same assignment against the
+real declarations of pybuf.h: a function or field declared with another type in pybuf.pxd
+than in the header does not build. At run time the module gives the values of every
+constant (CONSTANTS) and the sizes of the structs (SIZES), which the tests compare with the
+header and with ctypes.
+"""
+
+from pybuf cimport *
+
+# -- every function, through a pointer of the type pybuf.pxd gives it ---------------------
+
+cdef int (*f_is_contiguous)(const pybuf_buffer *, char) noexcept nogil
+cdef void *(*f_get_pointer)(const pybuf_buffer *, const pybuf_ssize_t *) noexcept nogil
+cdef int (*f_fill_contiguous_strides)(int, const pybuf_ssize_t *, pybuf_ssize_t *, pybuf_ssize_t, char) noexcept nogil
+cdef int (*f_fill_info)(pybuf_buffer *, void *, void *, pybuf_ssize_t, int, int) noexcept nogil
+cdef void (*f_release)(pybuf_buffer *) noexcept nogil
+cdef int (*f_to_contiguous)(void *, const pybuf_buffer *, pybuf_ssize_t, char) noexcept nogil
+cdef int (*f_from_contiguous)(const pybuf_buffer *, const void *, pybuf_ssize_t, char) noexcept nogil
+cdef int (*f_copy)(const pybuf_buffer *, const pybuf_buffer *) noexcept nogil
+cdef const char *(*f_last_error)() noexcept nogil
+cdef int (*f_last_status)() noexcept nogil
+cdef const char *(*f_status_name)(int) noexcept nogil
+cdef int (*f_exporter_new)(const pybuf_exporter_desc *, pybuf_owner_fn, void *, pybuf_exporter **) noexcept nogil
+cdef pybuf_exporter *(*f_exporter_clone)(pybuf_exporter *) noexcept nogil
+cdef void (*f_exporter_free)(pybuf_exporter *) noexcept nogil
+cdef int (*f_exporter_get_buffer)(pybuf_exporter *, pybuf_buffer *, int) noexcept nogil
+cdef pybuf_ssize_t (*f_exporter_exports)(const pybuf_exporter *) noexcept nogil
+cdef int (*f_exporter_replace)(pybuf_exporter *, const pybuf_exporter_desc *) noexcept nogil
+cdef int (*f_fill_view)(pybuf_buffer *, const pybuf_exporter_desc *, int) noexcept nogil
+cdef pybuf_object (*f_exporter_as_object)(pybuf_exporter *) noexcept nogil
+cdef int (*f_object_get_buffer)(const pybuf_object *, pybuf_buffer *, int) noexcept nogil
+cdef pybuf_ssize_t (*f_size_from_format)(const char *) noexcept nogil
+cdef int (*f_format_parse)(const char *, pybuf_format **) noexcept nogil
+cdef void (*f_format_free)(pybuf_format *) noexcept nogil
+cdef pybuf_ssize_t (*f_format_itemsize)(const pybuf_format *) noexcept nogil
+cdef pybuf_ssize_t (*f_format_alignment)(const pybuf_format *) noexcept nogil
+cdef pybuf_ssize_t (*f_format_field_count)(const pybuf_format *) noexcept nogil
+cdef int (*f_format_get_field)(const pybuf_format *, pybuf_ssize_t, pybuf_format_field *) noexcept nogil
+cdef pybuf_ssize_t (*f_format_leaf_count)(const pybuf_format *) noexcept nogil
+cdef int (*f_format_get_leaf)(const pybuf_format *, pybuf_ssize_t, pybuf_format_leaf *) noexcept nogil
+cdef const char *(*f_format_canonical)(const pybuf_format *) noexcept nogil
+cdef int (*f_format_equal)(const pybuf_format *, const pybuf_format *) noexcept nogil
+cdef int (*f_format_compatible)(const pybuf_format *, const pybuf_format *) noexcept nogil
+cdef int (*f_format_runs_new)(const pybuf_format *, pybuf_format_runs **) noexcept nogil
+cdef int (*f_format_runs_next)(pybuf_format_runs *, pybuf_format_run *) noexcept nogil
+cdef void (*f_format_runs_free)(pybuf_format_runs *) noexcept nogil
+cdef int (*f_check_format)(const pybuf_buffer *, const char *) noexcept nogil
+cdef int (*f_check_format_ex)(const pybuf_buffer *, const char *, int, char) noexcept nogil
+
+f_is_contiguous = pybuf_is_contiguous
+f_get_pointer = pybuf_get_pointer
+f_fill_contiguous_strides = pybuf_fill_contiguous_strides
+f_fill_info = pybuf_fill_info
+f_release = pybuf_release
+f_to_contiguous = pybuf_to_contiguous
+f_from_contiguous = pybuf_from_contiguous
+f_copy = pybuf_copy
+f_last_error = pybuf_last_error
+f_last_status = pybuf_last_status
+f_status_name = pybuf_status_name
+f_exporter_new = pybuf_exporter_new
+f_exporter_clone = pybuf_exporter_clone
+f_exporter_free = pybuf_exporter_free
+f_exporter_get_buffer = pybuf_exporter_get_buffer
+f_exporter_exports = pybuf_exporter_exports
+f_exporter_replace = pybuf_exporter_replace
+f_fill_view = pybuf_fill_view
+f_exporter_as_object = pybuf_exporter_as_object
+f_object_get_buffer = pybuf_object_get_buffer
+f_size_from_format = pybuf_size_from_format
+f_format_parse = pybuf_format_parse
+f_format_free = pybuf_format_free
+f_format_itemsize = pybuf_format_itemsize
+f_format_alignment = pybuf_format_alignment
+f_format_field_count = pybuf_format_field_count
+f_format_get_field = pybuf_format_get_field
+f_format_leaf_count = pybuf_format_leaf_count
+f_format_get_leaf = pybuf_format_get_leaf
+f_format_canonical = pybuf_format_canonical
+f_format_equal = pybuf_format_equal
+f_format_compatible = pybuf_format_compatible
+f_format_runs_new = pybuf_format_runs_new
+f_format_runs_next = pybuf_format_runs_next
+f_format_runs_free = pybuf_format_runs_free
+f_check_format = pybuf_check_format
+f_check_format_ex = pybuf_check_format_ex
+
+
+# -- every field of every struct, through a pointer of the type pybuf.pxd gives it -------
+
+cdef pybuf_buffer b
+cdef void **b_buf = &b.buf
+cdef void **b_obj = &b.obj
+cdef pybuf_ssize_t *b_len = &b.len
+cdef pybuf_ssize_t *b_itemsize = &b.itemsize
+cdef int *b_readonly = &b.readonly
+cdef int *b_ndim = &b.ndim
+cdef char **b_format = &b.format
+cdef pybuf_ssize_t **b_shape = &b.shape
+cdef pybuf_ssize_t **b_strides = &b.strides
+cdef pybuf_ssize_t **b_suboffsets = &b.suboffsets
+cdef void **b_internal = &b.internal
+
+cdef pybuf_exporter_desc d
+cdef void **d_buf = &d.buf
+cdef pybuf_ssize_t *d_len = &d.len
+cdef pybuf_ssize_t *d_offset = &d.offset
+cdef int *d_readonly = &d.readonly
+cdef const char **d_format = &d.format
+cdef pybuf_ssize_t *d_itemsize = &d.itemsize
+cdef int *d_ndim = &d.ndim
+cdef const pybuf_ssize_t **d_shape = &d.shape
+cdef const pybuf_ssize_t **d_strides = &d.strides
+cdef const pybuf_ssize_t **d_suboffsets = &d.suboffsets
+
+cdef void _owner(void *user) noexcept nogil:
+    pass
+cdef int _getbuffer(void *exporter, pybuf_buffer *view, int flags) noexcept nogil:
+    return 0
+cdef void _releasebuffer(void *exporter, pybuf_buffer *view) noexcept nogil:
+    pass
+
+cdef pybuf_owner_fn owner_fn = _owner
+cdef pybuf_procs procs
+procs.getbuffer = _getbuffer
+procs.releasebuffer = _releasebuffer
+cdef pybuf_object obj
+cdef const pybuf_procs **obj_procs = &obj.procs
+cdef void **obj_exporter = &obj.exporter
+
+cdef pybuf_format_field fld
+cdef const char **fld_name = &fld.name
+cdef pybuf_ssize_t *fld_offset = &fld.offset
+cdef pybuf_ssize_t *fld_size = &fld.size
+cdef pybuf_ssize_t *fld_element_size = &fld.element_size
+cdef pybuf_ssize_t *fld_alignment = &fld.alignment
+cdef pybuf_ssize_t *fld_count = &fld.count
+cdef pybuf_ssize_t *fld_values = &fld.values
+cdef int *fld_ndim = &fld.ndim
+cdef const pybuf_ssize_t **fld_shape = &fld.shape
+cdef char *fld_code = fld.code
+cdef char *fld_mode = &fld.mode
+cdef pybuf_byte_order *fld_byte_order = &fld.byte_order
+cdef const pybuf_format **fld_nested = &fld.nested
+
+cdef pybuf_format_repeat rep
+cdef pybuf_ssize_t *rep_count = &rep.count
+cdef pybuf_ssize_t *rep_stride = &rep.stride
+
+cdef pybuf_format_leaf leaf
+cdef const char **leaf_name = &leaf.name
+cdef pybuf_ssize_t *leaf_offset = &leaf.offset
+cdef pybuf_ssize_t *leaf_size = &leaf.size
+cdef pybuf_ssize_t *leaf_count = &leaf.count
+cdef pybuf_ssize_t *leaf_total = &leaf.total
+cdef int *leaf_nrepeats = &leaf.nrepeats
+cdef const pybuf_format_repeat **leaf_repeats = &leaf.repeats
+cdef char *leaf_code = leaf.code
+cdef char *leaf_mode = &leaf.mode
+cdef pybuf_byte_order *leaf_byte_order = &leaf.byte_order
+
+cdef pybuf_format_run run
+cdef pybuf_ssize_t *run_offset = &run.offset
+cdef pybuf_ssize_t *run_size = &run.size
+cdef pybuf_ssize_t *run_count = &run.count
+cdef char *run_code = run.code
+cdef char *run_mode = &run.mode
+cdef pybuf_byte_order *run_byte_order = &run.byte_order
+
+cdef pybuf_status status = PYBUF_STATUS_OK
+cdef pybuf_byte_order order = PYBUF_BYTE_ORDER_LITTLE
+
+# The names checked above, for the test that compares them with the header.
+FUNCTIONS = [
+    "pybuf_is_contiguous", "pybuf_get_pointer", "pybuf_fill_contiguous_strides",
+    "pybuf_fill_info", "pybuf_release", "pybuf_to_contiguous", "pybuf_from_contiguous",
+    "pybuf_copy", "pybuf_last_error", "pybuf_last_status", "pybuf_status_name",
+    "pybuf_exporter_new", "pybuf_exporter_clone", "pybuf_exporter_free",
+    "pybuf_exporter_get_buffer", "pybuf_exporter_exports", "pybuf_exporter_replace",
+    "pybuf_fill_view", "pybuf_exporter_as_object", "pybuf_object_get_buffer",
+    "pybuf_size_from_format", "pybuf_format_parse", "pybuf_format_free",
+    "pybuf_format_itemsize", "pybuf_format_alignment", "pybuf_format_field_count",
+    "pybuf_format_get_field", "pybuf_format_leaf_count", "pybuf_format_get_leaf",
+    "pybuf_format_canonical", "pybuf_format_equal", "pybuf_format_compatible",
+    "pybuf_format_runs_new", "pybuf_format_runs_next", "pybuf_format_runs_free",
+    "pybuf_check_format", "pybuf_check_format_ex",
+]
+
+FIELDS = {
+    "pybuf_buffer": ["buf", "obj", "len", "itemsize", "readonly", "ndim", "format", "shape",
+                     "strides", "suboffsets", "internal"],
+    "pybuf_exporter_desc": ["buf", "len", "offset", "readonly", "format", "itemsize", "ndim",
+                            "shape", "strides", "suboffsets"],
+    "pybuf_procs": ["getbuffer", "releasebuffer"],
+    "pybuf_object": ["procs", "exporter"],
+    "pybuf_format_field": ["name", "offset", "size", "element_size", "alignment", "count",
+                           "values", "ndim", "shape", "code", "mode", "byte_order", "nested"],
+    "pybuf_format_repeat": ["count", "stride"],
+    "pybuf_format_leaf": ["name", "offset", "size", "count", "total", "nrepeats", "repeats",
+                          "code", "mode", "byte_order"],
+    "pybuf_format_run": ["offset", "size", "count", "code", "mode", "byte_order"],
+}
+
+SIZES = {
+    "pybuf_buffer": sizeof(pybuf_buffer),
+    "pybuf_exporter_desc": sizeof(pybuf_exporter_desc),
+    "pybuf_procs": sizeof(pybuf_procs),
+    "pybuf_object": sizeof(pybuf_object),
+    "pybuf_format_field": sizeof(pybuf_format_field),
+    "pybuf_format_repeat": sizeof(pybuf_format_repeat),
+    "pybuf_format_leaf": sizeof(pybuf_format_leaf),
+    "pybuf_format_run": sizeof(pybuf_format_run),
+    "pybuf_ssize_t": sizeof(pybuf_ssize_t),
+    "code": sizeof(fld.code),
+}
+
+CONSTANTS = {
+    "PYBUF_VERSION_MAJOR": PYBUF_VERSION_MAJOR,
+    "PYBUF_VERSION_MINOR": PYBUF_VERSION_MINOR,
+    "PYBUF_VERSION_PATCH": PYBUF_VERSION_PATCH,
+    "PYBUF_VERSION_NUMBER": PYBUF_VERSION_NUMBER,
+    "PYBUF_VERSION_STRING": PYBUF_VERSION_STRING.decode(),
+    "PYBUF_MAX_NDIM": PYBUF_MAX_NDIM,
+    "PYBUF_SIMPLE": PYBUF_SIMPLE,
+    "PYBUF_WRITABLE": PYBUF_WRITABLE,
+    "PYBUF_FORMAT": PYBUF_FORMAT,
+    "PYBUF_ND": PYBUF_ND,
+    "PYBUF_STRIDES": PYBUF_STRIDES,
+    "PYBUF_C_CONTIGUOUS": PYBUF_C_CONTIGUOUS,
+    "PYBUF_F_CONTIGUOUS": PYBUF_F_CONTIGUOUS,
+    "PYBUF_ANY_CONTIGUOUS": PYBUF_ANY_CONTIGUOUS,
+    "PYBUF_INDIRECT": PYBUF_INDIRECT,
+    "PYBUF_CONTIG": PYBUF_CONTIG,
+    "PYBUF_CONTIG_RO": PYBUF_CONTIG_RO,
+    "PYBUF_STRIDED": PYBUF_STRIDED,
+    "PYBUF_STRIDED_RO": PYBUF_STRIDED_RO,
+    "PYBUF_RECORDS": PYBUF_RECORDS,
+    "PYBUF_RECORDS_RO": PYBUF_RECORDS_RO,
+    "PYBUF_FULL": PYBUF_FULL,
+    "PYBUF_FULL_RO": PYBUF_FULL_RO,
+    "PYBUF_READ": PYBUF_READ,
+    "PYBUF_WRITE": PYBUF_WRITE,
+    "PYBUF_BYTE_ORDER_LITTLE": PYBUF_BYTE_ORDER_LITTLE,
+    "PYBUF_BYTE_ORDER_BIG": PYBUF_BYTE_ORDER_BIG,
+    "PYBUF_STATUS_OK": PYBUF_STATUS_OK,
+    "PYBUF_STATUS_NULL_POINTER": PYBUF_STATUS_NULL_POINTER,
+    "PYBUF_STATUS_INVALID_ARGUMENT": PYBUF_STATUS_INVALID_ARGUMENT,
+    "PYBUF_STATUS_INVALID_NDIM": PYBUF_STATUS_INVALID_NDIM,
+    "PYBUF_STATUS_INVALID_SHAPE": PYBUF_STATUS_INVALID_SHAPE,
+    "PYBUF_STATUS_INVALID_ITEMSIZE": PYBUF_STATUS_INVALID_ITEMSIZE,
+    "PYBUF_STATUS_INVALID_STRIDES": PYBUF_STATUS_INVALID_STRIDES,
+    "PYBUF_STATUS_INVALID_SUBOFFSETS": PYBUF_STATUS_INVALID_SUBOFFSETS,
+    "PYBUF_STATUS_LENGTH_MISMATCH": PYBUF_STATUS_LENGTH_MISMATCH,
+    "PYBUF_STATUS_OVERFLOW": PYBUF_STATUS_OVERFLOW,
+    "PYBUF_STATUS_INDEX_OUT_OF_RANGE": PYBUF_STATUS_INDEX_OUT_OF_RANGE,
+    "PYBUF_STATUS_INVALID_FORMAT": PYBUF_STATUS_INVALID_FORMAT,
+    "PYBUF_STATUS_UNSUPPORTED_FORMAT": PYBUF_STATUS_UNSUPPORTED_FORMAT,
+    "PYBUF_STATUS_READ_ONLY": PYBUF_STATUS_READ_ONLY,
+    "PYBUF_STATUS_SHAPE_MISMATCH": PYBUF_STATUS_SHAPE_MISMATCH,
+    "PYBUF_STATUS_BUFFER_REQUEST": PYBUF_STATUS_BUFFER_REQUEST,
+    "PYBUF_STATUS_FOREIGN_VIEW": PYBUF_STATUS_FOREIGN_VIEW,
+    "PYBUF_STATUS_EXPORTS_EXIST": PYBUF_STATUS_EXPORTS_EXIST,
+    "PYBUF_STATUS_OUT_OF_MEMORY": PYBUF_STATUS_OUT_OF_MEMORY,
+    "PYBUF_STATUS_INTERNAL": PYBUF_STATUS_INTERNAL,
+    "PYBUF_STATUS_FORMAT_MISMATCH": PYBUF_STATUS_FORMAT_MISMATCH,
+}
+
+TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_ssize_t",
+         "pybuf_owner_fn", "pybuf_byte_order", "pybuf_status"] + list(FIELDS)

@@ -1,0 +1,299 @@
+"""ctypes declarations of libpybuf's C API (include/pybuf.h), for reuse by any test.
+
+    import pybuf_ctypes as pc
+    lib = pc.load()                       # $PYBUF_LIB, else target/release/libpybuf.so
+    view = pc.pybuf_buffer()
+    lib.pybuf_fill_info(ctypes.byref(view), None, buf, n, 0, pc.PYBUF_FULL_RO)
+
+Every function of the header gets its argtypes and restype here; test_api.py checks that
+this module covers the whole header, and that the constants below equal the header's.
+A function not (yet) exported by the library is left out: `has(lib, name)` tells.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+from ctypes import POINTER, c_char, c_char_p, c_int, c_ssize_t, c_void_p
+
+REPO = Path(__file__).resolve().parents[3]
+HEADER = REPO / "include" / "pybuf.h"
+DEFAULT_LIB = REPO / "target" / "release" / "libpybuf.so"
+
+pybuf_ssize_t = c_ssize_t
+
+
+class pybuf_buffer(ctypes.Structure):
+    """`pybuf_buffer`, field for field CPython's `Py_buffer`.
+
+    `obj` is a plain pointer here, so ctypes never touches reference counts: whoever
+    filled the view (PyObject_GetBuffer) owns that reference and PyBuffer_Release drops it.
+    """
+
+    _fields_ = [
+        ("buf", c_void_p),
+        ("obj", c_void_p),
+        ("len", pybuf_ssize_t),
+        ("itemsize", pybuf_ssize_t),
+        ("readonly", c_int),
+        ("ndim", c_int),
+        ("format", c_char_p),
+        ("shape", POINTER(pybuf_ssize_t)),
+        ("strides", POINTER(pybuf_ssize_t)),
+        ("suboffsets", POINTER(pybuf_ssize_t)),
+        ("internal", c_void_p),
+    ]
+
+
+# CPython's name for the same layout.
+Py_buffer = pybuf_buffer
+
+PYBUF_MAX_NDIM = 64
+
+# Request flags (equal to CPython's PyBUF_*).
+PYBUF_SIMPLE = 0
+PYBUF_WRITABLE = 0x0001
+PYBUF_FORMAT = 0x0004
+PYBUF_ND = 0x0008
+PYBUF_STRIDES = 0x0010 | PYBUF_ND
+PYBUF_C_CONTIGUOUS = 0x0020 | PYBUF_STRIDES
+PYBUF_F_CONTIGUOUS = 0x0040 | PYBUF_STRIDES
+PYBUF_ANY_CONTIGUOUS = 0x0080 | PYBUF_STRIDES
+PYBUF_INDIRECT = 0x0100 | PYBUF_STRIDES
+PYBUF_CONTIG = PYBUF_ND | PYBUF_WRITABLE
+PYBUF_CONTIG_RO = PYBUF_ND
+PYBUF_STRIDED = PYBUF_STRIDES | PYBUF_WRITABLE
+PYBUF_STRIDED_RO = PYBUF_STRIDES
+PYBUF_RECORDS = PYBUF_STRIDES | PYBUF_WRITABLE | PYBUF_FORMAT
+PYBUF_RECORDS_RO = PYBUF_STRIDES | PYBUF_FORMAT
+PYBUF_FULL = PYBUF_INDIRECT | PYBUF_WRITABLE | PYBUF_FORMAT
+PYBUF_FULL_RO = PYBUF_INDIRECT | PYBUF_FORMAT
+PYBUF_READ = 0x100
+PYBUF_WRITE = 0x200
+
+# The single bits a request is made of.
+REQUEST_BITS = (0x001, 0x004, 0x008, 0x010, 0x020, 0x040, 0x080, 0x100)
+
+# pybuf_byte_order.
+PYBUF_BYTE_ORDER_LITTLE = 1
+PYBUF_BYTE_ORDER_BIG = 2
+pybuf_byte_order = c_int
+
+# pybuf_status.
+PYBUF_STATUS_OK = 0
+PYBUF_STATUS_NULL_POINTER = -1
+PYBUF_STATUS_INVALID_ARGUMENT = -2
+PYBUF_STATUS_INVALID_NDIM = -3
+PYBUF_STATUS_INVALID_SHAPE = -4
+PYBUF_STATUS_INVALID_ITEMSIZE = -5
+PYBUF_STATUS_INVALID_STRIDES = -6
+PYBUF_STATUS_INVALID_SUBOFFSETS = -7
+PYBUF_STATUS_LENGTH_MISMATCH = -8
+PYBUF_STATUS_OVERFLOW = -9
+PYBUF_STATUS_INDEX_OUT_OF_RANGE = -10
+PYBUF_STATUS_INVALID_FORMAT = -11
+PYBUF_STATUS_UNSUPPORTED_FORMAT = -12
+PYBUF_STATUS_READ_ONLY = -13
+PYBUF_STATUS_SHAPE_MISMATCH = -14
+PYBUF_STATUS_BUFFER_REQUEST = -15
+PYBUF_STATUS_FOREIGN_VIEW = -16
+PYBUF_STATUS_EXPORTS_EXIST = -17
+PYBUF_STATUS_OUT_OF_MEMORY = -18
+PYBUF_STATUS_INTERNAL = -19
+PYBUF_STATUS_FORMAT_MISMATCH = -20
+
+STATUS_NAMES = {v: k for k, v in globals().items() if k.startswith("PYBUF_STATUS_")}
+
+
+# Opaque handles.
+class pybuf_exporter(ctypes.Structure):
+    pass
+
+
+class pybuf_format(ctypes.Structure):
+    pass
+
+
+class pybuf_format_runs(ctypes.Structure):
+    pass
+
+
+_SSIZE_P = POINTER(pybuf_ssize_t)
+_BUF_P = POINTER(pybuf_buffer)
+
+
+class pybuf_exporter_desc(ctypes.Structure):
+    _fields_ = [
+        ("buf", c_void_p),
+        ("len", pybuf_ssize_t),
+        ("offset", pybuf_ssize_t),
+        ("readonly", c_int),
+        ("format", c_char_p),
+        ("itemsize", pybuf_ssize_t),
+        ("ndim", c_int),
+        ("shape", _SSIZE_P),
+        ("strides", _SSIZE_P),
+        ("suboffsets", _SSIZE_P),
+    ]
+
+
+pybuf_owner_fn = ctypes.CFUNCTYPE(None, c_void_p)
+pybuf_getbuffer_fn = ctypes.CFUNCTYPE(c_int, c_void_p, _BUF_P, c_int)
+pybuf_releasebuffer_fn = ctypes.CFUNCTYPE(None, c_void_p, _BUF_P)
+
+
+class pybuf_procs(ctypes.Structure):
+    _fields_ = [("getbuffer", pybuf_getbuffer_fn), ("releasebuffer", pybuf_releasebuffer_fn)]
+
+
+class pybuf_object(ctypes.Structure):
+    _fields_ = [("procs", POINTER(pybuf_procs)), ("exporter", c_void_p)]
+
+
+class pybuf_format_field(ctypes.Structure):
+    _fields_ = [
+        ("name", c_char_p),
+        ("offset", pybuf_ssize_t),
+        ("size", pybuf_ssize_t),
+        ("element_size", pybuf_ssize_t),
+        ("alignment", pybuf_ssize_t),
+        ("count", pybuf_ssize_t),
+        ("values", pybuf_ssize_t),
+        ("ndim", c_int),
+        ("shape", _SSIZE_P),
+        ("code", c_char * 4),
+        ("mode", c_char),
+        ("byte_order", pybuf_byte_order),
+        ("nested", POINTER(pybuf_format)),
+    ]
+
+
+class pybuf_format_repeat(ctypes.Structure):
+    _fields_ = [("count", pybuf_ssize_t), ("stride", pybuf_ssize_t)]
+
+
+class pybuf_format_leaf(ctypes.Structure):
+    _fields_ = [
+        ("name", c_char_p),
+        ("offset", pybuf_ssize_t),
+        ("size", pybuf_ssize_t),
+        ("count", pybuf_ssize_t),
+        ("total", pybuf_ssize_t),
+        ("nrepeats", c_int),
+        ("repeats", POINTER(pybuf_format_repeat)),
+        ("code", c_char * 4),
+        ("mode", c_char),
+        ("byte_order", pybuf_byte_order),
+    ]
+
+
+class pybuf_format_run(ctypes.Structure):
+    _fields_ = [
+        ("offset", pybuf_ssize_t),
+        ("size", pybuf_ssize_t),
+        ("count", pybuf_ssize_t),
+        ("code", c_char * 4),
+        ("mode", c_char),
+        ("byte_order", pybuf_byte_order),
+    ]
+
+
+_EXP_P = POINTER(pybuf_exporter)
+_FMT_P = POINTER(pybuf_format)
+_RUNS_P = POINTER(pybuf_format_runs)
+
+# name: (restype, argtypes), in header order. A function the loaded library does not
+# export (yet) is skipped by `declare`; test_api.py checks this table against the header.
+FUNCTIONS = {
+    "pybuf_is_contiguous": (c_int, [_BUF_P, c_char]),
+    "pybuf_get_pointer": (c_void_p, [_BUF_P, _SSIZE_P]),
+    "pybuf_fill_contiguous_strides": (c_int, [c_int, _SSIZE_P, _SSIZE_P, pybuf_ssize_t, c_char]),
+    "pybuf_fill_info": (c_int, [_BUF_P, c_void_p, c_void_p, pybuf_ssize_t, c_int, c_int]),
+    "pybuf_release": (None, [_BUF_P]),
+    "pybuf_to_contiguous": (c_int, [c_void_p, _BUF_P, pybuf_ssize_t, c_char]),
+    "pybuf_from_contiguous": (c_int, [_BUF_P, c_void_p, pybuf_ssize_t, c_char]),
+    "pybuf_copy": (c_int, [_BUF_P, _BUF_P]),
+    "pybuf_last_error": (c_char_p, []),
+    "pybuf_last_status": (c_int, []),
+    "pybuf_status_name": (c_char_p, [c_int]),
+    # exporters
+    "pybuf_exporter_new": (c_int, [POINTER(pybuf_exporter_desc), pybuf_owner_fn, c_void_p, POINTER(_EXP_P)]),
+    "pybuf_exporter_clone": (_EXP_P, [_EXP_P]),
+    "pybuf_exporter_free": (None, [_EXP_P]),
+    "pybuf_exporter_get_buffer": (c_int, [_EXP_P, _BUF_P, c_int]),
+    "pybuf_exporter_exports": (pybuf_ssize_t, [_EXP_P]),
+    "pybuf_exporter_replace": (c_int, [_EXP_P, POINTER(pybuf_exporter_desc)]),
+    "pybuf_fill_view": (c_int, [_BUF_P, POINTER(pybuf_exporter_desc), c_int]),
+    "pybuf_exporter_as_object": (pybuf_object, [_EXP_P]),
+    "pybuf_object_get_buffer": (c_int, [POINTER(pybuf_object), _BUF_P, c_int]),
+    # formats
+    "pybuf_size_from_format": (pybuf_ssize_t, [c_char_p]),
+    "pybuf_format_parse": (c_int, [c_char_p, POINTER(_FMT_P)]),
+    "pybuf_format_free": (None, [_FMT_P]),
+    "pybuf_format_itemsize": (pybuf_ssize_t, [_FMT_P]),
+    "pybuf_format_alignment": (pybuf_ssize_t, [_FMT_P]),
+    "pybuf_format_field_count": (pybuf_ssize_t, [_FMT_P]),
+    "pybuf_format_get_field": (c_int, [_FMT_P, pybuf_ssize_t, POINTER(pybuf_format_field)]),
+    "pybuf_format_leaf_count": (pybuf_ssize_t, [_FMT_P]),
+    "pybuf_format_get_leaf": (c_int, [_FMT_P, pybuf_ssize_t, POINTER(pybuf_format_leaf)]),
+    "pybuf_format_canonical": (c_char_p, [_FMT_P]),
+    "pybuf_format_equal": (c_int, [_FMT_P, _FMT_P]),
+    "pybuf_format_compatible": (c_int, [_FMT_P, _FMT_P]),
+    "pybuf_format_runs_new": (c_int, [_FMT_P, POINTER(_RUNS_P)]),
+    "pybuf_format_runs_next": (c_int, [_RUNS_P, POINTER(pybuf_format_run)]),
+    "pybuf_format_runs_free": (None, [_RUNS_P]),
+    "pybuf_check_format": (c_int, [_BUF_P, c_char_p]),
+    "pybuf_check_format_ex": (c_int, [_BUF_P, c_char_p, c_int, c_char]),
+}
+
+# Structs declared here, by their header name (test_api.py checks their fields).
+STRUCTS = {
+    "pybuf_buffer": pybuf_buffer,
+    "pybuf_exporter_desc": pybuf_exporter_desc,
+    "pybuf_procs": pybuf_procs,
+    "pybuf_object": pybuf_object,
+    "pybuf_format_field": pybuf_format_field,
+    "pybuf_format_repeat": pybuf_format_repeat,
+    "pybuf_format_leaf": pybuf_format_leaf,
+    "pybuf_format_run": pybuf_format_run,
+}
+
+
+def library_path() -> str:
+    return os.environ.get("PYBUF_LIB") or str(DEFAULT_LIB)
+
+
+def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    """Set argtypes/restype on every function of FUNCTIONS that `lib` exports."""
+    for name, (restype, argtypes) in FUNCTIONS.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            continue
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+def load(path: str | os.PathLike | None = None) -> ctypes.CDLL:
+    """Load libpybuf (a fresh handle) and declare its functions."""
+    return declare(ctypes.CDLL(str(path or library_path())))
+
+
+def has(lib: ctypes.CDLL, name: str) -> bool:
+    """Whether the loaded library exports `name`."""
+    try:
+        getattr(lib, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def last_error(lib: ctypes.CDLL) -> str:
+    return lib.pybuf_last_error().decode("utf-8", "replace")
+
+
+def status_name(status: int) -> str:
+    return STATUS_NAMES.get(status, f"<status {status}>")
