@@ -214,7 +214,7 @@ cdef class Exporter:
 
 # -- consuming ---------------------------------------------------------------------------
 
-# --- README snippet: consume (bindings/README_snippets.md) ---
+# --- README snippet: consume (README.md, "Export and consume") ---
 from cpython.buffer cimport PyBUF_FULL_RO, PyBuffer_Release, PyObject_GetBuffer
 from pybuf cimport pybuf_buffer, pybuf_last_error, pybuf_to_contiguous
 

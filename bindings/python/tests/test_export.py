@@ -12,7 +12,7 @@ linked in statically, so no LD_LIBRARY_PATH; `make test` builds them before pyte
   owner callback runs.
 - Lifetimes: export counts, replace, pybuf_release on views pybuf did not fill.
 - The consumer functions of the module on numpy arrays and memoryviews.
-- pybuf.pxd against include/pybuf.h, and the README snippets (bindings/README_snippets.md)
+- pybuf.pxd against include/pybuf.h, and the README snippets (README.md, Export and consume)
   against the files that are compiled and run here.
 
 Environment: PYBUF_SEED (as the other randomized tests; printed in every mismatch) and
@@ -51,7 +51,7 @@ HEADER = REPO / "include" / "pybuf.h"
 CYTHON_DIR = REPO / "bindings" / "cython"
 PXD = CYTHON_DIR / "pybuf.pxd"
 PYX = CYTHON_DIR / "pybuf_example.pyx"
-SNIPPETS = REPO / "bindings" / "README_snippets.md"
+SNIPPETS = REPO / "README.md"
 EXPORT_C = REPO / "examples" / "export.c"
 
 SEED = int(os.environ["PYBUF_SEED"]) if os.environ.get("PYBUF_SEED") else secrets.randbits(32)
@@ -800,6 +800,7 @@ def test_pxd_check_module(pxd_check):
 
 def _snippets() -> dict:
     text = SNIPPETS.read_text()
+    text = text[text.index("<!-- snippets:"):text.index("<!-- end of snippets -->")]
     return {lang: body for lang, body in re.findall(r"```(c|cython)\n(.*?)```", text, flags=re.S)}
 
 
