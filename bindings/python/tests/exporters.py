@@ -81,7 +81,7 @@ REQUESTS = {
     "STRIDED": PYBUF_STRIDES | PYBUF_WRITABLE,  # format NULL
     "ND_FORMAT": PYBUF_ND | PYBUF_FORMAT | PYBUF_WRITABLE,  # strides NULL
     "ND": PYBUF_ND | PYBUF_WRITABLE,  # strides and format NULL
-    "SIMPLE": PYBUF_SIMPLE | PYBUF_WRITABLE,  # ndim 1, shape NULL (not numpy: see tests)
+    "SIMPLE": PYBUF_SIMPLE | PYBUF_WRITABLE,  # ndim 1, shape NULL (numpy: ndim 0)
 }
 
 
@@ -503,7 +503,9 @@ def gen_view_spec(rnd: random.Random):
     r = rnd.random()
     if r < 0.40:
         spec = gen_numpy(rnd)
-        requests = ["FULL"] * 6 + ["RECORDS", "STRIDED", "ND_FORMAT", "ND"]
+        # SIMPLE: numpy answers with ndim 0, shape NULL and len = nbytes (see
+        # test_simple_requests.py)
+        requests = ["FULL"] * 6 + ["RECORDS", "STRIDED", "ND_FORMAT", "ND", "SIMPLE"]
     elif r < 0.62:
         spec = gen_testbuffer(rnd, pil=False)
         requests = ["FULL"] * 5 + ["RECORDS", "STRIDED", "ND_FORMAT", "ND", "SIMPLE"]

@@ -56,11 +56,11 @@ EXPORTERS = {
 def test_simple_request_views_agree(lib, name, flags):
     """CPython and pybuf agree on views requested without PyBUF_ND.
 
-    With numpy arrays of other than one element this currently fails: pybuf reads the
-    numpy view (ndim 0, shape NULL, len = nbytes != itemsize) as a malformed scalar
-    (PYBUF_STATUS_LENGTH_MISMATCH), where CPython copies len contiguous bytes. See the
-    header's doc of `shape`: "NULL is allowed only when ndim is 0 or 1 (then the view is
-    one-dimensional with len / itemsize elements, as memoryview reads it)".
+    Found by this test: pybuf read numpy's answer (ndim 0, shape NULL, len = nbytes !=
+    itemsize) as a malformed scalar and refused it (PYBUF_STATUS_LENGTH_MISMATCH from
+    to/from_contiguous, 0 from is_contiguous, NULL from get_pointer) where CPython copies
+    len contiguous bytes. pybuf now reads a shapeless view as PEP 3118 says: len bytes,
+    whatever itemsize says.
     """
     obj = EXPORTERS[name]()
     v = cb.get_buffer(obj, flags)
