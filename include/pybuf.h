@@ -142,7 +142,7 @@ typedef enum pybuf_status {
     PYBUF_STATUS_INVALID_FORMAT = -11,
     /**
      * A format string is well formed but describes something pybuf cannot size
-     * (for example a function pointer `X{}`).
+     * (for example `t`, bits, which have no byte size).
      */
     PYBUF_STATUS_UNSUPPORTED_FORMAT = -12,
     /**
@@ -902,6 +902,21 @@ int pybuf_check_format_ex(const struct pybuf_buffer *view,
                           const char *expected,
                           int ndim,
                           char order);
+
+/**
+ * The version of the library as one number: MAJOR * 10000 + MINOR * 100 + PATCH, equal to
+ * the header's PYBUF_VERSION_NUMBER when the header and the library match.
+ *
+ * Thread-safe.
+ */
+uint32_t pybuf_version(void);
+
+/**
+ * The version of the library as a string, "MAJOR.MINOR.PATCH"; static, never NULL.
+ *
+ * Thread-safe.
+ */
+const char *pybuf_version_string(void);
 
 #ifdef __cplusplus
 }  // extern "C"

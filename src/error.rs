@@ -41,7 +41,7 @@ pub enum Status {
     /// A format string is malformed.
     InvalidFormat = -11,
     /// A format string is well formed but describes something pybuf cannot size
-    /// (for example a function pointer `X{}`).
+    /// (for example `t`, bits, which have no byte size).
     UnsupportedFormat = -12,
     /// The memory is read-only but a write was requested or attempted.
     ReadOnly = -13,

@@ -150,6 +150,7 @@ const FILES: &[&str] = &[
     "test_size_from_format.c",
     "test_strides.c",
     "test_threads.c",
+    "test_version.c",
 ];
 
 macro_rules! c_tests {
@@ -174,6 +175,7 @@ c_tests! {
     test_size_from_format => "test_size_from_format.c",
     test_strides => "test_strides.c",
     test_threads => "test_threads.c",
+    test_version => "test_version.c",
     test_header_cxx => "test_header_cxx.cpp",
 }
 

@@ -15,6 +15,7 @@
 # returned status and read pybuf_last_error().
 
 from libc.stddef cimport ptrdiff_t
+from libc.stdint cimport uint32_t
 
 cdef extern from "pybuf.h" nogil:
 
@@ -186,6 +187,8 @@ cdef extern from "pybuf.h" nogil:
     const char *pybuf_last_error()
     int pybuf_last_status()
     const char *pybuf_status_name(int status)
+    uint32_t pybuf_version()
+    const char *pybuf_version_string()
 
     # -- exporters ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ header and with ctypes.
 """
 
 from pybuf cimport *
+from libc.stdint cimport uint32_t
 
 # -- every function, through a pointer of the type pybuf.pxd gives it ---------------------
 
@@ -24,6 +25,8 @@ cdef int (*f_copy)(const pybuf_buffer *, const pybuf_buffer *) noexcept nogil
 cdef const char *(*f_last_error)() noexcept nogil
 cdef int (*f_last_status)() noexcept nogil
 cdef const char *(*f_status_name)(int) noexcept nogil
+cdef uint32_t (*f_version)() noexcept nogil
+cdef const char *(*f_version_string)() noexcept nogil
 cdef int (*f_exporter_new)(const pybuf_exporter_desc *, pybuf_owner_fn, void *, pybuf_exporter **) noexcept nogil
 cdef pybuf_exporter *(*f_exporter_clone)(pybuf_exporter *) noexcept nogil
 cdef void (*f_exporter_free)(pybuf_exporter *) noexcept nogil
@@ -62,6 +65,8 @@ f_copy = pybuf_copy
 f_last_error = pybuf_last_error
 f_last_status = pybuf_last_status
 f_status_name = pybuf_status_name
+f_version = pybuf_version
+f_version_string = pybuf_version_string
 f_exporter_new = pybuf_exporter_new
 f_exporter_clone = pybuf_exporter_clone
 f_exporter_free = pybuf_exporter_free
@@ -187,7 +192,7 @@ FUNCTIONS = [
     "pybuf_format_get_field", "pybuf_format_leaf_count", "pybuf_format_get_leaf",
     "pybuf_format_canonical", "pybuf_format_equal", "pybuf_format_compatible",
     "pybuf_format_runs_new", "pybuf_format_runs_next", "pybuf_format_runs_free",
-    "pybuf_check_format", "pybuf_check_format_ex",
+    "pybuf_check_format", "pybuf_check_format_ex", "pybuf_version", "pybuf_version_string",
 ]
 
 FIELDS = {

@@ -7,6 +7,7 @@ pub mod copy;
 pub mod error;
 pub mod exporter;
 pub mod format;
+pub mod version;
 
 use std::ffi::{c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};

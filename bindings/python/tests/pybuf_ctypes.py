@@ -218,6 +218,8 @@ FUNCTIONS = {
     "pybuf_last_error": (c_char_p, []),
     "pybuf_last_status": (c_int, []),
     "pybuf_status_name": (c_char_p, [c_int]),
+    "pybuf_version": (ctypes.c_uint32, []),
+    "pybuf_version_string": (c_char_p, []),
     # exporters
     "pybuf_exporter_new": (c_int, [POINTER(pybuf_exporter_desc), pybuf_owner_fn, c_void_p, POINTER(_EXP_P)]),
     "pybuf_exporter_clone": (_EXP_P, [_EXP_P]),

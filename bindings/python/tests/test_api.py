@@ -34,6 +34,7 @@ _BASE = {
     "char": ctypes.c_char,
     "pybuf_ssize_t": ctypes.c_ssize_t,
     "ptrdiff_t": ctypes.c_ssize_t,
+    "uint32_t": ctypes.c_uint32,
 }
 
 
