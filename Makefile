@@ -9,7 +9,7 @@ VPY        := $(VENV)/bin/python
 RELEASE    := target/release
 CFLAGS_C   := -std=c99 -Wall -Wextra -Werror -O2
 
-.PHONY: all lib header header-check demo test venv cargo-test ctest pytest cython clean
+.PHONY: all lib header header-check demo test venv cargo-test ctest pytest cython bench bench-criterion clean
 
 all: lib
 
@@ -41,6 +41,18 @@ cython: venv lib
 
 test: venv lib
 	bash scripts/test.sh
+
+# Benchmarks (never part of `make test`): the side-by-side table against numpy, CPython
+# and memcpy (128 MiB per copy), and the per-call cost of a small copy from C.
+bench: venv lib
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_C) -Iinclude benches/small_copy.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/small_copy
+	./$(BUILD)/small_copy
+	$(VPY) benches/side_by_side.py --mib $(or $(MIB),128) --rounds $(or $(ROUNDS),5)
+
+# Criterion benchmarks of the Rust-level kernels.
+bench-criterion:
+	$(CARGO) bench --bench copy
 
 clean:
 	$(CARGO) clean
