@@ -391,3 +391,37 @@ fn shifted_overlaps_copy_in_place() {
     }
     assert!(in_place > 1000, "only {in_place} layouts took the in-place path");
 }
+
+/// The streamed transpose over several column chunks, with destination rows at every
+/// alignment against cache lines (the chunk edges move per row to line boundaries).
+#[test]
+fn streamed_transposes_across_chunks_and_alignments() {
+    let mut rng = Rng::new(6);
+    for &itemsize in &[1usize, 2, 4, 8, 16, 3, 24] {
+        for &(ni, nj) in &[(1usize, 1300usize), (5, 1025), (9, 4100), (64, 700), (65, 1111)] {
+            let nj = nj * 8 / itemsize.max(1); // enough columns for several chunks
+            let e = itemsize as isize;
+            let src = pattern(&mut rng, ni * nj * itemsize);
+            for shift in [0usize, itemsize, 24, 40] {
+                // Destination rows of nj + pad items, starting `shift` bytes into the buffer.
+                let pad = rng.below(3);
+                let dsi = ((nj + pad) * itemsize) as isize;
+                let mut got = vec![0u8; shift + ni * dsi as usize + 64];
+                let mut want = got.clone();
+                let t = super::transpose::Transpose { ni, nj, dsi, dsj: e, ssi: e, ssj: ni as isize * e };
+                // SAFETY: source rows j of ni items, destination rows i of nj items, in bounds.
+                unsafe {
+                    super::transpose::run(got.as_mut_ptr().add(shift), src.as_ptr(), &t, itemsize, true);
+                    for i in 0..ni {
+                        for j in 0..nj {
+                            let s = src.as_ptr().add((j * ni + i) * itemsize);
+                            let d = want.as_mut_ptr().add(shift + i * dsi as usize + j * itemsize);
+                            std::ptr::copy_nonoverlapping(s, d, itemsize);
+                        }
+                    }
+                }
+                assert!(got == want, "itemsize {itemsize}, {ni}x{nj}, shift {shift}, pad {pad}");
+            }
+        }
+    }
+}

@@ -106,8 +106,9 @@ unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: us
     // chunk edges).
     let max_w = (PANEL_BYTES / (bi * itemsize)).max(1);
     let w_max = t.nj.min(max_w);
-    // Stage rows padded by a line so that they do not all map to one cache set.
-    let row = (w_max * itemsize + 64) as isize;
+    // Stage rows hold up to `lead - 1` extra columns (see `streamed_panels`), padded by a
+    // line so that they do not all map to one cache set.
+    let row = ((w_max + 64) * itemsize + 64) as isize;
     let need = bi * row as usize + 64;
     let staged = STAGE.with(|cell| {
         let Ok(mut stage) = cell.try_borrow_mut() else { return false };
@@ -196,25 +197,47 @@ unsafe fn streamed_panels(
     w_max: usize,
     row: isize,
 ) {
-    let mut i0 = 0;
-    while i0 < t.ni {
-        let h = bi.min(t.ni - i0);
-        let mut j0 = 0;
-        while j0 < t.nj {
-            let w = w_max.min(t.nj - j0);
-            let s = src.wrapping_offset(i0 as isize * t.ssi + j0 as isize * t.ssj);
-            let panel = Transpose { ni: h, nj: w, dsi: row, dsj: itemsize as isize, ssi: t.ssi, ssj: t.ssj };
+    // Chunks of destination columns outside, panels of rows inside: each source row is
+    // then read front to back within one chunk, which the prefetchers follow.
+    //
+    // Each row's share of a chunk is moved to start and end on destination cache-line
+    // boundaries (up to `lead - 1` columns early, which the panel transposes once more),
+    // so that every line but a row's first and last is streamed whole, once.
+    let e = itemsize;
+    let lead = if 64 % e == 0 { 64 / e } else { 1 };
+    let boundary = |r: usize, j: usize| -> usize {
+        if j == 0 || j >= t.nj || lead == 1 {
+            return j.min(t.nj);
+        }
+        let row_addr = dst.wrapping_offset(r as isize * t.dsi) as usize;
+        // The largest column c <= j whose address is line-aligned, if within `lead`.
+        let misalign = row_addr.wrapping_add(j * e) & 63;
+        if misalign % e == 0 && misalign / e < lead { j - misalign / e } else { j }
+    };
+    let mut j0 = 0;
+    while j0 < t.nj {
+        let jend = (j0 + w_max).min(t.nj);
+        let jstart = j0.saturating_sub(lead - 1);
+        let w = jend - jstart;
+        let mut i0 = 0;
+        while i0 < t.ni {
+            let h = bi.min(t.ni - i0);
+            let s = src.wrapping_offset(i0 as isize * t.ssi + jstart as isize * t.ssj);
+            let panel = Transpose { ni: h, nj: w, dsi: row, dsj: e as isize, ssi: t.ssi, ssj: t.ssj };
             // SAFETY: the panel's source lies within the transpose; the stage holds
-            // `h` rows of `row >= w * itemsize` bytes.
+            // `h` rows of `row >= w * itemsize` bytes (w <= w_max + lead - 1).
             unsafe { panel_kernel(sp, s, &panel, itemsize, micro) };
             for r in 0..h {
-                let d = dst.wrapping_offset((i0 + r) as isize * t.dsi + j0 as isize * t.dsj);
-                // SAFETY: destination row i0 + r, columns j0..j0 + w; stage row r.
-                unsafe { simd::stream_row(d, sp.wrapping_offset(r as isize * row), w * itemsize) };
+                let (c0, c1) = (boundary(i0 + r, j0), boundary(i0 + r, jend));
+                let d = dst.wrapping_offset((i0 + r) as isize * t.dsi + c0 as isize * t.dsj);
+                let from = sp.wrapping_offset(r as isize * row + ((c0 - jstart) * e) as isize);
+                // SAFETY: destination row i0 + r, columns c0..c1 (within the transpose);
+                // stage row r holds columns jstart..jend, and jstart <= c0 <= c1 <= jend.
+                unsafe { simd::stream_row(d, from, (c1 - c0) * e) };
             }
-            j0 += w;
+            i0 += h;
         }
-        i0 += h;
+        j0 = jend;
     }
     simd::fence();
 }
