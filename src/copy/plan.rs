@@ -225,11 +225,8 @@ impl<'a> Plan<'a> {
         let unit = |d: *mut u8, s: *const u8| match self.inner {
             // SAFETY: the run is `n` contiguous items on both sides, disjoint by contract.
             Inner::Run => unsafe { std::ptr::copy_nonoverlapping(s, d, inner.n as usize * itemsize) },
+            // (Strided gathers are read-bound: measured, streaming stores only slow them.)
             // SAFETY: every visited address is an element of the views.
-            Inner::Strided if stream && inner.ds == itemsize as isize => unsafe {
-                transpose::gather_streamed(d, s, inner.ss, inner.n as usize, itemsize)
-            },
-            // SAFETY: as above.
             Inner::Strided => unsafe { kernels::strided(d, inner.ds, s, inner.ss, inner.n as usize, itemsize) },
             Inner::Transpose => {
                 let a = axes[m - 2];

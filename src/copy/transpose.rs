@@ -52,8 +52,16 @@ const fn tiles(itemsize: usize) -> (usize, usize) {
 /// The staging panel for streamed outputs, in bytes (it lives in L2).
 const PANEL_BYTES: usize = 256 * 1024;
 
-/// Bytes of each source row read per panel: long enough for DRAM and the prefetchers.
-const PANEL_RUN: usize = 512;
+/// Bytes of each source row read per panel: long enough for DRAM and the prefetchers
+/// (measured: 512 for 4- to 16-byte items; 256 for 1- and 2-byte items, whose panels are
+/// otherwise taller than the caches like).
+const fn panel_run(itemsize: usize) -> usize {
+    if itemsize <= 2 {
+        256
+    } else {
+        512
+    }
+}
 
 /// Source rows prefetched ahead of the one being transposed.
 const PREFETCH_ROWS: usize = 24;
@@ -101,7 +109,7 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
 /// As for [`run`], with `t.dsj == itemsize`.
 unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
     // Panel height: one source line's worth of elements, at least one micro block.
-    let bi = (PANEL_RUN / itemsize).max(micro.side()).max(1).min(t.ni);
+    let bi = (panel_run(itemsize) / itemsize).max(micro.side()).max(1).min(t.ni);
     // Panel width: the whole row if it fits, else a long chunk (partial lines only at
     // chunk edges).
     let max_w = (PANEL_BYTES / (bi * itemsize)).max(1);
@@ -129,49 +137,6 @@ unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: us
     if !staged {
         // SAFETY: forwarded; without a staging buffer, the in-cache path is still correct.
         unsafe { run(dst, src, t, itemsize, false) }
-    }
-}
-
-/// A strided gather into a contiguous destination run, for outputs larger than the
-/// caches: chunks are gathered into the staging buffer, then streamed out.
-///
-/// # Safety
-/// As for `kernels::strided` with `ds == itemsize`.
-pub(super) unsafe fn gather_streamed(dst: *mut u8, src: *const u8, ss: isize, n: usize, itemsize: usize) {
-    const CHUNK: usize = 16 * 1024;
-    let per = (CHUNK / itemsize).max(1);
-    let staged = STAGE.with(|cell| {
-        let Ok(mut stage) = cell.try_borrow_mut() else { return false };
-        let need = per * itemsize + 64;
-        if stage.len() < need {
-            stage.clear();
-            if stage.try_reserve_exact(need).is_err() {
-                return false;
-            }
-            stage.resize(need, 0);
-        }
-        let base = stage.as_mut_ptr();
-        let sp = base.wrapping_add(base.align_offset(64));
-        let mut k = 0;
-        while k < n {
-            let m = per.min(n - k);
-            let e = itemsize as isize;
-            // SAFETY: items k..k+m of both sides (forwarded); the stage holds `per` items.
-            unsafe {
-                kernels::strided(sp, e, src.wrapping_offset(k as isize * ss), ss, m, itemsize);
-                simd::stream_row(dst.wrapping_add(k * itemsize), sp, m * itemsize);
-            }
-            k += m;
-        }
-        true
-    });
-    // SAFETY: forwarded.
-    unsafe {
-        if staged {
-            simd::fence();
-        } else {
-            kernels::strided(dst, itemsize as isize, src, ss, n, itemsize);
-        }
     }
 }
 
