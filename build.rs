@@ -29,7 +29,18 @@ fn main() {
          #define PYBUF_VERSION_MAJOR {major}\n#define PYBUF_VERSION_MINOR {minor}\n#define PYBUF_VERSION_PATCH {patch}\n\
          #define PYBUF_VERSION_NUMBER {number}\n#define PYBUF_VERSION_STRING \"{major}.{minor}.{patch}\"\n"
     );
-    config.after_includes = Some(config.after_includes.unwrap_or_default() + &versions);
+    // The version macros first, then cbindgen.toml's own text (the DLPack declarations).
+    config.after_includes = Some(versions + "\n" + &config.after_includes.unwrap_or_default());
+
+    // The shared library's SONAME, from Cargo.toml's version: libpybuf.so.MAJOR. `make
+    // install` names the file libpybuf.so.MAJOR.MINOR.PATCH, with libpybuf.so.MAJOR and
+    // libpybuf.so linking to it; bindings/python/tests/test_install.py checks all three
+    // against Cargo.toml.
+    let abi = major.clone();
+    let elf = ["linux", "android", "freebsd", "netbsd", "openbsd", "dragonfly", "illumos", "solaris"];
+    if elf.contains(&env::var("CARGO_CFG_TARGET_OS").unwrap_or_default().as_str()) {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libpybuf.so.{abi}");
+    }
 
     cbindgen::Builder::new()
         .with_crate(&crate_dir)

@@ -801,6 +801,7 @@ static void release_through_a_copy(void) {
     pybuf_buffer v;
     owner_calls = 0;
     e = new_exporter(&d);
+    memset(&v, 0, sizeof v); /* pybuf leaves obj as it is: give it a value to copy */
     CHECK_STATUS(pybuf_exporter_get_buffer(e, &v, PYBUF_FULL), PYBUF_STATUS_OK);
     {
         GUARDED_VIEW(g);

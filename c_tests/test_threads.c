@@ -13,7 +13,9 @@
 
 #define THREADS 8
 #define EXPORTERS 3
+#ifndef OPERATIONS /* fewer under valgrind and TSan (scripts/check.sh) */
 #define OPERATIONS 1000000L /* export + release pairs, all threads together */
+#endif
 #define HELD 4              /* views a thread holds at once */
 #define HANDOFF 64          /* views per thread in the cross-thread phase */
 

@@ -23,6 +23,145 @@
 #define PYBUF_VERSION_NUMBER 100
 #define PYBUF_VERSION_STRING "0.1.0"
 
+/*
+ * DLPack 1.1's structs (https://github.com/dmlc/dlpack), for pybuf_to_dlpack and
+ * pybuf_from_dlpack: the names, fields, layout and constants of dlpack.h, declared under
+ * dlpack.h's own include guard. Include the two headers in either order: when dlpack.h
+ * comes first, its declarations are used and these are skipped; when pybuf.h comes first,
+ * a later dlpack.h is skipped. A program that needs more of dlpack.h than its structs (a
+ * newer device type, the exchange API) includes dlpack.h before pybuf.h.
+ */
+#ifndef DLPACK_DLPACK_H_
+#define DLPACK_DLPACK_H_
+
+#ifdef __cplusplus
+#define DLPACK_EXTERN_C extern "C"
+#else
+#define DLPACK_EXTERN_C
+#endif
+
+#define DLPACK_MAJOR_VERSION 1
+#define DLPACK_MINOR_VERSION 1
+
+#ifdef _WIN32
+#ifdef DLPACK_EXPORTS
+#define DLPACK_DLL __declspec(dllexport)
+#else
+#define DLPACK_DLL __declspec(dllimport)
+#endif
+#else
+#define DLPACK_DLL
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The ABI version of a DLManagedTensorVersioned (pybuf reads major version 1). */
+typedef struct {
+    uint32_t major;
+    uint32_t minor;
+} DLPackVersion;
+
+/** Where memory is (pybuf reads kDLCPU, kDLCUDAHost, kDLROCMHost and kDLCUDAManaged). */
+#ifdef __cplusplus
+typedef enum : int32_t {
+#else
+typedef enum {
+#endif
+    kDLCPU = 1,
+    kDLCUDA = 2,
+    kDLCUDAHost = 3,
+    kDLOpenCL = 4,
+    kDLVulkan = 7,
+    kDLMetal = 8,
+    kDLVPI = 9,
+    kDLROCM = 10,
+    kDLROCMHost = 11,
+    kDLExtDev = 12,
+    kDLCUDAManaged = 13,
+    kDLOneAPI = 14,
+    kDLWebGPU = 15,
+    kDLHexagon = 16,
+    kDLMAIA = 17,
+    kDLTrn = 18,
+} DLDeviceType;
+
+/** A device: its type and index (0 for host memory). */
+typedef struct {
+    DLDeviceType device_type;
+    int32_t device_id;
+} DLDevice;
+
+/** The kinds of element types, stored in DLDataType.code. */
+typedef enum {
+    kDLInt = 0U,
+    kDLUInt = 1U,
+    kDLFloat = 2U,
+    kDLOpaqueHandle = 3U,
+    kDLBfloat = 4U,
+    kDLComplex = 5U,
+    kDLBool = 6U,
+    kDLFloat8_e3m4 = 7U,
+    kDLFloat8_e4m3 = 8U,
+    kDLFloat8_e4m3b11fnuz = 9U,
+    kDLFloat8_e4m3fn = 10U,
+    kDLFloat8_e4m3fnuz = 11U,
+    kDLFloat8_e5m2 = 12U,
+    kDLFloat8_e5m2fnuz = 13U,
+    kDLFloat8_e8m0fnu = 14U,
+    kDLFloat6_e2m3fn = 15U,
+    kDLFloat6_e3m2fn = 16U,
+    kDLFloat4_e2m1fn = 17U,
+} DLDataTypeCode;
+
+/** An element type: a DLDataTypeCode, its width in bits, and 1 lane (vectors: more). */
+typedef struct {
+    uint8_t code;
+    uint8_t bits;
+    uint16_t lanes;
+} DLDataType;
+
+/** Memory, device, shape and element strides (not bytes), and element type. */
+typedef struct {
+    void *data;
+    DLDevice device;
+    int32_t ndim;
+    DLDataType dtype;
+    int64_t *shape;
+    int64_t *strides;
+    uint64_t byte_offset;
+} DLTensor;
+
+/** The legacy (pre-1.0) exchange struct: the consumer calls deleter(self) once. */
+typedef struct DLManagedTensor {
+    DLTensor dl_tensor;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensor *self);
+} DLManagedTensor;
+
+/** DLManagedTensorVersioned.flags: the memory must not be written. */
+#define DLPACK_FLAG_BITMASK_READ_ONLY (1UL << 0UL)
+/** DLManagedTensorVersioned.flags: the producer copied the memory for this tensor. */
+#define DLPACK_FLAG_BITMASK_IS_COPIED (1UL << 1UL)
+/** DLManagedTensorVersioned.flags: a sub-byte element type is padded, not packed. */
+#define DLPACK_FLAG_BITMASK_IS_SUBBYTE_TYPE_PADDED (1UL << 2UL)
+
+/** The DLPack 1.x exchange struct: the consumer calls deleter(self) once. */
+typedef struct DLManagedTensorVersioned {
+    DLPackVersion version;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensorVersioned *self);
+    uint64_t flags;
+    DLTensor dl_tensor;
+} DLManagedTensorVersioned;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DLPACK_DLPACK_H_ */
+
 
 /**
  * The largest ndim a view may have (CPython's `PyBUF_MAX_NDIM`).
@@ -69,6 +208,53 @@
 #define PYBUF_READ 256
 
 #define PYBUF_WRITE 512
+
+/**
+ * `pybuf_value.kind`: a signed integer in `i` (codes `b h i l q n`).
+ */
+#define PYBUF_VALUE_INT 1
+
+/**
+ * `pybuf_value.kind`: an unsigned integer in `u` (codes `B H I L Q N`; `u`, `w` as
+ * code units; `P`, `O`, `&`, `X{}` as addresses).
+ */
+#define PYBUF_VALUE_UINT 2
+
+/**
+ * `pybuf_value.kind`: a double in `real` (codes `e f d`, and `g` rounded to a double).
+ */
+#define PYBUF_VALUE_DOUBLE 3
+
+/**
+ * `pybuf_value.kind`: a complex number in `real` and `imag` (codes `Zf Zd`, and `Zg`
+ * rounded).
+ */
+#define PYBUF_VALUE_COMPLEX 4
+
+/**
+ * `pybuf_value.kind`: a truth value, 0 or 1, in `b` (code `?`).
+ */
+#define PYBUF_VALUE_BOOL 5
+
+/**
+ * `pybuf_value.kind`: `size` bytes at `bytes` (codes `c s p`).
+ */
+#define PYBUF_VALUE_BYTES 6
+
+/**
+ * `pybuf_validate` level: the geometry (see `pybuf_validate`).
+ */
+#define PYBUF_VALIDATE_LAYOUT 1
+
+/**
+ * `pybuf_validate` level: the geometry and the format.
+ */
+#define PYBUF_VALIDATE_FORMAT 2
+
+/**
+ * `pybuf_validate` level: the geometry, the format, and every byte reached.
+ */
+#define PYBUF_VALIDATE_MEMORY 3
 
 /**
  * A byte order.
@@ -178,6 +364,38 @@ typedef enum pybuf_status {
      * dimensions or contiguity (`pybuf_check_format`), or two formats differ.
      */
     PYBUF_STATUS_FORMAT_MISMATCH = -20,
+    /**
+     * Valid memory or a valid type that the other convention cannot describe: a struct,
+     * non-native or non-numeric format for DLPack, suboffsets, strides that are not a
+     * multiple of the item size, a DLPack or NumPy type with no PEP 3118 format (or the
+     * reverse). The message names the value and the reason.
+     */
+    PYBUF_STATUS_UNREPRESENTABLE = -21,
+    /**
+     * DLPack memory on a device pybuf cannot read (anything but the CPU and host memory
+     * that the CPU addresses directly).
+     */
+    PYBUF_STATUS_UNSUPPORTED_DEVICE = -22,
+    /**
+     * A DLPack tensor of a major version other than 1: its fields cannot be read (its
+     * deleter can, and the caller still owns the tensor).
+     */
+    PYBUF_STATUS_UNSUPPORTED_VERSION = -23,
+    /**
+     * A value's type cannot be stored in an element's type: a double written to an
+     * integer element, an integer to a bytes element, bytes of another length than 1 to
+     * a 'c' element (`pybuf_set_item`).
+     */
+    PYBUF_STATUS_TYPE_MISMATCH = -24,
+    /**
+     * A value is outside the range of the element it is written to: 300 for a 'b'
+     * element, 1e300 for an 'f' element (`pybuf_set_item`).
+     */
+    PYBUF_STATUS_VALUE_OUT_OF_RANGE = -25,
+    /**
+     * Two views differ in a value (`pybuf_equal` returned 0 for views of equal shapes).
+     */
+    PYBUF_STATUS_VALUE_MISMATCH = -26,
 } pybuf_status;
 
 /**
@@ -204,6 +422,12 @@ typedef struct pybuf_format pybuf_format;
  * freed first.
  */
 typedef struct pybuf_format_runs pybuf_format_runs;
+
+/**
+ * An iterator over the elements of a view: opaque. Made by `pybuf_iter_new`, freed by
+ * `pybuf_iter_free`.
+ */
+typedef struct pybuf_iter pybuf_iter;
 
 /**
  * A signed size with the width of CPython's `Py_ssize_t` (`ssize_t`/`intptr_t`).
@@ -247,6 +471,12 @@ typedef struct pybuf_buffer {
 } pybuf_buffer;
 
 /**
+ * Called once, with the user pointer, when an exporter and every view of it are gone.
+ * It may run on any thread that releases the last view or reference.
+ */
+typedef void (*pybuf_owner_fn)(void *user);
+
+/**
  * A description of memory to export: a typed, strided array inside a memory block.
  *
  * - `buf`, `len`: the memory block `[buf, buf + len)`.
@@ -272,12 +502,6 @@ typedef struct pybuf_exporter_desc {
     const pybuf_ssize_t *strides;
     const pybuf_ssize_t *suboffsets;
 } pybuf_exporter_desc;
-
-/**
- * Called once, with the user pointer, when an exporter and every view of it are gone.
- * It may run on any thread that releases the last view or reference.
- */
-typedef void (*pybuf_owner_fn)(void *user);
 
 /**
  * A custom exporter's buffer functions, as CPython's `PyBufferProcs`.
@@ -444,6 +668,35 @@ typedef struct pybuf_format_run {
     enum pybuf_byte_order byte_order;
 } pybuf_format_run;
 
+/**
+ * One value of one element, tagged by `kind` (a `PYBUF_VALUE_*` constant); only the
+ * member(s) that `kind` names are meaningful.
+ *
+ * - `i`: PYBUF_VALUE_INT; `u`: PYBUF_VALUE_UINT; `b`: PYBUF_VALUE_BOOL (0 or 1);
+ * - `real`: PYBUF_VALUE_DOUBLE, and with `imag` PYBUF_VALUE_COMPLEX;
+ * - `bytes`, `size`: PYBUF_VALUE_BYTES. From `pybuf_get_item` they point into the
+ *   view's memory (valid as long as it is); for `pybuf_set_item` they are the caller's
+ *   and are only read (`(NULL, 0)` is empty).
+ */
+typedef struct pybuf_value {
+    int kind;
+    int b;
+    int64_t i;
+    uint64_t u;
+    double real;
+    double imag;
+    const void *bytes;
+    pybuf_ssize_t size;
+} pybuf_value;
+
+/**
+ * The "None" of a slice bound or step (`PTRDIFF_MIN`): `pybuf_slice(dst, src, 0,
+ * PYBUF_SLICE_NONE, PYBUF_SLICE_NONE, -1)` is `[::-1]`. (An explicit start or stop of
+ * `PTRDIFF_MIN` would otherwise mean the same as any value below `-shape[dim]`, except
+ * as the start of a slice with a negative step.)
+ */
+#define PYBUF_SLICE_NONE PTRDIFF_MIN
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -566,6 +819,91 @@ int pybuf_from_contiguous(const struct pybuf_buffer *dst,
  * Thread-safe for distinct destinations.
  */
 int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
+
+/**
+ * Make a DLPack 1.x tensor of the memory `view` describes, without copying: `data` is
+ * `view->buf` (`byte_offset` 0), the shape is the view's, the strides are the view's
+ * byte strides divided by the item size, the dtype comes from the format, the device is
+ * `kDLCPU`, the version DLPack 1.1, and `DLPACK_FLAG_BITMASK_READ_ONLY` is set when the
+ * view is read-only.
+ *
+ * Refused with `PYBUF_STATUS_UNREPRESENTABLE` and a message naming the value: a format
+ * that is not one native scalar (structs, several values, another byte order, long
+ * double, strings, pointers), a suboffset >= 0, a stride that is not a multiple of the
+ * item size (on a dimension longer than 1). Other errors: `PYBUF_STATUS_NULL_POINTER`,
+ * a malformed view (as `pybuf_is_contiguous` reports it), a malformed format.
+ *
+ * Lifetime: the tensor must not outlive the memory. When pybuf filled `view` from a
+ * built-in exporter (`pybuf_exporter_get_buffer`, or a view derived from one), the
+ * tensor holds an export of it, so the memory stays alive and exported until the
+ * deleter runs, whatever happens to `view`. When pybuf filled `view` from a DLPack
+ * tensor (`pybuf_from_dlpack*`), the tensor holds that one. For any other view (from
+ * CPython, numpy, `pybuf_fill_info`, a custom exporter) the caller keeps the memory
+ * alive until the deleter runs, for example by passing `owner`.
+ *
+ * `owner` (may be NULL) is called once with `user` when the deleter runs, after pybuf
+ * has given back what it holds; it may run on any thread that calls the deleter.
+ * `view` is only read; it may be released as soon as this returns.
+ *
+ * On success `*out` is a new tensor and 0 is returned: its consumer calls its deleter
+ * exactly once (which frees it). On failure `*out` is untouched and `owner` is never
+ * called.
+ *
+ * Thread-safe; no other thread may release `view` during the call.
+ */
+int pybuf_to_dlpack(const struct pybuf_buffer *view,
+                    pybuf_owner_fn owner,
+                    void *user,
+                    DLManagedTensorVersioned **out);
+
+/**
+ * `pybuf_to_dlpack` for a consumer of the legacy (pre-1.0) `DLManagedTensor`, which
+ * has no version and no flags. A read-only view is refused with
+ * `PYBUF_STATUS_READ_ONLY`, since the tensor could not say so (NumPy refuses the same);
+ * everything else is as for `pybuf_to_dlpack`, with the deleter `DLManagedTensor`'s.
+ *
+ * Thread-safe; no other thread may release `view` during the call.
+ */
+int pybuf_to_dlpack_legacy(const struct pybuf_buffer *view,
+                           pybuf_owner_fn owner,
+                           void *user,
+                           DLManagedTensor **out);
+
+/**
+ * Fill `view` from the DLPack 1.x tensor `tensor` for the request `flags` (PYBUF_*,
+ * with the rules of `pybuf_exporter_get_buffer`), without copying: `buf` is `data +
+ * byte_offset`, the shape is the tensor's, the strides are its element strides times the
+ * item size (NULL strides mean C-contiguous), the format is the dtype's (`?`, `bhiq`,
+ * `BHIQ`, `efd`, `Zf`, `Zd`), and the view is read-only when the tensor's flags have
+ * `DLPACK_FLAG_BITMASK_READ_ONLY` (PYBUF_WRITABLE is then refused with
+ * `PYBUF_STATUS_READ_ONLY`).
+ *
+ * Refused: a major version other than 1 (`PYBUF_STATUS_UNSUPPORTED_VERSION`), memory the
+ * CPU cannot address (`PYBUF_STATUS_UNSUPPORTED_DEVICE`; `kDLCPU`, `kDLCUDAHost`,
+ * `kDLROCMHost` and `kDLCUDAManaged` are read), a dtype with no PEP 3118 format (vector
+ * lanes, bfloat16, 8/6/4-bit floats, 128-bit floats: `PYBUF_STATUS_UNREPRESENTABLE`),
+ * ndim outside 0..=64, a negative shape, overflow, NULL data with elements, and a request
+ * the tensor cannot satisfy.
+ *
+ * Ownership: on success the view owns the tensor. `pybuf_release(view)` (of this very
+ * `pybuf_buffer`, not a copy) calls its deleter, unless a tensor made from the view by
+ * `pybuf_to_dlpack` still holds it: then the last of them does. `view->obj` is left as
+ * it was. On failure nothing is written, and the tensor is still the caller's, who must
+ * call its deleter (DLPack requires this after a version mismatch too).
+ *
+ * Thread-safe for distinct views; the deleter may run on the thread that releases.
+ */
+int pybuf_from_dlpack(struct pybuf_buffer *view, DLManagedTensorVersioned *tensor, int flags);
+
+/**
+ * `pybuf_from_dlpack` for a legacy (pre-1.0) `DLManagedTensor`, which has no version
+ * and no flags: the view is writable (a legacy producer cannot mark memory read-only;
+ * NumPy refuses to export read-only arrays so). Everything else, ownership included, is
+ * as for `pybuf_from_dlpack`.
+ *
+ * Thread-safe for distinct views; the deleter may run on the thread that releases.
+ */
+int pybuf_from_dlpack_legacy(struct pybuf_buffer *view, DLManagedTensor *tensor, int flags);
 
 /**
  * The message of the calling thread's last pybuf call: what was wrong and with which
@@ -904,6 +1242,86 @@ int pybuf_check_format_ex(const struct pybuf_buffer *view,
                           char order);
 
 /**
+ * The `__array_interface__` `typestr` of one item of the PEP 3118 `format`: `"<f8"`
+ * for `"<d"` (and for `"d"` on a little-endian machine), `"|u1"` for `"B"`, `"|S5"` for
+ * `"5s"`, `"<U3"` for `"<3w"`, `"|V16"` for a struct. `itemsize` is the view's item size,
+ * or 0 for the format's own; a larger one is trailing padding (the item is then a
+ * struct, `"|V<itemsize>"`).
+ *
+ * Output, as `snprintf`: the text and a NUL are written into `out[0..size)` and the
+ * text's length (without the NUL) is returned. `out` may be NULL only with `size` 0,
+ * which asks for the length and writes nothing. When `size` is too small (at most the
+ * length), nothing is written and `PYBUF_STATUS_LENGTH_MISMATCH` is returned, with a
+ * message giving the size needed. Errors are negative statuses (`pybuf_last_error()`
+ * says why), and `out` is then untouched: `PYBUF_STATUS_NULL_POINTER` (`format` NULL, or
+ * `out` NULL with `size` > 0), `PYBUF_STATUS_INVALID_ARGUMENT` (`size` < 0), a
+ * malformed format (`PYBUF_STATUS_INVALID_FORMAT`, ...), `PYBUF_STATUS_INVALID_ITEMSIZE`
+ * for an `itemsize` smaller than the format's, `PYBUF_STATUS_UNREPRESENTABLE` for a
+ * format with no array-interface type (`u`, `p`, pointers), `PYBUF_STATUS_LENGTH_MISMATCH`
+ * when `size` is too small.
+ *
+ * Thread-safe.
+ */
+pybuf_ssize_t pybuf_format_to_typestr(const char *format,
+                                      pybuf_ssize_t itemsize,
+                                      char *out,
+                                      pybuf_ssize_t size);
+
+/**
+ * The `__array_interface__` `descr` of one item of the PEP 3118 `format`, as the text
+ * of its Python literal (`ast.literal_eval` reads it): `"[('', '<f8')]"` for a scalar;
+ * for a struct one `(name, type)` or `(name, type, shape)` per field, a nested list for a
+ * nested struct, and `('', '|V<n>')` for the gaps (alignment, `x` padding, an `itemsize`
+ * larger than the format's): `"T{b:a:d:b:}"` is `"[('a', '|i1'), ('', '|V7'), ('b',
+ * '<f8')]"` on x86-64. Unnamed fields are named as NumPy names them (`f0`, `f1`, ...).
+ *
+ * Arguments, output (the length is returned; `out` NULL with `size` 0 asks for it;
+ * nothing is written when it does not fit) and errors as for `pybuf_format_to_typestr`.
+ *
+ * Thread-safe.
+ */
+pybuf_ssize_t pybuf_format_to_descr(const char *format,
+                                    pybuf_ssize_t itemsize,
+                                    char *out,
+                                    pybuf_ssize_t size);
+
+/**
+ * The PEP 3118 format of an `__array_interface__` `typestr`: `"<d"` for `"<f8"`, `"B"`
+ * for `"|u1"`, `"=d"` for `"=f8"` or `"|f8"`, `"5s"` for `"|S5"`, `"<3w"` for `"<U3"`,
+ * `"4x"` for `"|V4"`, `"O"` for `"|O"`.
+ *
+ * Output and the errors of the output as for `pybuf_format_to_typestr` (the length is
+ * returned; `out` NULL with `size` 0 asks for it; nothing is written when it does not
+ * fit). Errors: `PYBUF_STATUS_NULL_POINTER`, `PYBUF_STATUS_INVALID_FORMAT` for a malformed
+ * typestr (the message says why), `PYBUF_STATUS_UNREPRESENTABLE` for a type PEP 3118
+ * lacks (datetime64, timedelta64, a size with no code such as `"<i16"`, `"|S0"`),
+ * `PYBUF_STATUS_LENGTH_MISMATCH` when `size` is too small.
+ *
+ * Thread-safe.
+ */
+pybuf_ssize_t pybuf_format_from_typestr(const char *typestr, char *out, pybuf_ssize_t size);
+
+/**
+ * The PEP 3118 format of an `__array_interface__` `descr`, given as the text of its
+ * Python literal (lists, tuples, quoted strings, integers): a struct `T{...}` in the
+ * standard (unaligned) modes with one marker per change of byte order, so that every
+ * field lies at the offset the descr gives it: `"[('a', '|i1'), ('', '|V7'), ('b',
+ * '<f8')]"` is `"T{<b:a:7xd:b:}"`; nameless `V` fields are padding (`x`), nested lists
+ * nested `T{}`, shapes `(2,3)` prefixes, titles dropped. The default descr of a scalar,
+ * `"[('', '<f8')]"`, gives the typestr's format (`"<d"`).
+ *
+ * Output as for `pybuf_format_to_typestr` (the length is returned; `out` NULL with
+ * `size` 0 asks for it; nothing is written when it does not fit). Errors: those of
+ * `pybuf_format_from_typestr` for each field's typestr; `PYBUF_STATUS_INVALID_FORMAT` for
+ * a malformed descr (the message gives the byte position) or duplicate names;
+ * `PYBUF_STATUS_INVALID_SHAPE` for a negative shape; `PYBUF_STATUS_UNREPRESENTABLE` for a
+ * name with ':'.
+ *
+ * Thread-safe.
+ */
+pybuf_ssize_t pybuf_format_from_descr(const char *descr, char *out, pybuf_ssize_t size);
+
+/**
  * The version of the library as one number: MAJOR * 10000 + MINOR * 100 + PATCH, equal to
  * the header's PYBUF_VERSION_NUMBER when the header and the library match.
  *
@@ -917,6 +1335,316 @@ uint32_t pybuf_version(void);
  * Thread-safe.
  */
 const char *pybuf_version_string(void);
+
+/**
+ * Fill `dst` with `src` sliced in dimension `dim` (0-based, below `src->ndim`) by
+ * `start:stop:step`, each `PYBUF_SLICE_NONE` for Python's `None`. Python's rules
+ * (`slice.indices`): a missing step is 1, negative bounds count from the end, bounds are
+ * clamped to the dimension, a negative step walks backwards. So `(1, PYBUF_SLICE_NONE,
+ * 2)` is `[1::2]` and `(PYBUF_SLICE_NONE, PYBUF_SLICE_NONE, -1)` is `[::-1]`.
+ *
+ * Every dimension can be sliced (memoryview slices only 1-D views). With suboffsets,
+ * `buf` or the suboffset of the dimension's pointer group moves, as CPython moves it
+ * for PIL-style arrays. See the module documentation of derived views for ownership.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src` (as `pybuf_is_contiguous` reports it), INVALID_ARGUMENT (`dim` out of range, a
+ * step of 0, `dst == src`, a released `src`), OVERFLOW.
+ *
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_slice(struct pybuf_buffer *dst,
+                const struct pybuf_buffer *src,
+                int dim,
+                pybuf_ssize_t start,
+                pybuf_ssize_t stop,
+                pybuf_ssize_t step);
+
+/**
+ * Fill `dst` with the elements of `src` whose index in dimension `dim` is `index`
+ * (negative counts from the end, as in Python), without that dimension: ndim - 1
+ * dimensions (a 0-d view from a 1-d one).
+ *
+ * With suboffsets: indexing a dimension that has a suboffset moves it to the dimension
+ * before; indexing dimension 0 of a view with `suboffsets[0] >= 0` reads the pointer
+ * stored there (as `_testbuffer` does), so the memory must hold it; an empty view reads
+ * nothing and keeps its `buf` (no element is ever addressed through it). Indexing dimension
+ * `d` when both `d` and `d - 1` have suboffsets is refused (BUFFER_REQUEST): the two
+ * pointer reads cannot be merged. The result keeps a suboffsets array (all negative,
+ * perhaps) when the source had one. See the module documentation for ownership.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_ARGUMENT (`dim` out of range, `dst == src`), INDEX_OUT_OF_RANGE,
+ * BUFFER_REQUEST, OVERFLOW.
+ *
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_index(struct pybuf_buffer *dst,
+                const struct pybuf_buffer *src,
+                int dim,
+                pybuf_ssize_t index);
+
+/**
+ * Fill `dst` with the block of `src` that starts at index `start[k]` and has
+ * `shape[k]` elements in every dimension `k` (`src->ndim` entries each; NULL only when
+ * ndim is 0): `src[start[0]:start[0]+shape[0], ...]`, but nothing is clamped: every
+ * block must lie within `src`.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_SHAPE (a negative `shape[k]`), INDEX_OUT_OF_RANGE (a block outside
+ * `src`), INVALID_ARGUMENT, OVERFLOW. See the module documentation for ownership.
+ *
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_subview(struct pybuf_buffer *dst,
+                  const struct pybuf_buffer *src,
+                  const pybuf_ssize_t *start,
+                  const pybuf_ssize_t *shape);
+
+/**
+ * Fill `dst` with `src`, its axes reversed (numpy's `.T`): shape and strides reversed.
+ * A view with suboffsets is transposed only when no dimension moves across a pointer
+ * read (see `pybuf_permute`). See the module documentation for ownership.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, BUFFER_REQUEST (suboffsets), INVALID_ARGUMENT.
+ *
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_transpose(struct pybuf_buffer *dst, const struct pybuf_buffer *src);
+
+/**
+ * Fill `dst` with `src`, its axes in the order `axes` (`src->ndim` entries, a
+ * permutation of 0 .. ndim - 1; NULL only when ndim is 0): dimension `k` of `dst` is
+ * dimension `axes[k]` of `src`, as numpy's `transpose(axes)`.
+ *
+ * With suboffsets, the dimensions up to each one that has a suboffset form a group, and
+ * only permutations within groups are possible: a pointer read cannot move (CPython
+ * cannot permute such views at all). See the module documentation for ownership.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_ARGUMENT (an axis out of range or repeated, `dst == src`),
+ * BUFFER_REQUEST (a dimension moved across a pointer read).
+ *
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_permute(struct pybuf_buffer *dst, const struct pybuf_buffer *src, const int *axes);
+
+/**
+ * Fill `dst` with the memory of `src` read as items of `format` in `ndim` dimensions of
+ * `shape`, C-contiguous (memoryview.cast). `format` NULL keeps the source's format and
+ * itemsize (a reshape); `ndim` -1 means one dimension of `src->len / itemsize` items
+ * (`shape` is then not read), as memoryview.cast without a shape.
+ *
+ * memoryview's rules: `src` must be C-contiguous without suboffsets (else
+ * BUFFER_REQUEST), and product(shape) * itemsize must equal `src->len` (else
+ * LENGTH_MISMATCH; without a shape, `src->len` must be a multiple of the itemsize).
+ * Where pybuf goes further: any number of dimensions on both sides (memoryview casts
+ * only 1-D to N-D or N-D to 1-D), any format pybuf parses (memoryview takes only native
+ * single-character formats), a cast between two non-byte formats (memoryview needs 'B',
+ * 'b' or 'c' on one side), empty views and zeros in `shape` (memoryview refuses them).
+ * The format string is copied as given ("@d" stays "@d"). See the module documentation
+ * for ownership.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, BUFFER_REQUEST, LENGTH_MISMATCH, INVALID_NDIM (`ndim` outside -1..=64),
+ * INVALID_SHAPE (a negative entry), the parse statuses of `format` (INVALID_FORMAT,
+ * UNSUPPORTED_FORMAT), INVALID_ITEMSIZE (a format of size 0), OVERFLOW.
+ *
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_cast(struct pybuf_buffer *dst,
+               const struct pybuf_buffer *src,
+               const char *format,
+               int ndim,
+               const pybuf_ssize_t *shape);
+
+/**
+ * Fill `dst` with `src` where dimension `dim`, of length 1, has length `length` and
+ * stride 0: every index in it reads the same element (a dimension that already has
+ * `length` keeps its stride). `dst` is read-only, as numpy's `broadcast_to` makes it: a
+ * write would change several elements. See the module documentation for ownership.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_ARGUMENT (`dim`), INVALID_SHAPE (a negative `length`), SHAPE_MISMATCH
+ * (a dimension of another length than 1 or `length`).
+ *
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_broadcast(struct pybuf_buffer *dst,
+                    const struct pybuf_buffer *src,
+                    int dim,
+                    pybuf_ssize_t length);
+
+/**
+ * Fill `dst` with `src` broadcast to `ndim` dimensions of `shape`, as numpy's
+ * `broadcast_to`: the dimensions are matched from the last, each must equal the target
+ * or be 1 (its stride becomes 0), and new leading dimensions get stride 0. `dst` is
+ * read-only. See the module documentation for ownership.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_NDIM (`ndim` outside 0..=64), INVALID_SHAPE (a negative entry),
+ * SHAPE_MISMATCH (fewer dimensions than `src`, or a length that cannot be broadcast).
+ *
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_broadcast_to(struct pybuf_buffer *dst,
+                       const struct pybuf_buffer *src,
+                       int ndim,
+                       const pybuf_ssize_t *shape);
+
+/**
+ * The number of values in one item of `view`, as `struct.unpack` counts them: padding
+ * skipped, a string (`s`, `p`) one value, every `c` of a count one, arrays and nested
+ * structs flattened (`"T{b:a:xxx>i:b:d:c:}"` has 3, `"(2,2)d"` 4). A NULL format, or a
+ * view without a shape, is "B" (1).
+ *
+ * Returns -1 with an error recorded for NULL, a malformed view or format, or a format
+ * whose values reach beyond the view's itemsize (INVALID_ITEMSIZE).
+ *
+ * Thread-safe; reads `view` only.
+ */
+pybuf_ssize_t pybuf_item_fields(const struct pybuf_buffer *view);
+
+/**
+ * The value `field` of the element at `indices` (as `pybuf_get_pointer`: `ndim`
+ * entries, each in `0..shape[k]`, NULL for a 0-d view), converted from the format's
+ * byte order, in `*out`.
+ *
+ * `field` numbers the values of the item as `struct.unpack` returns them (see
+ * `pybuf_item_fields`): 0 for a single-value format; for `"T{b:a:xxx>i:b:d:c:}"`
+ * field 2 is the big-endian double `c`. The kind is the format's: INT for `b h i l q
+ * n`, UINT for `B H I L Q N u w P O & X{}`, DOUBLE for `e f d g` (`g` rounded to the
+ * nearest double), COMPLEX for `Zf Zd Zg`, BOOL for `?` (any non-zero byte is 1), BYTES
+ * for `c s p` (pointing into the view's memory; `p` gives the bytes its length byte
+ * announces).
+ *
+ * Returns 0, or a negative status with `*out` untouched: NULL_POINTER, a malformed
+ * view, INDEX_OUT_OF_RANGE (an index, or `field`), the format's parse statuses,
+ * INVALID_ITEMSIZE (the value lies beyond the view's itemsize).
+ *
+ * Thread-safe; reads `view` and its memory.
+ */
+int pybuf_get_item(const struct pybuf_buffer *view,
+                   const pybuf_ssize_t *indices,
+                   pybuf_ssize_t field,
+                   struct pybuf_value *out);
+
+/**
+ * Store `*value` as the value `field` of the element at `indices` (see
+ * `pybuf_get_item`), in the format's byte order, with `struct.pack`'s rules: integer
+ * codes take INT, UINT or BOOL values in their range (else VALUE_OUT_OF_RANGE) and
+ * refuse doubles (TYPE_MISMATCH); `e f d g` take numbers but not complex ones, and
+ * refuse a finite double too large for `e` or `f` (VALUE_OUT_OF_RANGE); `Zf Zd Zg`
+ * take any number; `?` stores the truth value of anything; `c` takes exactly one byte,
+ * `s` is truncated or padded with zero bytes, `p` stores its length byte; `O` (object
+ * references) is never written. The other values of the element are untouched, and
+ * `value->bytes` may point into the view's memory.
+ *
+ * Returns 0, or a negative status with the memory untouched: the errors of
+ * `pybuf_get_item`, READ_ONLY, TYPE_MISMATCH, VALUE_OUT_OF_RANGE, INVALID_ARGUMENT (a
+ * `kind` that is no PYBUF_VALUE_*, a BOOL other than 0 or 1, a negative `size`).
+ *
+ * Thread-safe for distinct elements.
+ */
+int pybuf_set_item(const struct pybuf_buffer *view,
+                   const pybuf_ssize_t *indices,
+                   pybuf_ssize_t field,
+                   const struct pybuf_value *value);
+
+/**
+ * Start iterating over every element of `view` in `order`: 'C' (the last index fastest),
+ * 'F' (the first fastest) or 'A' (F for a view that is F- but not C-contiguous, else C,
+ * as `pybuf_to_contiguous`). The iterator copies the view's geometry, so the view
+ * struct may change or be released afterwards; the memory must stay valid while the
+ * iterator is used.
+ *
+ * On success stores a new iterator in `*out` (free it with `pybuf_iter_free`) and
+ * returns 0; otherwise a negative status with `*out` untouched: NULL_POINTER, a
+ * malformed view, INVALID_ARGUMENT (order).
+ *
+ * Thread-safe; reads `view` only.
+ */
+int pybuf_iter_new(const struct pybuf_buffer *view, char order, struct pybuf_iter **out);
+
+/**
+ * Step `it` to the next element: store its address in `*element` and its index in
+ * `indices` (`ndim` entries), each unless NULL, and return 1; return 0 after the last
+ * element (nothing stored; later calls keep returning 0). A 0-d view has one element;
+ * an empty view none. Returns NULL_POINTER when `it` is NULL.
+ *
+ * With suboffsets, the pointers stored in the memory are followed as
+ * `pybuf_get_pointer` follows them. Not thread-safe with respect to `it`.
+ */
+int pybuf_iter_next(struct pybuf_iter *it, void **element, pybuf_ssize_t *indices);
+
+/**
+ * Free an iterator made by `pybuf_iter_new`. `pybuf_iter_free(NULL)` does nothing.
+ *
+ * Not thread-safe with respect to `it`.
+ */
+void pybuf_iter_free(struct pybuf_iter *it);
+
+/**
+ * Whether `a` and `b` are equal as memoryview's `==` decides it, for every format:
+ * the shapes first (the same ndim, and equal lengths up to the first zero), then the
+ * values of every pair of elements with the same index, each side read with its own
+ * format, compared as Python compares the values `struct.unpack` gives. So a NaN equals
+ * nothing (a view holding one is not equal to itself), `"<i"` equals `">i"` and `"b"`
+ * equals `"d"` when they hold the same numbers, and items with different numbers of
+ * values are never equal. memoryview gives up on formats the struct module does not
+ * know (`T{...}`, `Zd`, `g`, ...); pybuf compares them all (`O` values as addresses).
+ *
+ * Returns 1 (last status OK); 0 when they differ, with last status SHAPE_MISMATCH (the
+ * shapes) or VALUE_MISMATCH (a value: `pybuf_last_error()` names the element, the field
+ * and both values); or a negative status: NULL_POINTER, a malformed view, a format's
+ * parse status, INVALID_ITEMSIZE (a format whose values reach beyond its itemsize).
+ *
+ * Thread-safe; reads both views and their memory.
+ */
+int pybuf_equal(const struct pybuf_buffer *a, const struct pybuf_buffer *b);
+
+/**
+ * Check a view that came from elsewhere before trusting it, at `level`:
+ *
+ * - PYBUF_VALIDATE_LAYOUT: ndim in 0..=64; shape non-NULL (except the NULL-shape views
+ *   of PYBUF_SIMPLE requests, see `pybuf_buffer`) with no negative entry; itemsize > 0;
+ *   len equal to product(shape) * itemsize; no offset computation (strides times
+ *   shape, plus suboffsets) that overflows; readonly 0 or 1; buf non-NULL when len > 0;
+ *   suboffsets only together with strides.
+ * - PYBUF_VALIDATE_FORMAT: also, a non-NULL format parses and has the view's itemsize
+ *   (a NULL format, the answer to a request without PYBUF_FORMAT, is not checked; nor
+ *   is the itemsize of a view without a shape, which is bytes).
+ * - PYBUF_VALIDATE_MEMORY: also, every byte the view reaches lies inside `[base, base +
+ *   size)`. With suboffsets every pointer is checked to lie inside before it is read,
+ *   and the memory it leads to must lie inside too. `base` and `size` are read only at
+ *   this level.
+ *
+ * Returns 0, or the first failure's status with a message naming the value: NULL_POINTER,
+ * INVALID_ARGUMENT (level, a negative `size`), INVALID_NDIM, INVALID_SHAPE,
+ * INVALID_ITEMSIZE, INVALID_STRIDES, INVALID_SUBOFFSETS, LENGTH_MISMATCH (len, or bytes
+ * outside the memory), OVERFLOW, the format's parse statuses.
+ *
+ * Thread-safe; reads `view` and, at the memory level, `[base, base + size)`.
+ */
+int pybuf_validate(const struct pybuf_buffer *view,
+                   int level,
+                   const void *base,
+                   pybuf_ssize_t size);
+
+/**
+ * The bytes the elements of `view` cover, as offsets from `view->buf`: every byte lies
+ * in `[buf + *lo, buf + *hi)`, and the range is the smallest such; `(0, 0)` for an empty
+ * view. With suboffsets the stored pointers are followed (so the memory must hold them:
+ * check a foreign view with `pybuf_validate` at PYBUF_VALIDATE_MEMORY first), and the
+ * range covers the pointers read too.
+ *
+ * Returns 0, or a negative status with `*lo` and `*hi` untouched: NULL_POINTER, a
+ * malformed view, OVERFLOW (bytes farther from `buf` than a pybuf_ssize_t can say).
+ *
+ * Thread-safe; reads `view` and, with suboffsets, its memory.
+ */
+int pybuf_extent(const struct pybuf_buffer *view, pybuf_ssize_t *lo, pybuf_ssize_t *hi);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -60,17 +60,39 @@ pub enum Status {
     /// A view does not match the expected type: its format, item size, number of
     /// dimensions or contiguity (`pybuf_check_format`), or two formats differ.
     FormatMismatch = -20,
+    /// Valid memory or a valid type that the other convention cannot describe: a struct,
+    /// non-native or non-numeric format for DLPack, suboffsets, strides that are not a
+    /// multiple of the item size, a DLPack or NumPy type with no PEP 3118 format (or the
+    /// reverse). The message names the value and the reason.
+    Unrepresentable = -21,
+    /// DLPack memory on a device pybuf cannot read (anything but the CPU and host memory
+    /// that the CPU addresses directly).
+    UnsupportedDevice = -22,
+    /// A DLPack tensor of a major version other than 1: its fields cannot be read (its
+    /// deleter can, and the caller still owns the tensor).
+    UnsupportedVersion = -23,
+    /// A value's type cannot be stored in an element's type: a double written to an
+    /// integer element, an integer to a bytes element, bytes of another length than 1 to
+    /// a 'c' element (`pybuf_set_item`).
+    TypeMismatch = -24,
+    /// A value is outside the range of the element it is written to: 300 for a 'b'
+    /// element, 1e300 for an 'f' element (`pybuf_set_item`).
+    ValueOutOfRange = -25,
+    /// Two views differ in a value (`pybuf_equal` returned 0 for views of equal shapes).
+    ValueMismatch = -26,
 }
 
 impl Status {
     /// The status for a raw integer coming back from C, if it is one of ours.
     pub fn from_raw(value: c_int) -> Option<Status> {
         use Status::*;
-        const ALL: [Status; 21] = [
+        const ALL: [Status; 27] = [
             Ok, NullPointer, InvalidArgument, InvalidNdim, InvalidShape, InvalidItemsize,
             InvalidStrides, InvalidSuboffsets, LengthMismatch, Overflow, IndexOutOfRange,
             InvalidFormat, UnsupportedFormat, ReadOnly, ShapeMismatch, BufferRequest,
             ForeignView, ExportsExist, OutOfMemory, Internal, FormatMismatch,
+            Unrepresentable, UnsupportedDevice, UnsupportedVersion, TypeMismatch,
+            ValueOutOfRange, ValueMismatch,
         ];
         ALL.iter().copied().find(|s| *s as c_int == value)
     }
@@ -105,6 +127,12 @@ impl Status {
             OutOfMemory => c"PYBUF_STATUS_OUT_OF_MEMORY",
             Internal => c"PYBUF_STATUS_INTERNAL",
             FormatMismatch => c"PYBUF_STATUS_FORMAT_MISMATCH",
+            Unrepresentable => c"PYBUF_STATUS_UNREPRESENTABLE",
+            UnsupportedDevice => c"PYBUF_STATUS_UNSUPPORTED_DEVICE",
+            UnsupportedVersion => c"PYBUF_STATUS_UNSUPPORTED_VERSION",
+            TypeMismatch => c"PYBUF_STATUS_TYPE_MISMATCH",
+            ValueOutOfRange => c"PYBUF_STATUS_VALUE_OUT_OF_RANGE",
+            ValueMismatch => c"PYBUF_STATUS_VALUE_MISMATCH",
         }
     }
 }
@@ -145,6 +173,7 @@ ctor! {
     format => InvalidFormat, unsupported => UnsupportedFormat, readonly => ReadOnly,
     mismatch => ShapeMismatch, request => BufferRequest, foreign => ForeignView,
     exports => ExportsExist, oom => OutOfMemory, internal => Internal,
+    unrepresentable => Unrepresentable, device => UnsupportedDevice, version => UnsupportedVersion,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -208,16 +237,24 @@ mod tests {
 
     #[test]
     fn status_values_are_fixed_and_round_trip() {
-        for v in -20..=0 {
-            let s = Status::from_raw(v).expect("every value in -20..=0 is a status");
+        for v in -26..=0 {
+            let s = Status::from_raw(v).expect("every value in -26..=0 is a status");
             assert_eq!(s as c_int, v);
             assert!(s.name().starts_with("PYBUF_STATUS_"));
         }
         assert_eq!(Status::from_raw(1), None);
-        assert_eq!(Status::from_raw(-21), None);
+        assert_eq!(Status::from_raw(-27), None);
         assert_eq!(Status::InvalidShape as c_int, -4);
         assert_eq!(Status::Internal as c_int, -19);
         assert_eq!(Status::FormatMismatch as c_int, -20);
+        assert_eq!(Status::Unrepresentable as c_int, -21);
+        assert_eq!(Status::UnsupportedDevice as c_int, -22);
+        assert_eq!(Status::UnsupportedVersion as c_int, -23);
+        assert_eq!(Status::UnsupportedVersion.name(), "PYBUF_STATUS_UNSUPPORTED_VERSION");
+        assert_eq!(Status::TypeMismatch as c_int, -24);
+        assert_eq!(Status::ValueOutOfRange as c_int, -25);
+        assert_eq!(Status::ValueMismatch as c_int, -26);
+        assert_eq!(Status::ValueMismatch.name(), "PYBUF_STATUS_VALUE_MISMATCH");
     }
 
     #[test]

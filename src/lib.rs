@@ -6,6 +6,9 @@
 //! - [`format`]: the PEP 3118 format grammar and its layouts;
 //! - [`copy`]: the copy engine (planning and kernels);
 //! - [`export`]: exporters, view bookkeeping and lifetimes;
+//! - [`interop`]: DLPack and NumPy's array interface;
+//! - [`view`]: memoryview for any view: derived views, element values, iteration,
+//!   equality and validation;
 //! - [`error`]: the status type and the thread's last error;
 //! - [`abi`]: the C types (`pybuf_buffer`, the `PYBUF_*` flags);
 //! - `ffi`: the `extern "C"` functions, one file per noun.
@@ -18,7 +21,9 @@ pub mod copy;
 pub mod error;
 pub mod export;
 pub mod format;
+pub mod interop;
 pub mod layout;
+pub mod view;
 
 pub mod ffi;
 

@@ -9,7 +9,8 @@
 //!
 //! CTest runs the same files through `c_tests/CMakeLists.txt`.
 
-#![cfg(unix)]
+// Not under Miri, which cannot run a C compiler or foreign code.
+#![cfg(all(unix, not(miri)))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -138,19 +139,27 @@ fn run_c_test(file: &str, extra_includes: &[PathBuf]) {
 
 /// The source files the tests below cover; `every_c_test_file_is_run` keeps it complete.
 const FILES: &[&str] = &[
+    "test_array_interface.c",
+    "test_bad_inputs.c",
     "test_contiguous.c",
     "test_copy.c",
+    "test_dlpack.c",
+    "test_dlpack_first.c",
+    "test_dlpack_layout.c",
     "test_errors.c",
     "test_exporter.c",
     "test_fill_info.c",
     "test_format_api.c",
     "test_get_pointer.c",
+    "test_header_c99.c",
     "test_header_cxx.cpp",
     "test_layout.c",
     "test_size_from_format.c",
     "test_strides.c",
     "test_threads.c",
     "test_version.c",
+    "test_view.c",
+    "test_view_values.c",
 ];
 
 macro_rules! c_tests {
@@ -165,6 +174,7 @@ macro_rules! c_tests {
 }
 
 c_tests! {
+    test_bad_inputs => "test_bad_inputs.c",
     test_contiguous => "test_contiguous.c",
     test_copy => "test_copy.c",
     test_errors => "test_errors.c",
@@ -176,6 +186,13 @@ c_tests! {
     test_strides => "test_strides.c",
     test_threads => "test_threads.c",
     test_version => "test_version.c",
+    test_view => "test_view.c",
+    test_view_values => "test_view_values.c",
+    test_array_interface => "test_array_interface.c",
+    test_dlpack => "test_dlpack.c",
+    test_dlpack_first => "test_dlpack_first.c",
+    test_dlpack_layout => "test_dlpack_layout.c",
+    test_header_c99 => "test_header_c99.c",
     test_header_cxx => "test_header_cxx.cpp",
 }
 

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 #[test]
+#[cfg_attr(miri, ignore = "reads files and runs no unsafe code")]
 fn committed_header_matches_generated() {
     let generated = std::fs::read_to_string(env!("PYBUF_GENERATED_HEADER"))
         .expect("build.rs generated the header");

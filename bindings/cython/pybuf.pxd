@@ -15,7 +15,9 @@
 # returned status and read pybuf_last_error().
 
 from libc.stddef cimport ptrdiff_t
-from libc.stdint cimport uint32_t
+# DLPack's exchange structs (declared in pybuf.h; see pybuf_dlpack.pxd).
+from pybuf_dlpack cimport DLManagedTensor, DLManagedTensorVersioned
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 cdef extern from "pybuf.h" nogil:
 
@@ -51,6 +53,19 @@ cdef extern from "pybuf.h" nogil:
         PYBUF_READ
         PYBUF_WRITE
 
+        # Views. PYBUF_SLICE_NONE is PTRDIFF_MIN: pass it to pybuf_slice as it is (Cython
+        # types these names as int; cast to pybuf_ssize_t before using it as a number).
+        PYBUF_SLICE_NONE
+        PYBUF_VALUE_INT
+        PYBUF_VALUE_UINT
+        PYBUF_VALUE_DOUBLE
+        PYBUF_VALUE_COMPLEX
+        PYBUF_VALUE_BOOL
+        PYBUF_VALUE_BYTES
+        PYBUF_VALIDATE_LAYOUT
+        PYBUF_VALIDATE_FORMAT
+        PYBUF_VALIDATE_MEMORY
+
     # -- enums ----------------------------------------------------------------------------
 
     ctypedef enum pybuf_byte_order:
@@ -79,6 +94,12 @@ cdef extern from "pybuf.h" nogil:
         PYBUF_STATUS_OUT_OF_MEMORY
         PYBUF_STATUS_INTERNAL
         PYBUF_STATUS_FORMAT_MISMATCH
+        PYBUF_STATUS_UNREPRESENTABLE
+        PYBUF_STATUS_UNSUPPORTED_DEVICE
+        PYBUF_STATUS_UNSUPPORTED_VERSION
+        PYBUF_STATUS_TYPE_MISMATCH
+        PYBUF_STATUS_VALUE_OUT_OF_RANGE
+        PYBUF_STATUS_VALUE_MISMATCH
 
     # -- types ----------------------------------------------------------------------------
 
@@ -88,6 +109,8 @@ cdef extern from "pybuf.h" nogil:
     ctypedef struct pybuf_format:
         pass
     ctypedef struct pybuf_format_runs:
+        pass
+    ctypedef struct pybuf_iter:
         pass
 
     ctypedef ptrdiff_t pybuf_ssize_t
@@ -167,6 +190,17 @@ cdef extern from "pybuf.h" nogil:
         char mode
         pybuf_byte_order byte_order
 
+    # One value of one element, tagged by kind (PYBUF_VALUE_*).
+    ctypedef struct pybuf_value:
+        int kind
+        int b
+        int64_t i
+        uint64_t u
+        double real
+        double imag
+        const void *bytes
+        pybuf_ssize_t size
+
     # -- views (consumers) -----------------------------------------------------------------
 
     int pybuf_is_contiguous(const pybuf_buffer *view, char order)
@@ -225,3 +259,44 @@ cdef extern from "pybuf.h" nogil:
     int pybuf_check_format(const pybuf_buffer *view, const char *expected)
     int pybuf_check_format_ex(const pybuf_buffer *view, const char *expected, int ndim,
                               char order)
+
+    # -- interop: DLPack and NumPy's array interface ---------------------------------------
+
+    int pybuf_to_dlpack(const pybuf_buffer *view, pybuf_owner_fn owner, void *user,
+                        DLManagedTensorVersioned **out)
+    int pybuf_to_dlpack_legacy(const pybuf_buffer *view, pybuf_owner_fn owner, void *user,
+                               DLManagedTensor **out)
+    int pybuf_from_dlpack(pybuf_buffer *view, DLManagedTensorVersioned *tensor, int flags)
+    int pybuf_from_dlpack_legacy(pybuf_buffer *view, DLManagedTensor *tensor, int flags)
+    pybuf_ssize_t pybuf_format_to_typestr(const char *format, pybuf_ssize_t itemsize, char *out,
+                                          pybuf_ssize_t size)
+    pybuf_ssize_t pybuf_format_to_descr(const char *format, pybuf_ssize_t itemsize, char *out,
+                                        pybuf_ssize_t size)
+    pybuf_ssize_t pybuf_format_from_typestr(const char *typestr, char *out, pybuf_ssize_t size)
+    pybuf_ssize_t pybuf_format_from_descr(const char *descr, char *out, pybuf_ssize_t size)
+
+    # -- views (derived views, values, iteration, equality, validation) -----------------
+
+    int pybuf_slice(pybuf_buffer *dst, const pybuf_buffer *src, int dim, pybuf_ssize_t start,
+                    pybuf_ssize_t stop, pybuf_ssize_t step)
+    int pybuf_index(pybuf_buffer *dst, const pybuf_buffer *src, int dim, pybuf_ssize_t index)
+    int pybuf_subview(pybuf_buffer *dst, const pybuf_buffer *src, const pybuf_ssize_t *start,
+                      const pybuf_ssize_t *shape)
+    int pybuf_transpose(pybuf_buffer *dst, const pybuf_buffer *src)
+    int pybuf_permute(pybuf_buffer *dst, const pybuf_buffer *src, const int *axes)
+    int pybuf_cast(pybuf_buffer *dst, const pybuf_buffer *src, const char *format, int ndim,
+                   const pybuf_ssize_t *shape)
+    int pybuf_broadcast(pybuf_buffer *dst, const pybuf_buffer *src, int dim, pybuf_ssize_t length)
+    int pybuf_broadcast_to(pybuf_buffer *dst, const pybuf_buffer *src, int ndim,
+                           const pybuf_ssize_t *shape)
+    pybuf_ssize_t pybuf_item_fields(const pybuf_buffer *view)
+    int pybuf_get_item(const pybuf_buffer *view, const pybuf_ssize_t *indices,
+                       pybuf_ssize_t field, pybuf_value *out)
+    int pybuf_set_item(const pybuf_buffer *view, const pybuf_ssize_t *indices,
+                       pybuf_ssize_t field, const pybuf_value *value)
+    int pybuf_iter_new(const pybuf_buffer *view, char order, pybuf_iter **out)
+    int pybuf_iter_next(pybuf_iter *it, void **element, pybuf_ssize_t *indices)
+    void pybuf_iter_free(pybuf_iter *it)
+    int pybuf_equal(const pybuf_buffer *a, const pybuf_buffer *b)
+    int pybuf_validate(const pybuf_buffer *view, int level, const void *base, pybuf_ssize_t size)
+    int pybuf_extent(const pybuf_buffer *view, pybuf_ssize_t *lo, pybuf_ssize_t *hi)

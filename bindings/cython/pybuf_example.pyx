@@ -12,6 +12,12 @@ Consuming: `to_contiguous`, `is_contiguous` and `copy` take any Python buffer (a
 a memoryview, an Exporter), get a `Py_buffer` with `PyObject_GetBuffer` and hand it, cast, to
 pybuf's functions.
 
+DLPack: `Exporter.__dlpack__` and `__dlpack_device__` make `numpy.from_dlpack(e)` an array
+on the exporter's memory (pybuf_to_dlpack; the tensor holds an export until NumPy calls its
+deleter). `from_dlpack(obj)` goes the other way: it takes `obj.__dlpack__()` (a NumPy array's,
+say) through pybuf_from_dlpack and returns a `DLPackView` of that memory, whose buffer any
+consumer can view; the tensor's deleter runs when the DLPackView and its last view are gone.
+
 Errors: a failed pybuf call raises `PybufError` (a BufferError) with the pybuf status in
 `.status` and `pybuf_last_error()` as the message.
 
@@ -21,7 +27,15 @@ build/cython/pybuf_example*.so.
 
 from cpython.buffer cimport PyBUF_FULL, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.ref cimport Py_DECREF, Py_INCREF
-from libc.string cimport memcmp, memcpy
+from cpython.pycapsule cimport (
+    PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New, PyCapsule_SetName,
+)
+from pybuf_dlpack cimport DLManagedTensor, DLManagedTensorVersioned, kDLCPU
+from pybuf cimport (
+    PYBUF_FULL_RO, PYBUF_STATUS_OUT_OF_MEMORY, pybuf_from_dlpack, pybuf_from_dlpack_legacy,
+    pybuf_to_dlpack, pybuf_to_dlpack_legacy,
+)
+from libc.string cimport memcmp, memcpy, memset
 
 from pybuf cimport (
     PYBUF_MAX_NDIM, PYBUF_STATUS_INVALID_ARGUMENT, pybuf_copy, pybuf_exporter,
@@ -211,6 +225,47 @@ cdef class Exporter:
         _check(pybuf_exporter_replace(self.e, &d.desc))
         self.owner.mem = mem
 
+    # -- DLPack (the producer side of numpy.from_dlpack) ----------------------------------
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A capsule of a DLPack tensor of this memory, without a copy (pybuf_to_dlpack):
+        "dltensor_versioned" when the consumer passes max_version >= (1, 0), else the
+        legacy "dltensor". The tensor holds an export of the memory until its deleter runs.
+        Raises BufferError (a PybufError) for memory DLPack cannot describe, and for
+        copy=True or another device than the CPU."""
+        cdef pybuf_buffer view
+        cdef DLManagedTensorVersioned *vt = NULL
+        cdef DLManagedTensor *lt = NULL
+        if stream is not None and stream != -1:
+            raise BufferError(f"stream = {stream!r}: CPU memory has no stream")
+        if dl_device is not None and tuple(dl_device) != (kDLCPU, 0):
+            raise BufferError(f"dl_device = {tuple(dl_device)}: pybuf exports CPU memory, (1, 0)")
+        if copy:
+            raise BufferError("copy=True: pybuf exports the memory itself, never a copy")
+        versioned = max_version is not None and tuple(max_version)[0] >= 1
+        _check(pybuf_exporter_get_buffer(self.e, &view, PYBUF_FULL_RO))
+        try:
+            if versioned:
+                _check(pybuf_to_dlpack(&view, NULL, NULL, &vt))
+            else:
+                _check(pybuf_to_dlpack_legacy(&view, NULL, NULL, &lt))
+        finally:
+            pybuf_release(&view)  # the tensor holds its own export
+        try:
+            if versioned:
+                return PyCapsule_New(vt, b"dltensor_versioned", _versioned_capsule_deleter)
+            return PyCapsule_New(lt, b"dltensor", _legacy_capsule_deleter)
+        except BaseException:
+            if versioned:
+                vt.deleter(vt)
+            else:
+                lt.deleter(lt)
+            raise
+
+    def __dlpack_device__(self):
+        """(kDLCPU, 0): pybuf's memory is the CPU's."""
+        return (kDLCPU, 0)
+
 
 # -- consuming ---------------------------------------------------------------------------
 
@@ -270,3 +325,140 @@ def release_foreign(obj, int flags=PyBUF_FULL_RO):
     unchanged = memcmp(&before, &view, sizeof(Py_buffer)) == 0
     PyBuffer_Release(&view)
     return status, unchanged
+
+
+# -- DLPack ------------------------------------------------------------------------------
+
+cdef void _versioned_capsule_deleter(object capsule) noexcept:
+    # An unconsumed capsule still owns its tensor (a consumer renames it "used_...").
+    cdef DLManagedTensorVersioned *t
+    if PyCapsule_IsValid(capsule, b"dltensor_versioned"):
+        t = <DLManagedTensorVersioned *>PyCapsule_GetPointer(capsule, b"dltensor_versioned")
+        if t.deleter != NULL:
+            t.deleter(t)
+
+
+cdef void _legacy_capsule_deleter(object capsule) noexcept:
+    cdef DLManagedTensor *t
+    if PyCapsule_IsValid(capsule, b"dltensor"):
+        t = <DLManagedTensor *>PyCapsule_GetPointer(capsule, b"dltensor")
+        if t.deleter != NULL:
+            t.deleter(t)
+
+
+cdef class _Imported:
+    """A pybuf view filled by pybuf_from_dlpack: it owns the tensor until released."""
+    cdef pybuf_buffer view  # at a stable address: pybuf_release needs this very struct
+    cdef bint held
+
+    def __dealloc__(self):
+        if self.held:
+            self.held = False
+            pybuf_release(&self.view)  # the tensor's deleter runs here
+
+
+cdef void _imported_done(void *user) noexcept with gil:
+    # The owner callback of a DLPackView's exporter: its memory is no longer viewed.
+    cdef _Imported imported = <_Imported>user
+    if imported.held:
+        imported.held = False
+        pybuf_release(&imported.view)  # the tensor's deleter runs here
+    Py_DECREF(imported)
+
+
+cdef class DLPackView:
+    """Another library's memory, taken from its `__dlpack__` through pybuf_from_dlpack:
+    `from_dlpack(obj)` makes one. Its buffer (`numpy.asarray(v)`, `memoryview(v)`) is that
+    memory, read-only if the tensor says so, and the tensor's deleter runs when this object
+    and every view of it are gone."""
+    cdef pybuf_exporter *e
+    cdef readonly str capsule
+    cdef readonly size_t address
+    cdef readonly bint readonly
+    cdef readonly tuple shape
+    cdef readonly tuple strides
+    cdef readonly str format
+
+    def __dealloc__(self):
+        pybuf_exporter_free(self.e)
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        if pybuf_exporter_get_buffer(self.e, <pybuf_buffer *>view, flags) != 0:
+            raise PybufError(pybuf_last_status(), _last_error())
+        view.obj = self
+
+    def __releasebuffer__(self, Py_buffer *view):
+        pybuf_release(<pybuf_buffer *>view)
+
+    @property
+    def exports(self):
+        return pybuf_exporter_exports(self.e)
+
+
+cdef DLPackView _view_of(_Imported imported, str capsule):
+    """A DLPackView exporting the memory of `imported` (which it then owns)."""
+    cdef pybuf_buffer *v = &imported.view
+    cdef pybuf_exporter_desc d
+    cdef Py_ssize_t lo = 0, hi = 0, k, span
+    cdef DLPackView out = DLPackView.__new__(DLPackView)
+    if v.len > 0:
+        hi = v.itemsize
+        for k in range(v.ndim):
+            span = v.strides[k] * (v.shape[k] - 1)
+            if span < 0:
+                lo += span
+            else:
+                hi += span
+    memset(&d, 0, sizeof(d))
+    d.buf = <char *>v.buf + lo
+    d.len = hi - lo
+    d.offset = -lo
+    d.readonly = v.readonly
+    d.format = v.format
+    d.itemsize = v.itemsize
+    d.ndim = v.ndim
+    d.shape = v.shape
+    d.strides = v.strides
+    _check(pybuf_exporter_new(&d, _imported_done, <void *>imported, &out.e))
+    Py_INCREF(imported)  # lent to pybuf until _imported_done
+    out.capsule = capsule
+    out.address = <size_t>v.buf
+    out.readonly = v.readonly != 0
+    out.shape = tuple(v.shape[k] for k in range(v.ndim))
+    out.strides = tuple(v.strides[k] for k in range(v.ndim))
+    out.format = v.format.decode("ascii")
+    return out
+
+
+def from_dlpack(obj, *, legacy=False):
+    """A DLPackView of the memory `obj.__dlpack__()` shares (a NumPy array's, say), taken
+    through pybuf_from_dlpack without a copy. Asks for a DLPack 1.x ("dltensor_versioned")
+    capsule, with max_version=(1, 1), unless `legacy` is true or `obj` does not know
+    max_version; takes the legacy "dltensor" capsule then. The capsule is renamed "used_..."
+    once pybuf owns the tensor; if pybuf refuses it (PybufError), the capsule keeps it and
+    its own destructor calls the deleter."""
+    cdef _Imported imported = _Imported()
+    cdef DLManagedTensorVersioned *vt
+    cdef DLManagedTensor *lt
+    if legacy:
+        capsule = obj.__dlpack__()
+    else:
+        try:
+            capsule = obj.__dlpack__(max_version=(1, 1))
+        except TypeError:
+            capsule = obj.__dlpack__()
+    if PyCapsule_IsValid(capsule, b"dltensor_versioned"):
+        vt = <DLManagedTensorVersioned *>PyCapsule_GetPointer(capsule, b"dltensor_versioned")
+        _check(pybuf_from_dlpack(&imported.view, vt, PYBUF_FULL_RO))
+        imported.held = True
+        PyCapsule_SetName(capsule, b"used_dltensor_versioned")
+        name = "dltensor_versioned"
+    elif PyCapsule_IsValid(capsule, b"dltensor"):
+        lt = <DLManagedTensor *>PyCapsule_GetPointer(capsule, b"dltensor")
+        _check(pybuf_from_dlpack_legacy(&imported.view, lt, PYBUF_FULL_RO))
+        imported.held = True
+        PyCapsule_SetName(capsule, b"used_dltensor")
+        name = "dltensor"
+    else:
+        raise TypeError(f"{type(obj).__name__}.__dlpack__() returned {capsule!r}, not a DLPack capsule")
+    return _view_of(imported, name)

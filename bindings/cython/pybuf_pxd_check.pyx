@@ -10,7 +10,8 @@ header and with ctypes.
 """
 
 from pybuf cimport *
-from libc.stdint cimport uint32_t
+from pybuf_dlpack cimport *
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 # -- every function, through a pointer of the type pybuf.pxd gives it ---------------------
 
@@ -53,6 +54,31 @@ cdef int (*f_format_runs_next)(pybuf_format_runs *, pybuf_format_run *) noexcept
 cdef void (*f_format_runs_free)(pybuf_format_runs *) noexcept nogil
 cdef int (*f_check_format)(const pybuf_buffer *, const char *) noexcept nogil
 cdef int (*f_check_format_ex)(const pybuf_buffer *, const char *, int, char) noexcept nogil
+cdef int (*f_to_dlpack)(const pybuf_buffer *, pybuf_owner_fn, void *, DLManagedTensorVersioned **) noexcept nogil
+cdef int (*f_to_dlpack_legacy)(const pybuf_buffer *, pybuf_owner_fn, void *, DLManagedTensor **) noexcept nogil
+cdef int (*f_from_dlpack)(pybuf_buffer *, DLManagedTensorVersioned *, int) noexcept nogil
+cdef int (*f_from_dlpack_legacy)(pybuf_buffer *, DLManagedTensor *, int) noexcept nogil
+cdef pybuf_ssize_t (*f_format_to_typestr)(const char *, pybuf_ssize_t, char *, pybuf_ssize_t) noexcept nogil
+cdef pybuf_ssize_t (*f_format_to_descr)(const char *, pybuf_ssize_t, char *, pybuf_ssize_t) noexcept nogil
+cdef pybuf_ssize_t (*f_format_from_typestr)(const char *, char *, pybuf_ssize_t) noexcept nogil
+cdef pybuf_ssize_t (*f_format_from_descr)(const char *, char *, pybuf_ssize_t) noexcept nogil
+cdef int (*f_slice)(pybuf_buffer *, const pybuf_buffer *, int, pybuf_ssize_t, pybuf_ssize_t, pybuf_ssize_t) noexcept nogil
+cdef int (*f_index)(pybuf_buffer *, const pybuf_buffer *, int, pybuf_ssize_t) noexcept nogil
+cdef int (*f_subview)(pybuf_buffer *, const pybuf_buffer *, const pybuf_ssize_t *, const pybuf_ssize_t *) noexcept nogil
+cdef int (*f_transpose)(pybuf_buffer *, const pybuf_buffer *) noexcept nogil
+cdef int (*f_permute)(pybuf_buffer *, const pybuf_buffer *, const int *) noexcept nogil
+cdef int (*f_cast)(pybuf_buffer *, const pybuf_buffer *, const char *, int, const pybuf_ssize_t *) noexcept nogil
+cdef int (*f_broadcast)(pybuf_buffer *, const pybuf_buffer *, int, pybuf_ssize_t) noexcept nogil
+cdef int (*f_broadcast_to)(pybuf_buffer *, const pybuf_buffer *, int, const pybuf_ssize_t *) noexcept nogil
+cdef pybuf_ssize_t (*f_item_fields)(const pybuf_buffer *) noexcept nogil
+cdef int (*f_get_item)(const pybuf_buffer *, const pybuf_ssize_t *, pybuf_ssize_t, pybuf_value *) noexcept nogil
+cdef int (*f_set_item)(const pybuf_buffer *, const pybuf_ssize_t *, pybuf_ssize_t, const pybuf_value *) noexcept nogil
+cdef int (*f_iter_new)(const pybuf_buffer *, char, pybuf_iter **) noexcept nogil
+cdef int (*f_iter_next)(pybuf_iter *, void **, pybuf_ssize_t *) noexcept nogil
+cdef void (*f_iter_free)(pybuf_iter *) noexcept nogil
+cdef int (*f_equal)(const pybuf_buffer *, const pybuf_buffer *) noexcept nogil
+cdef int (*f_validate)(const pybuf_buffer *, int, const void *, pybuf_ssize_t) noexcept nogil
+cdef int (*f_extent)(const pybuf_buffer *, pybuf_ssize_t *, pybuf_ssize_t *) noexcept nogil
 
 f_is_contiguous = pybuf_is_contiguous
 f_get_pointer = pybuf_get_pointer
@@ -93,6 +119,31 @@ f_format_runs_next = pybuf_format_runs_next
 f_format_runs_free = pybuf_format_runs_free
 f_check_format = pybuf_check_format
 f_check_format_ex = pybuf_check_format_ex
+f_to_dlpack = pybuf_to_dlpack
+f_to_dlpack_legacy = pybuf_to_dlpack_legacy
+f_from_dlpack = pybuf_from_dlpack
+f_from_dlpack_legacy = pybuf_from_dlpack_legacy
+f_format_to_typestr = pybuf_format_to_typestr
+f_format_to_descr = pybuf_format_to_descr
+f_format_from_typestr = pybuf_format_from_typestr
+f_format_from_descr = pybuf_format_from_descr
+f_slice = pybuf_slice
+f_index = pybuf_index
+f_subview = pybuf_subview
+f_transpose = pybuf_transpose
+f_permute = pybuf_permute
+f_cast = pybuf_cast
+f_broadcast = pybuf_broadcast
+f_broadcast_to = pybuf_broadcast_to
+f_item_fields = pybuf_item_fields
+f_get_item = pybuf_get_item
+f_set_item = pybuf_set_item
+f_iter_new = pybuf_iter_new
+f_iter_next = pybuf_iter_next
+f_iter_free = pybuf_iter_free
+f_equal = pybuf_equal
+f_validate = pybuf_validate
+f_extent = pybuf_extent
 
 
 # -- every field of every struct, through a pointer of the type pybuf.pxd gives it -------
@@ -176,6 +227,52 @@ cdef char *run_code = run.code
 cdef char *run_mode = &run.mode
 cdef pybuf_byte_order *run_byte_order = &run.byte_order
 
+cdef pybuf_value val
+cdef int *val_kind = &val.kind
+cdef int *val_b = &val.b
+cdef int64_t *val_i = &val.i
+cdef uint64_t *val_u = &val.u
+cdef double *val_real = &val.real
+cdef double *val_imag = &val.imag
+cdef const void **val_bytes = &val.bytes
+cdef pybuf_ssize_t *val_size = &val.size
+
+# DLPack's structs (pybuf_dlpack.pxd) against pybuf.h's declarations.
+cdef DLPackVersion dlv
+cdef uint32_t *dlv_major = &dlv.major
+cdef uint32_t *dlv_minor = &dlv.minor
+cdef DLDevice dld
+cdef DLDeviceType *dld_device_type = &dld.device_type
+cdef int32_t *dld_device_id = &dld.device_id
+cdef DLDataType dlt
+cdef uint8_t *dlt_code = &dlt.code
+cdef uint8_t *dlt_bits = &dlt.bits
+cdef uint16_t *dlt_lanes = &dlt.lanes
+cdef DLTensor dtn
+cdef void **dtn_data = &dtn.data
+cdef DLDevice *dtn_device = &dtn.device
+cdef int32_t *dtn_ndim = &dtn.ndim
+cdef DLDataType *dtn_dtype = &dtn.dtype
+cdef int64_t **dtn_shape = &dtn.shape
+cdef int64_t **dtn_strides = &dtn.strides
+cdef uint64_t *dtn_byte_offset = &dtn.byte_offset
+cdef DLManagedTensor dmt
+cdef DLTensor *dmt_dl_tensor = &dmt.dl_tensor
+cdef void **dmt_manager_ctx = &dmt.manager_ctx
+cdef void _dl_delete(DLManagedTensor *t) noexcept nogil:
+    pass
+dmt.deleter = _dl_delete
+cdef DLManagedTensorVersioned dmv
+cdef DLPackVersion *dmv_version = &dmv.version
+cdef void **dmv_manager_ctx = &dmv.manager_ctx
+cdef uint64_t *dmv_flags = &dmv.flags
+cdef DLTensor *dmv_dl_tensor = &dmv.dl_tensor
+cdef void _dl_delete_versioned(DLManagedTensorVersioned *t) noexcept nogil:
+    pass
+dmv.deleter = _dl_delete_versioned
+cdef DLDataTypeCode dl_code = kDLBool
+cdef DLDeviceType dl_device = kDLCPU
+
 cdef pybuf_status status = PYBUF_STATUS_OK
 cdef pybuf_byte_order order = PYBUF_BYTE_ORDER_LITTLE
 
@@ -193,6 +290,13 @@ FUNCTIONS = [
     "pybuf_format_canonical", "pybuf_format_equal", "pybuf_format_compatible",
     "pybuf_format_runs_new", "pybuf_format_runs_next", "pybuf_format_runs_free",
     "pybuf_check_format", "pybuf_check_format_ex", "pybuf_version", "pybuf_version_string",
+    "pybuf_to_dlpack", "pybuf_to_dlpack_legacy", "pybuf_from_dlpack", "pybuf_from_dlpack_legacy",
+    "pybuf_format_to_typestr", "pybuf_format_to_descr", "pybuf_format_from_typestr",
+    "pybuf_format_from_descr",
+    "pybuf_slice", "pybuf_index", "pybuf_subview", "pybuf_transpose", "pybuf_permute",
+    "pybuf_cast", "pybuf_broadcast", "pybuf_broadcast_to", "pybuf_item_fields",
+    "pybuf_get_item", "pybuf_set_item", "pybuf_iter_new", "pybuf_iter_next", "pybuf_iter_free",
+    "pybuf_equal", "pybuf_validate", "pybuf_extent",
 ]
 
 FIELDS = {
@@ -208,6 +312,7 @@ FIELDS = {
     "pybuf_format_leaf": ["name", "offset", "size", "count", "total", "nrepeats", "repeats",
                           "code", "mode", "byte_order"],
     "pybuf_format_run": ["offset", "size", "count", "code", "mode", "byte_order"],
+    "pybuf_value": ["kind", "b", "i", "u", "real", "imag", "bytes", "size"],
 }
 
 SIZES = {
@@ -219,8 +324,15 @@ SIZES = {
     "pybuf_format_repeat": sizeof(pybuf_format_repeat),
     "pybuf_format_leaf": sizeof(pybuf_format_leaf),
     "pybuf_format_run": sizeof(pybuf_format_run),
+    "pybuf_value": sizeof(pybuf_value),
     "pybuf_ssize_t": sizeof(pybuf_ssize_t),
     "code": sizeof(fld.code),
+    "DLPackVersion": sizeof(DLPackVersion),
+    "DLDevice": sizeof(DLDevice),
+    "DLDataType": sizeof(DLDataType),
+    "DLTensor": sizeof(DLTensor),
+    "DLManagedTensor": sizeof(DLManagedTensor),
+    "DLManagedTensorVersioned": sizeof(DLManagedTensorVersioned),
 }
 
 CONSTANTS = {
@@ -249,6 +361,16 @@ CONSTANTS = {
     "PYBUF_FULL_RO": PYBUF_FULL_RO,
     "PYBUF_READ": PYBUF_READ,
     "PYBUF_WRITE": PYBUF_WRITE,
+    "PYBUF_SLICE_NONE": <pybuf_ssize_t>PYBUF_SLICE_NONE,
+    "PYBUF_VALUE_INT": PYBUF_VALUE_INT,
+    "PYBUF_VALUE_UINT": PYBUF_VALUE_UINT,
+    "PYBUF_VALUE_DOUBLE": PYBUF_VALUE_DOUBLE,
+    "PYBUF_VALUE_COMPLEX": PYBUF_VALUE_COMPLEX,
+    "PYBUF_VALUE_BOOL": PYBUF_VALUE_BOOL,
+    "PYBUF_VALUE_BYTES": PYBUF_VALUE_BYTES,
+    "PYBUF_VALIDATE_LAYOUT": PYBUF_VALIDATE_LAYOUT,
+    "PYBUF_VALIDATE_FORMAT": PYBUF_VALIDATE_FORMAT,
+    "PYBUF_VALIDATE_MEMORY": PYBUF_VALIDATE_MEMORY,
     "PYBUF_BYTE_ORDER_LITTLE": PYBUF_BYTE_ORDER_LITTLE,
     "PYBUF_BYTE_ORDER_BIG": PYBUF_BYTE_ORDER_BIG,
     "PYBUF_STATUS_OK": PYBUF_STATUS_OK,
@@ -272,7 +394,26 @@ CONSTANTS = {
     "PYBUF_STATUS_OUT_OF_MEMORY": PYBUF_STATUS_OUT_OF_MEMORY,
     "PYBUF_STATUS_INTERNAL": PYBUF_STATUS_INTERNAL,
     "PYBUF_STATUS_FORMAT_MISMATCH": PYBUF_STATUS_FORMAT_MISMATCH,
+    "PYBUF_STATUS_UNREPRESENTABLE": PYBUF_STATUS_UNREPRESENTABLE,
+    "PYBUF_STATUS_UNSUPPORTED_DEVICE": PYBUF_STATUS_UNSUPPORTED_DEVICE,
+    "PYBUF_STATUS_UNSUPPORTED_VERSION": PYBUF_STATUS_UNSUPPORTED_VERSION,
+    "PYBUF_STATUS_TYPE_MISMATCH": PYBUF_STATUS_TYPE_MISMATCH,
+    "PYBUF_STATUS_VALUE_OUT_OF_RANGE": PYBUF_STATUS_VALUE_OUT_OF_RANGE,
+    "PYBUF_STATUS_VALUE_MISMATCH": PYBUF_STATUS_VALUE_MISMATCH,
 }
 
-TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_ssize_t",
+TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_ssize_t",
          "pybuf_owner_fn", "pybuf_byte_order", "pybuf_status"] + list(FIELDS)
+
+# DLPack's constants as pybuf.h defines them (bindings/python/tests/test_dlpack.py).
+DLPACK_CONSTANTS = {
+    "DLPACK_MAJOR_VERSION": DLPACK_MAJOR_VERSION,
+    "DLPACK_MINOR_VERSION": DLPACK_MINOR_VERSION,
+    "DLPACK_FLAG_BITMASK_READ_ONLY": DLPACK_FLAG_BITMASK_READ_ONLY,
+    "DLPACK_FLAG_BITMASK_IS_COPIED": DLPACK_FLAG_BITMASK_IS_COPIED,
+    "DLPACK_FLAG_BITMASK_IS_SUBBYTE_TYPE_PADDED": DLPACK_FLAG_BITMASK_IS_SUBBYTE_TYPE_PADDED,
+    "kDLCPU": kDLCPU, "kDLCUDA": kDLCUDA, "kDLCUDAHost": kDLCUDAHost, "kDLROCMHost": kDLROCMHost,
+    "kDLCUDAManaged": kDLCUDAManaged, "kDLTrn": kDLTrn,
+    "kDLInt": kDLInt, "kDLUInt": kDLUInt, "kDLFloat": kDLFloat, "kDLBfloat": kDLBfloat,
+    "kDLComplex": kDLComplex, "kDLBool": kDLBool, "kDLFloat4_e2m1fn": kDLFloat4_e2m1fn,
+}

@@ -356,7 +356,8 @@ mod simd {
     static AVX: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
 
     pub(super) fn enabled() -> bool {
-        !FORCE_SCALAR.load(Ordering::Relaxed)
+        // Miri interprets no streaming stores or prefetches: the portable path there.
+        !cfg!(miri) && !FORCE_SCALAR.load(Ordering::Relaxed)
     }
 
     pub(super) fn has_avx() -> bool {

@@ -26,6 +26,9 @@ pub enum Hold {
     /// A view filled by a custom exporter: on release, its `internal` is restored and its
     /// release function called.
     Custom { release: Option<ReleaseFn>, exporter: *mut c_void, internal: *mut c_void },
+    /// A view derived from another (`pybuf_slice`, `pybuf_cast`, ...): its own arrays and
+    /// format, and an export of the built-in exporter of its memory, if any.
+    Derived(crate::view::Owned),
 }
 
 /// The heap bookkeeping of one view.
@@ -109,6 +112,24 @@ pub fn take(internal: *mut c_void, home: *const pybuf_buffer) -> Taken {
 pub fn is_registered(internal: *mut c_void) -> bool {
     let addr = internal as usize;
     shard(addr).lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|set| set.contains(&addr))
+}
+
+/// Run `f` on the live registered block at `internal`, under the registry lock (so that
+/// no other thread frees it meanwhile); `None` when `internal` is not a live block.
+pub fn with_block<R>(internal: *mut c_void, f: impl FnOnce(&Block) -> R) -> Option<R> {
+    let addr = internal as usize;
+    let guard = shard(addr).lock().unwrap_or_else(|e| e.into_inner());
+    if !guard.as_ref().is_some_and(|set| set.contains(&addr)) {
+        return None;
+    }
+    // SAFETY: a registered address is a live block from `Box::into_raw`; it is freed only
+    // after being removed under this shard's lock, which we hold.
+    Some(f(unsafe { &*internal.cast::<Block>() }))
+}
+
+/// Whether `internal` is the marker of a view that `pybuf_release` has released.
+pub fn is_released(internal: *mut c_void) -> bool {
+    internal == marker(&RELEASED)
 }
 
 /// A status-free count of registered blocks (for tests).

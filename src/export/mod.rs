@@ -64,6 +64,12 @@ impl Exporter {
         Ok(())
     }
 
+    /// Count one more export for a view derived from a view of this exporter (see
+    /// `crate::view::ExportRef`); a view of it is alive, so `replace` is already refused.
+    pub(crate) fn add_export(&self) {
+        self.exports.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Give back one export (called when a view's block is released).
     pub(crate) fn unexport(&self) {
         let before = self.exports.fetch_sub(1, Ordering::AcqRel);

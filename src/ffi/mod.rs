@@ -4,10 +4,13 @@
 
 pub mod buffer;
 pub mod copy;
+pub mod dlpack;
 pub mod error;
 pub mod exporter;
 pub mod format;
+pub mod interop;
 pub mod version;
+pub mod view;
 
 use std::ffi::{c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};

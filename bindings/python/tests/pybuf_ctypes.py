@@ -103,8 +103,31 @@ PYBUF_STATUS_EXPORTS_EXIST = -17
 PYBUF_STATUS_OUT_OF_MEMORY = -18
 PYBUF_STATUS_INTERNAL = -19
 PYBUF_STATUS_FORMAT_MISMATCH = -20
+PYBUF_STATUS_UNREPRESENTABLE = -21
+PYBUF_STATUS_UNSUPPORTED_DEVICE = -22
+PYBUF_STATUS_UNSUPPORTED_VERSION = -23
+PYBUF_STATUS_TYPE_MISMATCH = -24
+PYBUF_STATUS_VALUE_OUT_OF_RANGE = -25
+PYBUF_STATUS_VALUE_MISMATCH = -26
 
 STATUS_NAMES = {v: k for k, v in globals().items() if k.startswith("PYBUF_STATUS_")}
+
+# Views (pybuf_slice ... pybuf_extent).
+PYBUF_SLICE_NONE = -(1 << (8 * ctypes.sizeof(c_ssize_t) - 1))  # PTRDIFF_MIN
+PYBUF_VALUE_INT = 1
+PYBUF_VALUE_UINT = 2
+PYBUF_VALUE_DOUBLE = 3
+PYBUF_VALUE_COMPLEX = 4
+PYBUF_VALUE_BOOL = 5
+PYBUF_VALUE_BYTES = 6
+PYBUF_VALIDATE_LAYOUT = 1
+PYBUF_VALIDATE_FORMAT = 2
+PYBUF_VALIDATE_MEMORY = 3
+
+# C types the header spells with their own names (test_api.py looks them up here).
+int64_t = ctypes.c_int64
+uint64_t = ctypes.c_uint64
+double = ctypes.c_double
 
 
 # Opaque handles.
@@ -117,6 +140,10 @@ class pybuf_format(ctypes.Structure):
 
 
 class pybuf_format_runs(ctypes.Structure):
+    pass
+
+
+class pybuf_iter(ctypes.Structure):
     pass
 
 
@@ -200,9 +227,81 @@ class pybuf_format_run(ctypes.Structure):
     ]
 
 
+class pybuf_value(ctypes.Structure):
+    _fields_ = [
+        ("kind", c_int),
+        ("b", c_int),
+        ("i", ctypes.c_int64),
+        ("u", ctypes.c_uint64),
+        ("real", ctypes.c_double),
+        ("imag", ctypes.c_double),
+        ("bytes", c_void_p),
+        ("size", pybuf_ssize_t),
+    ]
+
+
+# DLPack's structs, as pybuf.h declares them (the layout of DLPack's dlpack.h).
+DLPACK_FLAG_BITMASK_READ_ONLY = 1 << 0
+DLPACK_FLAG_BITMASK_IS_COPIED = 1 << 1
+kDLCPU, kDLCUDA, kDLCUDAHost = 1, 2, 3
+kDLInt, kDLUInt, kDLFloat, kDLBfloat, kDLComplex, kDLBool = 0, 1, 2, 4, 5, 6
+
+
+class DLPackVersion(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint32), ("minor", ctypes.c_uint32)]
+
+
+class DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class DLTensor(ctypes.Structure):
+    _fields_ = [
+        ("data", c_void_p),
+        ("device", DLDevice),
+        ("ndim", ctypes.c_int32),
+        ("dtype", DLDataType),
+        ("shape", POINTER(ctypes.c_int64)),
+        ("strides", POINTER(ctypes.c_int64)),
+        ("byte_offset", ctypes.c_uint64),
+    ]
+
+
+class DLManagedTensor(ctypes.Structure):
+    pass
+
+
+DLManagedTensor._fields_ = [
+    ("dl_tensor", DLTensor),
+    ("manager_ctx", c_void_p),
+    ("deleter", ctypes.CFUNCTYPE(None, POINTER(DLManagedTensor))),
+]
+
+
+class DLManagedTensorVersioned(ctypes.Structure):
+    pass
+
+
+DLManagedTensorVersioned._fields_ = [
+    ("version", DLPackVersion),
+    ("manager_ctx", c_void_p),
+    ("deleter", ctypes.CFUNCTYPE(None, POINTER(DLManagedTensorVersioned))),
+    ("flags", ctypes.c_uint64),
+    ("dl_tensor", DLTensor),
+]
+
+DLPACK_STRUCTS = {c.__name__: c for c in (DLPackVersion, DLDevice, DLDataType, DLTensor,
+                                           DLManagedTensor, DLManagedTensorVersioned)}
+
 _EXP_P = POINTER(pybuf_exporter)
 _FMT_P = POINTER(pybuf_format)
 _RUNS_P = POINTER(pybuf_format_runs)
+_ITER_P = POINTER(pybuf_iter)
+_VALUE_P = POINTER(pybuf_value)
 
 # name: (restype, argtypes), in header order. A function the loaded library does not
 # export (yet) is skipped by `declare`; test_api.py checks this table against the header.
@@ -248,6 +347,33 @@ FUNCTIONS = {
     "pybuf_format_runs_free": (None, [_RUNS_P]),
     "pybuf_check_format": (c_int, [_BUF_P, c_char_p]),
     "pybuf_check_format_ex": (c_int, [_BUF_P, c_char_p, c_int, c_char]),
+    # interop: DLPack and NumPy's array interface
+    "pybuf_to_dlpack": (c_int, [_BUF_P, pybuf_owner_fn, c_void_p, POINTER(POINTER(DLManagedTensorVersioned))]),
+    "pybuf_to_dlpack_legacy": (c_int, [_BUF_P, pybuf_owner_fn, c_void_p, POINTER(POINTER(DLManagedTensor))]),
+    "pybuf_from_dlpack": (c_int, [_BUF_P, POINTER(DLManagedTensorVersioned), c_int]),
+    "pybuf_from_dlpack_legacy": (c_int, [_BUF_P, POINTER(DLManagedTensor), c_int]),
+    "pybuf_format_to_typestr": (pybuf_ssize_t, [c_char_p, pybuf_ssize_t, c_char_p, pybuf_ssize_t]),
+    "pybuf_format_to_descr": (pybuf_ssize_t, [c_char_p, pybuf_ssize_t, c_char_p, pybuf_ssize_t]),
+    "pybuf_format_from_typestr": (pybuf_ssize_t, [c_char_p, c_char_p, pybuf_ssize_t]),
+    "pybuf_format_from_descr": (pybuf_ssize_t, [c_char_p, c_char_p, pybuf_ssize_t]),
+    # views
+    "pybuf_slice": (c_int, [_BUF_P, _BUF_P, c_int, pybuf_ssize_t, pybuf_ssize_t, pybuf_ssize_t]),
+    "pybuf_index": (c_int, [_BUF_P, _BUF_P, c_int, pybuf_ssize_t]),
+    "pybuf_subview": (c_int, [_BUF_P, _BUF_P, _SSIZE_P, _SSIZE_P]),
+    "pybuf_transpose": (c_int, [_BUF_P, _BUF_P]),
+    "pybuf_permute": (c_int, [_BUF_P, _BUF_P, POINTER(c_int)]),
+    "pybuf_cast": (c_int, [_BUF_P, _BUF_P, c_char_p, c_int, _SSIZE_P]),
+    "pybuf_broadcast": (c_int, [_BUF_P, _BUF_P, c_int, pybuf_ssize_t]),
+    "pybuf_broadcast_to": (c_int, [_BUF_P, _BUF_P, c_int, _SSIZE_P]),
+    "pybuf_item_fields": (pybuf_ssize_t, [_BUF_P]),
+    "pybuf_get_item": (c_int, [_BUF_P, _SSIZE_P, pybuf_ssize_t, _VALUE_P]),
+    "pybuf_set_item": (c_int, [_BUF_P, _SSIZE_P, pybuf_ssize_t, _VALUE_P]),
+    "pybuf_iter_new": (c_int, [_BUF_P, c_char, POINTER(_ITER_P)]),
+    "pybuf_iter_next": (c_int, [_ITER_P, POINTER(c_void_p), _SSIZE_P]),
+    "pybuf_iter_free": (None, [_ITER_P]),
+    "pybuf_equal": (c_int, [_BUF_P, _BUF_P]),
+    "pybuf_validate": (c_int, [_BUF_P, c_int, c_void_p, pybuf_ssize_t]),
+    "pybuf_extent": (c_int, [_BUF_P, _SSIZE_P, _SSIZE_P]),
 }
 
 # Structs declared here, by their header name (test_api.py checks their fields).
@@ -260,6 +386,7 @@ STRUCTS = {
     "pybuf_format_repeat": pybuf_format_repeat,
     "pybuf_format_leaf": pybuf_format_leaf,
     "pybuf_format_run": pybuf_format_run,
+    "pybuf_value": pybuf_value,
 }
 
 

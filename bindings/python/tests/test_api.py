@@ -76,6 +76,10 @@ def test_function_declared_as_in_header(lib, name):
     assert fn.restype == restype and fn.argtypes == argtypes
 
 
+# The <stdint.h> limits the header names (PYBUF_SLICE_NONE is PTRDIFF_MIN).
+C_LIMITS = {"PTRDIFF_MIN": -(1 << (8 * ctypes.sizeof(ctypes.c_ssize_t) - 1))}
+
+
 def _header_defines() -> dict[str, int]:
     out: dict[str, int] = {}
     for m in re.finditer(r"^#define[ \t]+(PYBUF_\w+)[ \t]+(.+?)[ \t]*$", CODE, flags=re.M):
@@ -83,7 +87,7 @@ def _header_defines() -> dict[str, int]:
         if expr.startswith('"'):
             continue
         expr = re.sub(r"\bPYBUF_\w+\b", lambda x: str(out[x.group(0)]), expr)
-        out[name] = eval(expr, {"__builtins__": {}})  # integer expressions only
+        out[name] = eval(expr, {"__builtins__": {}, **C_LIMITS})  # integer expressions only
     return out
 
 

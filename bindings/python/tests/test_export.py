@@ -749,7 +749,9 @@ def _header_constants() -> dict:
         if expr.startswith('"'):
             values[name] = expr.strip('"')
         else:
-            values[name] = eval(re.sub(r"\bPYBUF_\w+\b", lambda m: repr(values[m.group(0)]), expr), {})
+            # the <stdint.h> limits the header names (PYBUF_SLICE_NONE is PTRDIFF_MIN)
+            limits = {"PTRDIFF_MIN": -(1 << (8 * ctypes.sizeof(c_ssize_t) - 1))}
+            values[name] = eval(re.sub(r"\bPYBUF_\w+\b", lambda m: repr(values[m.group(0)]), expr), limits)
     return values
 
 

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The heavy checks of the unsafe and FFI code (`make check` runs them all):
+#
+#   scripts/check.sh fuzz [SECONDS]   every cargo-fuzz target for SECONDS (default 60) each
+#   scripts/check.sh miri             the Rust test suite under Miri
+#   scripts/check.sh sanitize         Rust lib tests under ASan; C tests under gcc ASan+UBSan
+#   scripts/check.sh valgrind         C tests under valgrind memcheck
+#   scripts/check.sh tsan             c_tests/test_threads.c under ThreadSanitizer
+#   scripts/check.sh all [SECONDS]    all of the above, fuzzing SECONDS (default 10) each
+#
+# Nightly, Miri and sanitizer builds go to their own target directories (target/fuzz,
+# target/miri, target/asan, target/tsan) so that target/release is never rebuilt by them.
+# C tests use target/release/libpybuf.a (built by `make lib`). Every step ends with a
+# line "<step>: N passed, M failed"; the script exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=build/check
+mkdir -p "$OUT"
+TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+CC=${CC:-gcc}
+CXX=${CXX:-g++}
+# test_threads.c's operation count under the slow tools (valgrind, TSan): still 8 threads
+# on shared exporters, exact counts at the end
+SLOW_OPERATIONS=${SLOW_OPERATIONS:-100000}
+
+status=0
+fail() { echo "FAILED: $*" >&2; status=1; }
+
+need_nightly() {
+    rustup run nightly rustc -V >/dev/null 2>&1 || { echo "the nightly toolchain is required" >&2; exit 1; }
+}
+
+# The C test sources, and the extra include directory test_layout.c needs (Python.h).
+c_tests() { ls c_tests/test_*.c c_tests/test_*.cpp; }
+python_include() {
+    local dir
+    dir=$(${PYTHON:-python3} -c "import sysconfig; print(sysconfig.get_paths()['include'])" 2>/dev/null) || return
+    [ -f "$dir/Python.h" ] && echo "$dir"
+}
+
+# build_c_tests DIR LIB FLAGS...: compile every C test into DIR, linked with LIB.
+build_c_tests() {
+    local dir=$1 lib=$2
+    shift 2
+    mkdir -p "$dir"
+    local pyinc src name compiler std extra
+    pyinc=$(python_include || true)
+    for src in $(c_tests); do
+        name=$(basename "${src%.*}")
+        compiler=$CC std=-std=c99 extra=()
+        if [[ $src == *.cpp ]]; then compiler=$CXX std=-std=c++11; fi
+        if [ "$name" = test_layout ]; then
+            [ -n "$pyinc" ] || { echo "skipping test_layout (no Python.h)"; continue; }
+            extra=(-I "$pyinc")
+        fi
+        if [ "$name" = test_threads ]; then extra+=("-DOPERATIONS=$SLOW_OPERATIONS"); fi
+        "$compiler" "$std" -Wall -Wextra -Werror -g -Iinclude "${extra[@]}" "$@" "$src" "$lib" \
+            -lpthread -ldl -lm -o "$dir/$name" || { fail "compiling $src"; continue; }
+    done
+}
+
+# run_each DIR LABEL CMD...: run every test binary in DIR under CMD; count.
+run_each() {
+    local dir=$1 label=$2
+    shift 2
+    local p=0 f=0 t
+    for t in "$dir"/test_*; do
+        [ -x "$t" ] || continue
+        if "$@" "$t" >"$t.log" 2>&1; then
+            p=$((p + 1))
+            echo "  ok   $(basename "$t")  $(tail -n 1 "$t.log")"
+        else
+            f=$((f + 1))
+            echo "  FAIL $(basename "$t") (log: $t.log)"
+            tail -n 30 "$t.log"
+        fi
+    done
+    echo "$label: $p passed, $f failed"
+    [ "$f" -eq 0 ] || status=1
+}
+
+lib_release() {
+    [ -f target/release/libpybuf.a ] || cargo build --release --lib || fail "cargo build --release"
+    # rebuild if any source changed (cargo decides; quick when nothing did)
+    cargo build --release --lib -q || fail "cargo build --release"
+}
+
+# ---------------------------------------------------------------------------------------
+step_fuzz() {
+    local seconds=${1:-60}
+    need_nightly
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        echo "installing cargo-fuzz (cargo install cargo-fuzz --locked)"
+        cargo install cargo-fuzz --locked || { fail "cargo install cargo-fuzz"; return; }
+    fi
+    cargo +nightly fuzz build -O --target-dir target/fuzz || { fail "cargo fuzz build"; return; }
+    local bin=target/fuzz/$TRIPLE/release t p=0 f=0
+    for t in $(cargo +nightly fuzz list); do
+        local corpus=$OUT/fuzz/corpus/$t art=$OUT/fuzz/artifacts/$t/ log=$OUT/fuzz/$t.log
+        mkdir -p "$corpus" "$art"
+        # new inputs go to the scratch corpus; the committed seeds are only read
+        if "$bin/$t" "$corpus" "fuzz/corpus/$t" -max_total_time="$seconds" -timeout=20 \
+            -rss_limit_mb=4096 -artifact_prefix="$art" -print_final_stats=1 >"$log" 2>&1; then
+            p=$((p + 1))
+            local runs execs
+            runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 executions in \2 s/p' "$log" | tail -n 1)
+            execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+            echo "  ok   $t: $runs ($execs/s), corpus $(ls "$corpus" | wc -l) + $(ls "fuzz/corpus/$t" | wc -l) seeds"
+        else
+            f=$((f + 1))
+            echo "  FAIL $t (log: $log, inputs: $art)"
+            grep -E "panicked|ERROR|SUMMARY" "$log" | head -n 5
+        fi
+    done
+    echo "fuzz: $p passed, $f failed"
+    [ "$f" -eq 0 ] || status=1
+}
+
+step_miri() {
+    need_nightly
+    rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^miri' ||
+        rustup component add miri rust-src --toolchain nightly || { fail "rustup component add miri"; return; }
+    local log=$OUT/miri.log
+    CARGO_TARGET_DIR=target/miri cargo +nightly miri test 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+         END { printf "miri: %d passed, %d failed\n", p, f }' "$log"
+    [ "$rc" -eq 0 ] || fail "miri"
+}
+
+step_sanitize() {
+    need_nightly
+    echo "== Rust tests under AddressSanitizer (nightly -Zsanitizer=address)"
+    local log=$OUT/asan-rust.log
+    RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR=target/asan \
+        cargo +nightly test --target "$TRIPLE" --lib 2>&1 | tee "$log" | grep -E "^test result|FAILED|ERROR|panicked"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || fail "Rust tests under ASan"
+    echo "== C tests under gcc -fsanitize=address,undefined"
+    lib_release
+    build_c_tests "$OUT/asan" target/release/libpybuf.a -O1 -fsanitize=address,undefined \
+        -fno-omit-frame-pointer -fno-sanitize-recover=all
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_each "$OUT/asan" "sanitize (C, ASan+UBSan)"
+}
+
+step_valgrind() {
+    command -v valgrind >/dev/null || { apt-get install -y valgrind >/dev/null || { fail "installing valgrind"; return; }; }
+    lib_release
+    build_c_tests "$OUT/valgrind" target/release/libpybuf.a -O1
+    run_each "$OUT/valgrind" "valgrind" valgrind -q --error-exitcode=1 --leak-check=full \
+        --errors-for-leak-kinds=definite --show-leak-kinds=definite
+}
+
+step_tsan() {
+    need_nightly
+    rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' ||
+        rustup component add rust-src --toolchain nightly || { fail "rustup component add rust-src"; return; }
+    echo "== libpybuf.a with -Zsanitizer=thread (std rebuilt with it: -Zbuild-std)"
+    RUSTFLAGS="-Zsanitizer=thread" CARGO_TARGET_DIR=target/tsan \
+        cargo +nightly rustc --release --lib --crate-type staticlib -Zbuild-std --target "$TRIPLE" -q ||
+        { fail "building libpybuf.a with TSan"; return; }
+    local dir=$OUT/tsan
+    mkdir -p "$dir"
+    rm -f "$dir"/test_*
+    "$CC" -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=thread -Iinclude "-DOPERATIONS=$SLOW_OPERATIONS" \
+        c_tests/test_threads.c "target/tsan/$TRIPLE/release/libpybuf.a" -lpthread -ldl -lm \
+        -o "$dir/test_threads" || { fail "compiling test_threads.c with TSan"; return; }
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_each "$dir" "tsan"
+}
+
+case "${1:-all}" in
+fuzz) step_fuzz "${2:-60}" ;;
+miri) step_miri ;;
+sanitize) step_sanitize ;;
+valgrind) step_valgrind ;;
+tsan) step_tsan ;;
+all)
+    start=$SECONDS
+    for s in sanitize valgrind tsan miri; do
+        t=$SECONDS
+        echo "=== $s"
+        "step_$s"
+        echo "--- $s took $((SECONDS - t)) s"
+    done
+    t=$SECONDS
+    echo "=== fuzz (${2:-10} s per target)"
+    step_fuzz "${2:-10}"
+    echo "--- fuzz took $((SECONDS - t)) s"
+    echo "check took $((SECONDS - start)) s"
+    ;;
+*) echo "usage: $0 fuzz [SECONDS] | miri | sanitize | valgrind | tsan | all [SECONDS]" >&2; exit 2 ;;
+esac
+if [ "$status" -eq 0 ]; then echo "check: all passed"; else echo "check: FAILED"; fi
+exit "$status"

@@ -1,0 +1,137 @@
+//! The values of one item, found through the format engine.
+//!
+//! The values of an item are numbered in offset order, as `struct.unpack` returns them:
+//! padding is skipped, a string (`s`, `p`) is one value, every character of a `c` count
+//! is one, arrays (`(2,3)d`) and nested structs (`T{...}`, repeated or not) are
+//! flattened. So `T{b:a:xxx>i:b:d:c:}` has three values and value 2 is the double `c`.
+
+use crate::error::{Error, Result};
+use crate::format::{ByteOrder, Code, Format, Run};
+
+use super::value::{self, Class, Value};
+
+/// Where one value of an item lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub offset: isize,
+    pub size: isize,
+    pub code: Code,
+    pub order: ByteOrder,
+}
+
+impl Slot {
+    fn of(run: &Run, j: isize) -> Slot {
+        Slot { offset: run.offset + j * run.size, size: run.size, code: run.code, order: run.byte_order() }
+    }
+
+    /// The value of this slot in the item at `item`.
+    ///
+    /// # Safety
+    /// `item + offset .. item + offset + size` is readable, and stays so (and unchanged)
+    /// while the returned value (which may borrow those bytes) is used.
+    pub unsafe fn read<'a>(&self, item: *const u8) -> Value<'a> {
+        // SAFETY: forwarded from the caller.
+        let raw = unsafe { std::slice::from_raw_parts(item.wrapping_offset(self.offset), self.size as usize) };
+        value::decode(self.code, raw, self.order)
+    }
+
+    /// Store `v` in this slot of the item at `item`.
+    ///
+    /// # Safety
+    /// `item + offset .. item + offset + size` is writable; a `Value::Bytes` may point
+    /// into it.
+    pub unsafe fn write(&self, item: *mut u8, v: &Value<'_>) -> Result<()> {
+        // Encode into a scratch buffer first, so that the item is untouched on failure
+        // and bytes from the same memory are read before they are overwritten.
+        let mut scratch = vec![0u8; self.size as usize];
+        value::encode(self.code, v, &mut scratch, self.order)?;
+        // SAFETY: forwarded from the caller; the scratch buffer is distinct memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(scratch.as_ptr(), item.wrapping_offset(self.offset), scratch.len())
+        };
+        Ok(())
+    }
+}
+
+/// The number of values of an item of `format` (saturating at `isize::MAX`).
+pub fn count(format: &Format) -> isize {
+    format
+        .leaves()
+        .iter()
+        .filter(|l| l.code != Code::Pad)
+        .fold(0isize, |n, l| n.saturating_add(l.total()))
+}
+
+/// Value `field` of an item of `format` whose items are `itemsize` bytes. The value must
+/// lie within the item (a format that disagrees with its view's itemsize may place values
+/// beyond it).
+///
+/// The cost is proportional to the number of runs before the value.
+pub fn slot(format: &Format, itemsize: isize, field: isize) -> Result<Slot> {
+    if field >= 0 {
+        let mut left = field;
+        for run in format.runs() {
+            if value::class(run.code) == Class::Pad {
+                continue;
+            }
+            if left < run.count {
+                let s = Slot::of(&run, left);
+                if s.offset + s.size > itemsize {
+                    return Err(Error::itemsize(format_args!(
+                        "value {field} ('{}' at offset {}, {} bytes) lies beyond the itemsize {itemsize}",
+                        s.code.as_str(),
+                        s.offset,
+                        s.size
+                    )));
+                }
+                return Ok(s);
+            }
+            left -= run.count;
+        }
+    }
+    Err(Error::index(format_args!(
+        "field = {field} is out of range: an item of format \"{format}\" has {} values",
+        count(format)
+    )))
+}
+
+/// Every value slot of an item, in order, when there are at most `limit`; `None` when
+/// there are more (use [`Format::runs`] item by item then).
+pub fn slots(format: &Format, limit: usize) -> Option<Vec<Slot>> {
+    if count(format) as usize > limit {
+        return None;
+    }
+    let mut out = Vec::new();
+    for run in format.runs() {
+        if value::class(run.code) != Class::Pad {
+            out.extend((0..run.count).map(|j| Slot::of(&run, j)));
+        }
+    }
+    Some(out)
+}
+
+/// Check that every value of `format` lies within an item of `itemsize` bytes (a format
+/// may disagree with its view's itemsize: see the README's "Formats" section).
+pub fn check_fits(format: &Format, itemsize: isize) -> Result<()> {
+    if format.itemsize() <= itemsize {
+        return Ok(());
+    }
+    for leaf in format.leaves() {
+        if leaf.code == Code::Pad || leaf.total() == 0 {
+            continue;
+        }
+        let end = leaf
+            .repeats
+            .iter()
+            .fold(leaf.offset.saturating_add(leaf.count.saturating_mul(leaf.size)), |end, r| {
+                end.saturating_add((r.count - 1).saturating_mul(r.stride))
+            });
+        if end > itemsize {
+            return Err(Error::itemsize(format_args!(
+                "format \"{format}\" places a '{}' value up to byte {end}, beyond the itemsize {itemsize}",
+                leaf.code.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
