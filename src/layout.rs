@@ -111,6 +111,10 @@ impl<'a> Geometry<'a> {
             // No element is ever addressed, so strides and suboffsets are never used.
             return Ok(());
         }
+        if self.strides.is_none() && self.suboffsets.is_none() {
+            // C-contiguous: every offset lies below len, which fits.
+            return Ok(());
+        }
         // Bound every offset computation: sum(|stride| * (n - 1)) + sum(suboffset >= 0)
         // + itemsize must fit, so no partial sum in any traversal order overflows.
         let mut reach = self.itemsize;
@@ -260,20 +264,30 @@ fn is_contiguous_in(
 }
 
 /// product(shape), checking for negative entries and overflow.
+#[inline]
 pub fn item_count(shape: &[isize]) -> Result<isize> {
     let mut count: isize = 1;
+    let mut overflow_at = None;
     for (i, &n) in shape.iter().enumerate() {
         if n < 0 {
             return Err(Error::shape(format_args!("shape[{i}] = {n} is negative")));
         }
-    }
-    for (i, &n) in shape.iter().enumerate() {
-        count = count.checked_mul(n).ok_or_else(|| {
-            Error::overflow(format_args!("product(shape) overflows at shape[{i}] = {n}"))
-        })?;
-        if count == 0 {
-            return Ok(0);
+        match count.checked_mul(n) {
+            Some(c) => count = c,
+            None => {
+                overflow_at.get_or_insert(i);
+                count = 1; // keep checking later entries for negatives
+            }
         }
+    }
+    if let Some(i) = overflow_at {
+        if !shape.contains(&0) {
+            return Err(Error::overflow(format_args!(
+                "product(shape) overflows at shape[{i}] = {}",
+                shape[i]
+            )));
+        }
+        return Ok(0);
     }
     Ok(count)
 }
@@ -415,6 +429,9 @@ impl Geometry<'_> {
         }
         if self.len == 0 {
             return Some((0, 0));
+        }
+        if self.strides.is_none() {
+            return Some((0, self.len)); // C-contiguous
         }
         let (mut lo, mut hi) = (0isize, self.itemsize);
         for (_, n, s) in self.dims_rev() {

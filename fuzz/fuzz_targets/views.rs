@@ -113,6 +113,9 @@ fuzz_target!(|data: &[u8]| {
         assert_ok(rc, "get_buffer(FULL_RO)");
     }
     let n = g.ndim();
+    if std::env::var_os("PYBUF_FUZZ_DEBUG").is_some() {
+        eprintln!("root (exporter {from_exporter}): {}", v.describe());
+    }
     let root = Rc::new(Root { geo: g.clone() });
     let mut nodes = vec![Node {
         view: root_view,
@@ -552,6 +555,9 @@ fn derive(u: &mut Unstructured<'_>, src: &Node, op: u8) -> Option<Node> {
         return None; // documented limits of suboffsets
     }
     assert_ok(rc, &what);
+    if std::env::var_os("PYBUF_FUZZ_DEBUG").is_some() {
+        eprintln!("{what} -> {:?}", *dst);
+    }
     next.view = dst;
     // a sanity check of the model against the view pybuf made: the reference reads its
     // arrays independently of pybuf

@@ -310,14 +310,14 @@ fn plans_drop_flip_order_and_merge() {
 fn transposes_match_reference_around_tile_edges() {
     let mut rng = Rng::new(4);
     let sizes: &[isize] = if cfg!(miri) {
-        &[1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33]
+        &[1, 2, 3, 5, 8, 9, 16, 17]
     } else {
         &[1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 129, 257, 300]
     };
     for scalar_only in [false, true] {
         super::transpose::force_scalar(scalar_only);
         for &itemsize in &[1isize, 2, 3, 4, 8, 12, 16, 24] {
-            for case in 0..cases(24) {
+            for case in 0..if cfg!(miri) { 2 } else { 24 } {
                 let ni = sizes[rng.below(sizes.len())];
                 let nj = sizes[rng.below(sizes.len())];
                 let outer = 1 + rng.below(3) as isize;

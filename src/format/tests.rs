@@ -595,6 +595,7 @@ fn malformed_formats_fail_with_their_status_and_position() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "safe parser code on large inputs: too slow under Miri")]
 fn deep_nesting_is_refused_without_exhausting_the_stack() {
     let n = 100_000;
     let open = "T{".repeat(n);
@@ -628,6 +629,7 @@ fn deep_nesting_is_refused_without_exhausting_the_stack() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "safe parser code on large inputs: too slow under Miri")]
 fn long_flat_formats_are_fine() {
     let s = "i".repeat(200_000);
     assert_eq!(size(s.as_bytes()), 800_000);
@@ -935,6 +937,7 @@ fn check_invariants(s: &[u8], f: &Format) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "safe parser code on large inputs: too slow under Miri")]
 fn random_bytes_never_panic() {
     const ALPHABET: &[u8] = b"xcbB?hHiIlLqQnNefdgspPOuwZT{}X->&t()0123456789,:@=<>!^ ab\0\xff";
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -951,6 +954,7 @@ fn random_bytes_never_panic() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "safe parser code on large inputs: too slow under Miri")]
 fn structured_random_formats_round_trip() {
     fn gen(rng: &mut Rng, depth: usize, out: &mut String) {
         for _ in 0..rng.below(5) {
