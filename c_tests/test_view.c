@@ -475,6 +475,37 @@ static void refusals_cast(void) {
     CHECK_REFUSED(d, pybuf_cast(&d, &src, "B", -1, NULL), PYBUF_STATUS_BUFFER_REQUEST);
 }
 
+/* Regression (found by the views fuzz target): moving a group's suboffset below 0 would
+   make PEP 3118 read it as "no pointer", so the derived view would address the pointer
+   table itself. It is refused, whichever derivation moves it. */
+static void negative_suboffsets_refused(void) {
+    char row[8] = {10, 11, 12, 13, 14, 15, 16, 17};
+    char *table[1];
+    pybuf_ssize_t shape[2] = {1, 4}, strides[2] = {(pybuf_ssize_t)sizeof(char *), -1}, subs[2] = {2, -1};
+    pybuf_ssize_t ix[2] = {0, 3}, start[2] = {0, 3}, sub_shape[2] = {1, 1};
+    pybuf_buffer v, d;
+    table[0] = row + 4; /* elements v[0, j] = row[6 - j] */
+    memset(&v, 0, sizeof v);
+    v.buf = table;
+    v.len = 4;
+    v.itemsize = 1;
+    v.ndim = 2;
+    v.readonly = 1;
+    v.shape = shape;
+    v.strides = strides;
+    v.suboffsets = subs;
+    CHECK_PTR_EQ(pybuf_get_pointer(&v, ix), &row[3]);
+    CHECK_REFUSED(d, pybuf_index(&d, &v, 1, 3), PYBUF_STATUS_BUFFER_REQUEST);
+    CHECK(strstr(pybuf_last_error(), "would be negative") != NULL);
+    CHECK_REFUSED(d, pybuf_slice(&d, &v, 1, 3, NONE, NONE), PYBUF_STATUS_BUFFER_REQUEST);
+    CHECK_REFUSED(d, pybuf_subview(&d, &v, start, sub_shape), PYBUF_STATUS_BUFFER_REQUEST);
+    /* a shift that keeps it non-negative is fine: v[:, 2] is row[4] */
+    CHECK_STATUS(pybuf_index(&d, &v, 1, 2), PYBUF_STATUS_OK);
+    ix[0] = 0;
+    CHECK_PTR_EQ(pybuf_get_pointer(&d, ix), &row[4]);
+    pybuf_release(&d);
+}
+
 static void new_statuses(void) {
     CHECK_EQ(PYBUF_STATUS_TYPE_MISMATCH, -24);
     CHECK_EQ(PYBUF_STATUS_VALUE_OUT_OF_RANGE, -25);
@@ -499,6 +530,7 @@ int main(void) {
     RUN(refusals_slice_index_subview);
     RUN(refusals_permute_broadcast);
     RUN(refusals_cast);
+    RUN(negative_suboffsets_refused);
     RUN(new_statuses);
     return check_report();
 }

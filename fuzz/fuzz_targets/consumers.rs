@@ -187,10 +187,12 @@ fn fill_contiguous_strides(u: &mut Unstructured<'_>) {
                     None => break,
                 }
             }
-            let mut product = Some(1isize);
-            for &s in &shape[..n] {
-                product = product.and_then(|p| if p == 0 { Some(0) } else { p.checked_mul(s) });
-            }
+            // product(shape): 0 if any entry is 0 (however large the others), else checked.
+            let product = if shape[..n].contains(&0) {
+                Some(0)
+            } else {
+                shape[..n].iter().try_fold(1isize, |p, &s| p.checked_mul(s))
+            };
             if sd.is_none() || product.is_none() {
                 errors.push(OVERFLOW);
             }

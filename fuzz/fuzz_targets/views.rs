@@ -554,6 +554,12 @@ fn derive(u: &mut Unstructured<'_>, src: &Node, op: u8) -> Option<Node> {
     if rc == BUFFER_REQUEST && sub && matches!(op, 2 | 4 | 5 | 6 | 7) {
         return None; // documented limits of suboffsets
     }
+    if rc == BUFFER_REQUEST && sub && matches!(op, 0 | 1 | 2 | 3) && last_message().contains("would be negative") {
+        // A shift that would move a group's suboffset below 0 (read as "no pointer") is
+        // refused; nothing is written.
+        assert_eq!(format!("{:?}", *dst), format!("{:?}", pybuf_buffer::zeroed()), "{what}: dst written on failure");
+        return None;
+    }
     assert_ok(rc, &what);
     if std::env::var_os("PYBUF_FUZZ_DEBUG").is_some() {
         eprintln!("{what} -> {:?}", *dst);

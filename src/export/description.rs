@@ -1,6 +1,6 @@
 //! A description of exported memory, and filling views from it by request flags.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int};
 
 use crate::abi::*;
 use crate::error::{Error, Result};
@@ -16,12 +16,15 @@ pub struct Description {
     /// Byte offset of element 0 from `base`.
     offset: isize,
     readonly: bool,
-    /// The format, NUL-terminated; "B" when none was given.
-    format: CString,
+    /// The format, NUL-terminated; "B" when none was given. The arrays are `Vec`s, not
+    /// boxes or a `CString`: filled views point into their heap data, and moving a `Vec`
+    /// (into an `Arc` or a view's block) keeps such pointers valid under Rust's aliasing
+    /// rules, where moving a `Box` would not.
+    format: Vec<u8>,
     itemsize: isize,
-    shape: Box<[isize]>,
-    strides: Box<[isize]>,
-    suboffsets: Option<Box<[isize]>>,
+    shape: Vec<isize>,
+    strides: Vec<isize>,
+    suboffsets: Option<Vec<isize>>,
     c_contiguous: bool,
     f_contiguous: bool,
 }
@@ -86,7 +89,12 @@ impl Description {
         let mut sbuf = [0isize; MAX_NDIM];
         let strides = geom.strides_or_c(&mut sbuf);
         check_extent(p, itemsize, strides, items)?;
-        let format = CString::new(fmt).map_err(|_| Error::format("format contains a NUL byte"))?;
+        if fmt.contains(&0) {
+            return Err(Error::format("format contains a NUL byte"));
+        }
+        let mut format = Vec::with_capacity(fmt.len() + 1);
+        format.extend_from_slice(fmt);
+        format.push(0);
         Ok(Description {
             base: p.base,
             offset: p.offset,
@@ -95,7 +103,7 @@ impl Description {
             itemsize,
             shape: p.shape.into(),
             strides: strides.into(),
-            suboffsets: p.suboffsets.map(Into::into),
+            suboffsets: p.suboffsets.map(<[isize]>::to_vec),
             c_contiguous: geom.is_contiguous(Order::C),
             f_contiguous: geom.is_contiguous(Order::F),
         })

@@ -44,8 +44,8 @@ enum Keep {
 /// address), the arrays it points to, and what it keeps alive.
 struct Managed<T> {
     tensor: T,
-    shape: Box<[i64]>,
-    strides: Box<[i64]>,
+    shape: Vec<i64>,
+    strides: Vec<i64>,
     keep: Keep,
     owner: Option<Owner>,
 }

@@ -255,6 +255,15 @@ impl<'a> Runs<'a> {
     }
 }
 
+/// Whether walking `format` yields at least one run (it has a field that is not an empty
+/// struct). Bounded by the format's nesting depth.
+fn yields_runs(format: &Format) -> bool {
+    format.fields.iter().any(|f| match &f.kind {
+        Kind::Struct(inner) => f.values > 0 && yields_runs(inner),
+        _ => true,
+    })
+}
+
 impl Iterator for Runs<'_> {
     type Item = Run;
 
@@ -269,6 +278,9 @@ impl Iterator for Runs<'_> {
                     *next += 1;
                     let offset = base.saturating_add(field.offset);
                     match &field.kind {
+                        // A struct that yields no run (`T{}`, nested empty ones) is skipped
+                        // whole: repeating it, even 10^16 times, gives nothing.
+                        Kind::Struct(inner) if field.values == 0 || !yields_runs(inner) => continue,
                         Kind::Struct(inner) => Frame::Rep {
                             format: inner,
                             next: 0,

@@ -197,9 +197,18 @@ impl Layout {
             None => self.buf = self.buf.wrapping_offset(offset),
             Some(k) => {
                 let subs = self.suboffsets.as_mut().expect("group_base found a suboffset");
-                subs[k] = subs[k].checked_add(offset).ok_or_else(|| {
+                let moved = subs[k].checked_add(offset).ok_or_else(|| {
                     Error::overflow(format_args!("suboffsets[{k}] = {} + {offset} overflows", subs[k]))
                 })?;
+                if moved < 0 {
+                    // PEP 3118 reads a negative suboffset as "no pointer here": the view
+                    // would address the pointer table itself.
+                    return Err(Error::request(format_args!(
+                        "suboffsets[{k}] = {} + {offset} would be negative, which PEP 3118 reads as no pointer",
+                        subs[k]
+                    )));
+                }
+                subs[k] = moved;
             }
         }
         Ok(())

@@ -238,7 +238,7 @@ fn reals_compare_exactly() {
     assert!(Real::from_i64(i64::MIN).same(&Real::from_f64(-(2f64.powi(63)))));
     // Half precision: 1.5 is 0x3e00; the smallest subnormal is 2^-24.
     assert!(Real::from_f16(0x3e00).same(&Real::from_f64(1.5)));
-    assert!(Real::from_f16(0x0001).same(&Real::from_f64(2f64.powi(-24))));
+    assert!(Real::from_f16(0x0001).same(&Real::from_f64(f64::from_bits(0x3E70_0000_0000_0000)) /* 2^-24, exact */));
     // x87: 1.0 is significand 1 << 63, exponent 16383.
     assert!(Real::from_x87(1 << 63, 16383).same(&one));
     assert_eq!(Real::from_x87((1 << 63) | 1, 16383).to_f64(), 1.0, "rounded to the nearest double");
