@@ -506,6 +506,28 @@ static void negative_suboffsets_refused(void) {
     pybuf_release(&d);
 }
 
+/* Regression (found by the views fuzz target): broadcasting a view that has a zero-length
+   dimension to a huge length: product(shape) is 0, not an overflow. */
+static void broadcast_of_an_empty_view(void) {
+    double m[4];
+    pybuf_ssize_t shape[4] = {1, (pybuf_ssize_t)1 << 40, 2, 0}, strides[4] = {8, 0, 8, 8};
+    pybuf_buffer v, d;
+    memset(&v, 0, sizeof v);
+    v.buf = m;
+    v.itemsize = 8;
+    v.ndim = 4;
+    v.readonly = 1;
+    v.shape = shape;
+    v.strides = strides;
+    CHECK_STATUS(pybuf_broadcast(&d, &v, 0, (pybuf_ssize_t)1 << 40), PYBUF_STATUS_OK);
+    CHECK_EQ(d.len, 0);
+    CHECK_EQ(d.shape[0], (pybuf_ssize_t)1 << 40);
+    CHECK_EQ(d.strides[0], 0);
+    CHECK_EQ(pybuf_is_contiguous(&d, 'C'), 1);
+    pybuf_release(&d);
+    CHECK_LAST(PYBUF_STATUS_OK);
+}
+
 static void new_statuses(void) {
     CHECK_EQ(PYBUF_STATUS_TYPE_MISMATCH, -24);
     CHECK_EQ(PYBUF_STATUS_VALUE_OUT_OF_RANGE, -25);
@@ -531,6 +553,7 @@ int main(void) {
     RUN(refusals_permute_broadcast);
     RUN(refusals_cast);
     RUN(negative_suboffsets_refused);
+    RUN(broadcast_of_an_empty_view);
     RUN(new_statuses);
     return check_report();
 }

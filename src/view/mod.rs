@@ -154,9 +154,13 @@ impl Layout {
         self.shape.len()
     }
 
-    /// product(shape) * itemsize (valid layouts cannot overflow).
+    /// product(shape) * itemsize: 0 when any dimension is 0, however large the others
+    /// (a broadcast may make them so); -1 if it overflows (which validation refuses).
     pub fn len(&self) -> isize {
-        self.shape.iter().product::<isize>() * self.itemsize
+        if self.is_empty() {
+            return 0;
+        }
+        self.shape.iter().try_fold(self.itemsize, |a, &n| a.checked_mul(n)).unwrap_or(-1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -166,7 +170,7 @@ impl Layout {
     /// The geometry, borrowing the arrays.
     pub fn geometry(&self) -> Geometry<'_> {
         Geometry {
-            len: self.shape.iter().try_fold(self.itemsize, |a, &n| a.checked_mul(n)).unwrap_or(-1),
+            len: self.len(),
             itemsize: self.itemsize,
             shape: &self.shape,
             strides: Some(&self.strides),
