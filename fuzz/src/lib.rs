@@ -252,13 +252,8 @@ pub unsafe fn reference_geometry(v: &pybuf_buffer) -> Option<Geo> {
     if shape.iter().any(|&x| x < 0) {
         return None;
     }
-    let mut items: isize = 1;
-    for &x in &shape {
-        items = items.checked_mul(x)?;
-        if items == 0 {
-            break;
-        }
-    }
+    // product(shape): 0 when any entry is 0, however large the others; else checked.
+    let items: isize = if shape.contains(&0) { 0 } else { shape.iter().try_fold(1isize, |a, &x| a.checked_mul(x))? };
     let bytes = items.checked_mul(itemsize)?;
     if bytes != v.len {
         return None;
