@@ -1020,3 +1020,20 @@ fn structured_random_formats_round_trip() {
         }
     }
 }
+
+/// Compatible formats with a huge repeat count compare once per structure, not once per
+/// repetition (a hostile format could otherwise make `pybuf_check_format` run for hours).
+#[test]
+fn huge_repeats_compare_structurally() {
+    let a = Format::parse(b"1000000000T{<i:x:}").unwrap();
+    let b = Format::parse(b"1000000000T{i:y:}").unwrap();
+    if cfg!(target_endian = "little") {
+        assert!(a.layout_compatible(&b).is_ok());
+    }
+    let c = Format::parse(b"1000000000T{f}").unwrap();
+    assert!(a.layout_compatible(&c).is_err(), "i vs f differ in every repetition");
+    let d = Format::parse(b"1000000000T{>i}").unwrap();
+    if cfg!(target_endian = "little") {
+        assert!(a.layout_compatible(&d).is_err(), "byte orders differ");
+    }
+}
