@@ -28,6 +28,7 @@ const INVALID_ARGUMENT: c_int = -2;
 const INVALID_NDIM: c_int = -3;
 const INVALID_SHAPE: c_int = -4;
 const LENGTH_MISMATCH: c_int = -8;
+const OVERFLOW: c_int = -9;
 const INDEX_OUT_OF_RANGE: c_int = -10;
 const SHAPE_MISMATCH: c_int = -14;
 const BUFFER_REQUEST: c_int = -15;
@@ -418,6 +419,15 @@ fn derive(u: &mut Unstructured<'_>, src: &Node, op: u8) -> Option<Node> {
                 if length > 1 << 20 && src.shape[d] == 1 {
                     // huge broadcasts: fine to make, too large to walk here
                     next.shape[d] = length;
+                }
+                // ... unless the new len, product(shape) * itemsize, overflows (a zero
+                // dimension makes it 0 however large the others are)
+                let itemsize = next.root.geo.itemsize;
+                if errors.is_empty()
+                    && !next.shape.contains(&0)
+                    && next.shape.iter().try_fold(itemsize, |a, &x| a.checked_mul(x)).is_none()
+                {
+                    errors.push(OVERFLOW);
                 }
             }
             // SAFETY: a view.
