@@ -153,6 +153,29 @@ fn publish<T>(mut managed: Box<Managed<T>>, tensor: impl Fn(&mut T) -> (&mut DLT
     &mut managed.tensor
 }
 
+/// Box `tensor` with the arrays and references that keep its memory alive, and write the
+/// published tensor to `out` (one body for the versioned and the legacy struct).
+///
+/// # Safety
+/// `out` is non-NULL and writable.
+unsafe fn hand_out<T>(
+    made: Made,
+    tensor: T,
+    owner: Option<Owner>,
+    out: *mut *mut T,
+    fields: impl Fn(&mut T) -> (&mut DLTensor, &mut *mut c_void),
+) {
+    let managed = Box::new(Managed {
+        tensor,
+        shape: made.layout.shape.into(),
+        strides: made.layout.strides.into(),
+        keep: made.keep,
+        owner,
+    });
+    // SAFETY: forwarded from the caller.
+    unsafe { out.write(publish(managed, fields)) };
+}
+
 unsafe extern "C" fn delete_versioned(t: *mut DLManagedTensorVersioned) {
     if t.is_null() {
         return;
@@ -226,16 +249,8 @@ pub unsafe extern "C" fn pybuf_to_dlpack(
             flags: if made.readonly { DLPACK_FLAG_BITMASK_READ_ONLY } else { 0 },
             dl_tensor: dl_tensor(&made),
         };
-        let managed = Box::new(Managed {
-            tensor,
-            shape: made.layout.shape.into(),
-            strides: made.layout.strides.into(),
-            keep: made.keep,
-            owner: owner_of(owner, user),
-        });
-        let t = publish(managed, |t| (&mut t.dl_tensor, &mut t.manager_ctx));
         // SAFETY: out is non-NULL and writable by the C contract.
-        unsafe { out.write(t) };
+        unsafe { hand_out(made, tensor, owner_of(owner, user), out, |t| (&mut t.dl_tensor, &mut t.manager_ctx)) };
         Ok(())
     })
 }
@@ -268,16 +283,8 @@ pub unsafe extern "C" fn pybuf_to_dlpack_legacy(
         }
         let tensor =
             DLManagedTensor { dl_tensor: dl_tensor(&made), manager_ctx: std::ptr::null_mut(), deleter: Some(delete_legacy) };
-        let managed = Box::new(Managed {
-            tensor,
-            shape: made.layout.shape.into(),
-            strides: made.layout.strides.into(),
-            keep: made.keep,
-            owner: owner_of(owner, user),
-        });
-        let t = publish(managed, |t| (&mut t.dl_tensor, &mut t.manager_ctx));
         // SAFETY: out is non-NULL and writable by the C contract.
-        unsafe { out.write(t) };
+        unsafe { hand_out(made, tensor, owner_of(owner, user), out, |t| (&mut t.dl_tensor, &mut t.manager_ctx)) };
         Ok(())
     })
 }
