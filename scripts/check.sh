@@ -3,6 +3,7 @@
 #
 #   scripts/check.sh fuzz [SECONDS]   every cargo-fuzz target for SECONDS (default 60) each
 #   scripts/check.sh miri             the Rust test suite under Miri
+#   scripts/check.sh reach            which `unsafe` blocks the Miri-configured suite reaches
 #   scripts/check.sh sanitize         Rust lib tests under ASan; C tests under gcc ASan+UBSan
 #   scripts/check.sh valgrind         C tests under valgrind memcheck
 #   scripts/check.sh tsan             c_tests/test_threads.c under ThreadSanitizer
@@ -129,6 +130,43 @@ step_miri() {
     [ "$rc" -eq 0 ] || fail "miri"
 }
 
+# The test suite Miri runs, built natively with `--cfg miri` (same tests, same reduced
+# counts, same ignores) and -C instrument-coverage: every `unsafe {` line of src/ must have
+# run. This is what shows that `make miri` reaches every unsafe block.
+step_reach() {
+    local sysroot tools
+    sysroot=$(rustc --print sysroot)
+    tools=$sysroot/lib/rustlib/$TRIPLE/bin
+    [ -x "$tools/llvm-cov" ] || rustup component add llvm-tools-preview >/dev/null 2>&1 ||
+        { fail "rustup component add llvm-tools-preview"; return; }
+    # REACH_TESTS narrows the run (e.g. "--test ffi_view"); REACH_OUT moves its files
+    local dir=${REACH_OUT:-$OUT/reach} tests=${REACH_TESTS:---tests}
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    # --target keeps the flags off build scripts; --tests leaves doc tests out (Miri runs
+    # them, but they only repeat what the tests do)
+    RUSTFLAGS="-C instrument-coverage --cfg miri" CARGO_TARGET_DIR=target/reach \
+        LLVM_PROFILE_FILE="$ROOT/$dir/%p-%m.profraw" \
+        cargo test --target "$TRIPLE" $tests -q >"$dir/test.log" 2>&1 ||
+        { tail -n 40 "$dir/test.log"; fail "tests with coverage"; return; }
+    "$tools/llvm-profdata" merge -sparse "$dir"/*.profraw -o "$dir/all.profdata" ||
+        { fail "llvm-profdata"; return; }
+    local objects=() exe
+    for exe in $(RUSTFLAGS="-C instrument-coverage --cfg miri" CARGO_TARGET_DIR=target/reach \
+        cargo test --target "$TRIPLE" $tests --no-run --message-format=json 2>/dev/null |
+        ${PYTHON:-python3} -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["executable"])'); do
+        objects+=(-object "$exe")
+    done
+    "$tools/llvm-cov" export --format=lcov --instr-profile="$dir/all.profdata" "${objects[@]}" \
+        >"$dir/lcov.info" 2>/dev/null || { fail "llvm-cov export"; return; }
+    ${PYTHON:-python3} scripts/unsafe_reach.py "$dir/lcov.info" src ${REACH_FILES:-} || fail "unsafe blocks not reached"
+}
+
 step_sanitize() {
     need_nightly
     echo "== Rust tests under AddressSanitizer (nightly -Zsanitizer=address)"
@@ -180,12 +218,13 @@ step_tsan() {
 case "${1:-all}" in
 fuzz) step_fuzz "${2:-60}" ;;
 miri) step_miri ;;
+reach) step_reach ;;
 sanitize) step_sanitize ;;
 valgrind) step_valgrind ;;
 tsan) step_tsan ;;
 all)
     start=$SECONDS
-    for s in sanitize valgrind tsan miri; do
+    for s in sanitize valgrind tsan miri reach; do
         t=$SECONDS
         echo "=== $s"
         "step_$s"
@@ -197,7 +236,7 @@ all)
     echo "--- fuzz took $((SECONDS - t)) s"
     echo "check took $((SECONDS - start)) s"
     ;;
-*) echo "usage: $0 fuzz [SECONDS] | miri | sanitize | valgrind | tsan | all [SECONDS]" >&2; exit 2 ;;
+*) echo "usage: $0 fuzz [SECONDS] | miri | reach | sanitize | valgrind | tsan | all [SECONDS]" >&2; exit 2 ;;
 esac
 if [ "$status" -eq 0 ]; then echo "check: all passed"; else echo "check: FAILED"; fi
 exit "$status"

@@ -1,0 +1,230 @@
+//! Shared pieces of the Rust tests of the `extern "C"` surface (`tests/ffi_*.rs`).
+//!
+//! Those tests call the C functions from Rust, as a C caller would, so that the whole
+//! `ffi` layer runs under Miri (`make miri`), which cannot run the C tests. They check
+//! statuses, messages, results and guard bytes, like the C tests do.
+#![allow(dead_code)]
+
+use std::ffi::{c_char, c_int, CStr, CString};
+
+use pybuf::abi::{pybuf_buffer, pybuf_ssize_t};
+use pybuf::error::Status;
+use pybuf::ffi::error::{pybuf_last_error, pybuf_last_status};
+
+/// Fewer random cases under Miri, which is ~1000× slower than native code.
+pub fn cases(native: usize) -> usize {
+    if cfg!(miri) {
+        (native / 50).max(3)
+    } else {
+        native
+    }
+}
+
+/// xorshift64*: deterministic, so a failure reproduces from its seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// A value in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The calling thread's last status and message.
+pub fn last() -> (c_int, String) {
+    let status = pybuf_last_status();
+    let message = pybuf_last_error();
+    assert!(!message.is_null(), "pybuf_last_error returned NULL");
+    // SAFETY: pybuf_last_error returns a NUL-terminated string valid until the next call.
+    let text = unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned();
+    (status, text)
+}
+
+/// Assert that a call returned `expected` (as a status), recorded it, and (for errors)
+/// set a non-empty message.
+#[track_caller]
+pub fn expect_status(returned: c_int, expected: Status) {
+    let (status, message) = last();
+    assert_eq!(returned, expected as c_int, "returned status (message: {message:?})");
+    assert_eq!(status, expected as c_int, "pybuf_last_status");
+    if expected != Status::Ok {
+        assert!(!message.is_empty(), "an error without a message");
+    }
+}
+
+/// Assert that the last call failed with `expected` and set a message (for functions that
+/// return a value rather than a status).
+#[track_caller]
+pub fn expect_error(expected: Status) {
+    let (status, message) = last();
+    assert_eq!(status, expected as c_int, "pybuf_last_status (message: {message:?})");
+    assert!(!message.is_empty(), "an error without a message");
+}
+
+/// Assert that the last call succeeded.
+#[track_caller]
+pub fn expect_ok() {
+    let (status, message) = last();
+    assert_eq!(status, 0, "pybuf_last_status (message: {message:?})");
+}
+
+/// A strided N-D array in memory this struct owns, and the view of it a C caller would
+/// build by hand. `view()` points into the struct: keep it alive (and unmoved in its
+/// heap parts, which moving the struct does not change) while the view is used.
+pub struct Array {
+    pub data: Vec<u8>,
+    /// Byte offset of element 0 in `data`.
+    pub offset: usize,
+    pub itemsize: pybuf_ssize_t,
+    pub shape: Vec<pybuf_ssize_t>,
+    pub strides: Vec<pybuf_ssize_t>,
+    pub suboffsets: Option<Vec<pybuf_ssize_t>>,
+    pub format: Option<CString>,
+    pub readonly: bool,
+}
+
+impl Array {
+    /// A C-contiguous array of `shape` with items of `itemsize` bytes, filled with
+    /// distinct byte patterns (byte i is `i * 7 + 1` mod 251).
+    pub fn c(shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t, format: Option<&str>) -> Array {
+        let strides = contiguous_strides(shape, itemsize, b'C');
+        let size = shape.iter().product::<isize>() as usize * itemsize as usize;
+        Array::with_layout(size, 0, shape, &strides, itemsize, format)
+    }
+
+    /// An array of `size` bytes whose element 0 is at `offset`, with the given strides.
+    pub fn with_layout(
+        size: usize,
+        offset: usize,
+        shape: &[pybuf_ssize_t],
+        strides: &[pybuf_ssize_t],
+        itemsize: pybuf_ssize_t,
+        format: Option<&str>,
+    ) -> Array {
+        Array {
+            data: (0..size).map(|i| (i * 7 + 1) as u8 % 251).collect(),
+            offset,
+            itemsize,
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+            suboffsets: None,
+            format: format.map(|f| CString::new(f).unwrap()),
+            readonly: false,
+        }
+    }
+
+    /// The number of elements.
+    pub fn count(&self) -> pybuf_ssize_t {
+        self.shape.iter().product()
+    }
+
+    /// A view of the array, as a C caller fills one by hand (`obj` and `internal` NULL).
+    pub fn view(&mut self) -> pybuf_buffer {
+        let mut v = pybuf_buffer::zeroed();
+        // SAFETY: `offset` is within `data` (or at its end for an empty array).
+        v.buf = unsafe { self.data.as_mut_ptr().add(self.offset) }.cast();
+        v.len = self.count() * self.itemsize;
+        v.itemsize = self.itemsize;
+        v.readonly = self.readonly as c_int;
+        v.ndim = self.shape.len() as c_int;
+        v.format = self.format.as_ref().map_or(std::ptr::null_mut(), |f| f.as_ptr() as *mut c_char);
+        v.shape = self.shape.as_mut_ptr();
+        v.strides = self.strides.as_mut_ptr();
+        v.suboffsets = self.suboffsets.as_mut().map_or(std::ptr::null_mut(), |s| s.as_mut_ptr());
+        v
+    }
+
+    /// The bytes of the element at `index`, read through strides (no suboffsets).
+    pub fn item(&self, index: &[pybuf_ssize_t]) -> &[u8] {
+        let at = self.offset as isize + index.iter().zip(&self.strides).map(|(i, s)| i * s).sum::<isize>();
+        &self.data[at as usize..at as usize + self.itemsize as usize]
+    }
+}
+
+/// The strides of a contiguous array in C (`b'C'`) or Fortran (`b'F'`) order.
+pub fn contiguous_strides(shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t, order: u8) -> Vec<pybuf_ssize_t> {
+    let mut strides = vec![0; shape.len()];
+    let mut step = itemsize;
+    let dims: Vec<usize> = if order == b'F' { (0..shape.len()).collect() } else { (0..shape.len()).rev().collect() };
+    for k in dims {
+        strides[k] = step;
+        step *= shape[k].max(1);
+    }
+    strides
+}
+
+/// Every index of `shape`, in C order.
+pub fn indices(shape: &[pybuf_ssize_t]) -> Vec<Vec<pybuf_ssize_t>> {
+    let count: isize = shape.iter().product();
+    let mut out = Vec::with_capacity(count.max(0) as usize);
+    let mut index = vec![0; shape.len()];
+    for _ in 0..count {
+        out.push(index.clone());
+        for k in (0..shape.len()).rev() {
+            index[k] += 1;
+            if index[k] < shape[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    out
+}
+
+/// Bytes with guard regions on both sides: `inner()` is the usable part; `intact()`
+/// tells whether the guards still hold their pattern.
+pub struct Guarded {
+    bytes: Vec<u8>,
+    n: usize,
+}
+
+pub const GUARD: usize = 64;
+pub const GUARD_BYTE: u8 = 0xA5;
+
+impl Guarded {
+    pub fn new(n: usize) -> Guarded {
+        Guarded { bytes: vec![GUARD_BYTE; n + 2 * GUARD], n }
+    }
+    pub fn ptr(&mut self) -> *mut u8 {
+        self.bytes[GUARD..].as_mut_ptr()
+    }
+    pub fn inner(&self) -> &[u8] {
+        &self.bytes[GUARD..GUARD + self.n]
+    }
+    pub fn intact(&self) -> bool {
+        self.bytes[..GUARD].iter().chain(&self.bytes[GUARD + self.n..]).all(|&b| b == GUARD_BYTE)
+    }
+    /// The whole region, guards included, is still all GUARD_BYTE (nothing written).
+    pub fn untouched(&self) -> bool {
+        self.bytes.iter().all(|&b| b == GUARD_BYTE)
+    }
+}
+
+/// A `pybuf_buffer` filled with a recognisable pattern (every field non-zero), to check
+/// that a failing call leaves its destination as it was.
+pub fn poisoned() -> pybuf_buffer {
+    let mut v = pybuf_buffer::zeroed();
+    // SAFETY: pybuf_buffer is plain old data; any byte pattern is a valid value of it.
+    unsafe { std::ptr::write_bytes(&mut v as *mut pybuf_buffer as *mut u8, 0x5A, std::mem::size_of::<pybuf_buffer>()) };
+    v
+}
+
+/// Two views are the same bytes (as in "left untouched").
+pub fn same_bytes(a: &pybuf_buffer, b: &pybuf_buffer) -> bool {
+    let size = std::mem::size_of::<pybuf_buffer>();
+    // SAFETY: both point to live pybuf_buffers of `size` bytes; no padding is read as
+    // uninitialised because both were fully initialised (zeroed or written whole).
+    unsafe {
+        std::slice::from_raw_parts(a as *const _ as *const u8, size)
+            == std::slice::from_raw_parts(b as *const _ as *const u8, size)
+    }
+}
