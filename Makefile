@@ -106,16 +106,17 @@ uninstall:
 	-rmdir $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(PXDDIR) $(DESTDIR)$(DATADIR)/pybuf 2>/dev/null
 
 # The heavy checks of the unsafe and FFI code (scripts/check.sh; never part of `make test`):
-# fuzzing (FUZZ_SECONDS per target), Miri, ASan/UBSan, valgrind, ThreadSanitizer.
+# fuzzing (FUZZ_SECONDS per target), Miri and the unsafe blocks its run reaches (reach),
+# ASan/UBSan, valgrind, ThreadSanitizer.
 # `make check` runs them all with short fuzz runs (CHECK_FUZZ_SECONDS per target).
 FUZZ_SECONDS       ?= 60
 CHECK_FUZZ_SECONDS ?= 10
-.PHONY: check fuzz miri sanitize valgrind tsan
+.PHONY: check fuzz miri reach sanitize valgrind tsan
 check: lib
 	bash scripts/check.sh all $(CHECK_FUZZ_SECONDS)
 fuzz:
 	bash scripts/check.sh fuzz $(FUZZ_SECONDS)
-miri sanitize valgrind tsan:
+miri reach sanitize valgrind tsan:
 	bash scripts/check.sh $@
 
 clean:

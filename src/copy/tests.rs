@@ -117,7 +117,7 @@ fn pattern(rng: &mut Rng, n: usize) -> Vec<u8> {
     (0..n).map(|_| rng.next() as u8).collect()
 }
 
-const ITEMSIZES: [isize; 9] = [1, 2, 3, 4, 8, 12, 16, 24, 5];
+const ITEMSIZES: [isize; 12] = [1, 2, 3, 4, 8, 12, 16, 24, 5, 7, 32, 10];
 
 #[test]
 fn disjoint_copies_match_reference() {
@@ -316,7 +316,7 @@ fn transposes_match_reference_around_tile_edges() {
     };
     for scalar_only in [false, true] {
         super::transpose::force_scalar(scalar_only);
-        for &itemsize in &[1isize, 2, 3, 4, 8, 12, 16, 24] {
+        for &itemsize in &[1isize, 2, 3, 4, 8, 12, 16, 24, 6, 40] {
             for case in 0..if cfg!(miri) { 2 } else { 24 } {
                 let ni = sizes[rng.below(sizes.len())];
                 let nj = sizes[rng.below(sizes.len())];

@@ -356,8 +356,7 @@ mod simd {
     static AVX: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
 
     pub(super) fn enabled() -> bool {
-        // Miri interprets no streaming stores or prefetches: the portable path there.
-        !cfg!(miri) && !FORCE_SCALAR.load(Ordering::Relaxed)
+        !FORCE_SCALAR.load(Ordering::Relaxed)
     }
 
     pub(super) fn has_avx() -> bool {
@@ -510,13 +509,32 @@ mod simd {
                 let v1 = _mm_loadu_si128(s.add(16).cast());
                 let v2 = _mm_loadu_si128(s.add(32).cast());
                 let v3 = _mm_loadu_si128(s.add(48).cast());
-                _mm_stream_si128(d.cast(), v0);
-                _mm_stream_si128(d.add(16).cast(), v1);
-                _mm_stream_si128(d.add(32).cast(), v2);
-                _mm_stream_si128(d.add(48).cast(), v3);
+                stream16(d, v0);
+                stream16(d.add(16), v1);
+                stream16(d.add(32), v2);
+                stream16(d.add(48), v3);
                 k += 64;
             }
             std::ptr::copy_nonoverlapping(src.add(end), dst.add(end), n - end);
+        }
+    }
+
+    /// A streaming (non-temporal) store of 16 bytes to a 16-byte aligned `d`.
+    ///
+    /// # Safety
+    /// `d` is 16-byte aligned and writable for 16 bytes.
+    #[inline(always)]
+    unsafe fn stream16(d: *mut u8, v: __m128i) {
+        // Miri cannot interpret `movntdq` (core::arch writes it as inline assembly): there
+        // it is an ordinary store of the same bytes, with the alignment the instruction
+        // requires asserted.
+        if cfg!(miri) {
+            assert_eq!(d as usize % 16, 0, "streaming store to an unaligned address");
+            // SAFETY: forwarded.
+            unsafe { _mm_storeu_si128(d.cast(), v) }
+        } else {
+            // SAFETY: forwarded.
+            unsafe { _mm_stream_si128(d.cast(), v) }
         }
     }
 
@@ -529,8 +547,13 @@ mod simd {
 
     /// Order streaming stores before any later store (they are weakly ordered).
     pub(super) fn fence() {
-        // SAFETY: SSE is part of x86-64.
-        unsafe { _mm_sfence() };
+        if cfg!(miri) {
+            // Miri has no `sfence` (and its stores are ordinary ones): a full fence.
+            std::sync::atomic::fence(Ordering::SeqCst);
+        } else {
+            // SAFETY: SSE is part of x86-64.
+            unsafe { _mm_sfence() };
+        }
     }
 }
 
