@@ -33,7 +33,7 @@
 use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
-use crate::format::{ByteOrder, Code, Field, Format, Kind};
+use crate::format::{show, ByteOrder, Code, Field, Format, Kind};
 
 /// A typestr, parsed: byte order (`<`, `>`, `|`, `=`), kind and size (in bytes; in
 /// characters for `U`).
@@ -80,10 +80,6 @@ struct Member {
     name: Option<String>,
     ty: Ty,
     shape: Vec<isize>,
-}
-
-fn show(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn native_marker() -> char {
@@ -135,7 +131,7 @@ fn describe(format: &[u8], itemsize: isize) -> Result<(Ty, isize)> {
         n if n < 0 => return Err(Error::itemsize(format_args!("itemsize = {n} is negative"))),
         n if n < parsed.itemsize() => {
             return Err(Error::itemsize(format_args!(
-                "itemsize = {n} is smaller than the size {} of format \"{f}\"",
+                "itemsize = {n} is smaller than the size {} of format {f}",
                 parsed.itemsize()
             )))
         }
@@ -197,19 +193,19 @@ fn scalar(code: Code, field: &Field, f: &str) -> Result<(Scalar, isize)> {
         Object => (s('O', size), count),
         Ucs2 => {
             return Err(Error::unrepresentable(format_args!(
-                "{} of format \"{f}\" is 'u' (UCS-2): NumPy's array interface has no 2-byte character type",
+                "{} of format {f} is 'u' (UCS-2): NumPy's array interface has no 2-byte character type",
                 which(field)
             )))
         }
         PascalBytes => {
             return Err(Error::unrepresentable(format_args!(
-                "{} of format \"{f}\" is 'p' (a Pascal string): NumPy's array interface has no such type",
+                "{} of format {f} is 'p' (a Pascal string): NumPy's array interface has no such type",
                 which(field)
             )))
         }
         VoidPtr | Pointer | Function => {
             return Err(Error::unrepresentable(format_args!(
-                "{} of format \"{f}\" is a pointer: NumPy's array interface has no pointer type",
+                "{} of format {f} is a pointer: NumPy's array interface has no pointer type",
                 which(field)
             )))
         }
@@ -269,7 +265,7 @@ fn members(fields: &[Field], itemsize: isize, f: &str) -> Result<Vec<Member>> {
             }
             Kind::Pointer(_) | Kind::Function(_) => {
                 return Err(Error::unrepresentable(format_args!(
-                    "{} of format \"{f}\" is a pointer: NumPy's array interface has no pointer type",
+                    "{} of format {f} is a pointer: NumPy's array interface has no pointer type",
                     which(field)
                 )))
             }
@@ -357,7 +353,7 @@ fn py_repr(s: &str) -> String {
 /// The PEP 3118 format of a `typestr`.
 pub fn format_from_typestr(typestr: &[u8]) -> Result<String> {
     let s = parse_typestr(typestr)?;
-    let (code, marker) = code_of(&s, &show(typestr))?;
+    let (code, marker) = code_of(&s, "")?;
     Ok(match marker {
         Some(m) => format!("{m}{code}"),
         None => code,
@@ -389,7 +385,7 @@ pub fn format_from_descr(descr: &[u8]) -> Result<String> {
 
 fn parse_typestr(typestr: &[u8]) -> Result<Scalar> {
     let t = show(typestr);
-    let bad = |why: &str| Error::format(format_args!("typestr \"{t}\": {why}"));
+    let bad = |why: &str| Error::format(format_args!("typestr {t}: {why}"));
     let (order, rest) = match typestr.first() {
         Some(&c @ (b'<' | b'>' | b'|' | b'=')) => (c as char, &typestr[1..]),
         Some(_) => ('|', typestr),
@@ -404,15 +400,15 @@ fn parse_typestr(typestr: &[u8]) -> Result<Scalar> {
     let (number, tail) = digits.split_at(digits_end);
     if matches!(kind, 'm' | 'M') {
         return Err(Error::unrepresentable(format_args!(
-            "typestr \"{t}\" is a {}: PEP 3118 has no date or time type (NumPy does not export it either)",
+            "typestr {t} is a {}: PEP 3118 has no date or time type (NumPy does not export it either)",
             if kind == 'm' { "timedelta64" } else { "datetime64" }
         )));
     }
     if !tail.is_empty() {
-        return Err(bad(&format!("unexpected \"{}\" after the size", show(tail))));
+        return Err(bad(&format!("unexpected {} after the size", show(tail))));
     }
     if kind == 't' {
-        return Err(Error::unrepresentable(format_args!("typestr \"{t}\" is a bit field: PEP 3118 bits have no byte size")));
+        return Err(Error::unrepresentable(format_args!("typestr {t} is a bit field: PEP 3118 bits have no byte size")));
     }
     let size = if number.is_empty() {
         if kind != 'O' {
@@ -423,19 +419,19 @@ fn parse_typestr(typestr: &[u8]) -> Result<Scalar> {
         std::str::from_utf8(number)
             .ok()
             .and_then(|n| n.parse::<isize>().ok())
-            .ok_or_else(|| Error::overflow(format_args!("typestr \"{t}\": size {} overflows", show(number))))?
+            .ok_or_else(|| Error::overflow(format_args!("typestr {t}: size {} overflows", show(number))))?
     };
     Ok(Scalar { order, kind, size })
 }
 
 /// The format code (count included) of a scalar, and its byte-order marker if it needs one.
 fn code_of(s: &Scalar, within: &str) -> Result<(String, Option<char>)> {
-    let t = s.typestr();
+    let t = show(s.typestr().as_bytes());
     let long_double = Format::parse(b"g").map(|f| f.itemsize()).unwrap_or(0);
     let none = || {
         Error::unrepresentable(format_args!(
-            "typestr \"{t}\"{} has no PEP 3118 format",
-            if within == t || within.is_empty() { String::new() } else { format!(" in {within}") }
+            "typestr {t}{} has no PEP 3118 format",
+            if within.is_empty() { String::new() } else { format!(" in {within}") }
         ))
     };
     let code: String = match (s.kind, s.size) {
@@ -458,7 +454,7 @@ fn code_of(s: &Scalar, within: &str) -> Result<(String, Option<char>)> {
         ('O', n) if n == std::mem::size_of::<*const u8>() as isize => "O".into(),
         ('S' | 'U' | 'V', 0) => {
             return Err(Error::unrepresentable(format_args!(
-                "typestr \"{t}\" has size 0: a PEP 3118 item has at least one byte"
+                "typestr {t} has size 0: a PEP 3118 item has at least one byte"
             )))
         }
         ('S', 1) => "s".into(),

@@ -28,7 +28,7 @@ use std::ffi::c_void;
 use std::mem::{offset_of, size_of};
 
 use crate::error::{Error, Result};
-use crate::format::{ByteOrder, Code, Format, Kind};
+use crate::format::{show, ByteOrder, Code, Format, Kind};
 use crate::layout::{self, Geometry, MAX_NDIM};
 
 /// The DLPack version whose structs are declared here (and in pybuf.h).
@@ -218,10 +218,6 @@ pub fn check_version(version: DLPackVersion) -> Result<()> {
     Ok(())
 }
 
-fn show(format: &[u8]) -> String {
-    String::from_utf8_lossy(format).into_owned()
-}
-
 /// The DLPack data type of the items of a view with `format` (PEP 3118; `None` is "B")
 /// and `itemsize`.
 pub fn dtype_from_format(format: Option<&[u8]>, itemsize: isize) -> Result<DLDataType> {
@@ -236,16 +232,16 @@ pub fn dtype_from_format(format: Option<&[u8]>, itemsize: isize) -> Result<DLDat
     }
     if parsed.itemsize() != itemsize {
         return Err(Error::itemsize(format_args!(
-            "itemsize = {itemsize} but format \"{f}\" has size {}",
+            "itemsize = {itemsize} but format {f} has size {}",
             parsed.itemsize()
         )));
     }
     let field = match parsed.fields() {
         [one] => one,
-        [] => return Err(Error::unrepresentable(format_args!("format \"{f}\" has no value: a DLPack element is one scalar"))),
+        [] => return Err(Error::unrepresentable(format_args!("format {f} has no value: a DLPack element is one scalar"))),
         many => {
             return Err(Error::unrepresentable(format_args!(
-                "format \"{f}\" has {} fields: a DLPack element is one scalar, not a struct",
+                "format {f} has {} fields: a DLPack element is one scalar, not a struct",
                 many.len()
             )))
         }
@@ -254,11 +250,11 @@ pub fn dtype_from_format(format: Option<&[u8]>, itemsize: isize) -> Result<DLDat
         Kind::Scalar(code) => *code,
         Kind::Struct(_) => {
             return Err(Error::unrepresentable(format_args!(
-                "format \"{f}\" is a struct: a DLPack element is one scalar"
+                "format {f} is a struct: a DLPack element is one scalar"
             )))
         }
         Kind::Pointer(_) | Kind::Function(_) => {
-            return Err(Error::unrepresentable(format_args!("format \"{f}\" is a pointer: DLPack has no pointer type")))
+            return Err(Error::unrepresentable(format_args!("format {f} is a pointer: DLPack has no pointer type")))
         }
     };
     use Code::*;
@@ -270,23 +266,23 @@ pub fn dtype_from_format(format: Option<&[u8]>, itemsize: isize) -> Result<DLDat
         ComplexFloat | ComplexDouble => kDLComplex,
         LongDouble | ComplexLongDouble => {
             return Err(Error::unrepresentable(format_args!(
-                "format \"{f}\" is a long double: DLPack consumers do not agree on how to read its bits"
+                "format {f} is a long double: DLPack consumers do not agree on how to read its bits"
             )))
         }
         Char | Bytes | PascalBytes => {
-            return Err(Error::unrepresentable(format_args!("format \"{f}\" holds bytes: DLPack has no string type")))
+            return Err(Error::unrepresentable(format_args!("format {f} holds bytes: DLPack has no string type")))
         }
         Ucs2 | Ucs4 => {
-            return Err(Error::unrepresentable(format_args!("format \"{f}\" holds text: DLPack has no character type")))
+            return Err(Error::unrepresentable(format_args!("format {f} holds text: DLPack has no character type")))
         }
-        Pad => return Err(Error::unrepresentable(format_args!("format \"{f}\" is padding: DLPack has no such type"))),
+        Pad => return Err(Error::unrepresentable(format_args!("format {f} is padding: DLPack has no such type"))),
         VoidPtr | Object | Pointer | Function => {
-            return Err(Error::unrepresentable(format_args!("format \"{f}\" is a pointer: DLPack has no pointer type")))
+            return Err(Error::unrepresentable(format_args!("format {f} is a pointer: DLPack has no pointer type")))
         }
     };
     if field.values() != 1 {
         return Err(Error::unrepresentable(format_args!(
-            "format \"{f}\" holds {} values of '{}' per item: a DLPack element is one scalar \
+            "format {f} holds {} values of '{}' per item: a DLPack element is one scalar \
              (make them a dimension of the view)",
             field.values(),
             code.as_str()
@@ -295,7 +291,7 @@ pub fn dtype_from_format(format: Option<&[u8]>, itemsize: isize) -> Result<DLDat
     let size = field.element_size();
     if size > 1 && field.byte_order() != ByteOrder::NATIVE {
         return Err(Error::unrepresentable(format_args!(
-            "format \"{f}\" is {}: DLPack holds values in the native byte order ({})",
+            "format {f} is {}: DLPack holds values in the native byte order ({})",
             describe(field.byte_order()),
             describe(ByteOrder::NATIVE)
         )));
