@@ -249,14 +249,14 @@ unsafe fn derive(
         _ => None,
     })
     .flatten();
-    let owned = Owned {
-        shape: l.shape.clone().into_boxed_slice(),
-        strides: l.strides.clone().into_boxed_slice(),
-        suboffsets: l.suboffsets.clone().map(Vec::into_boxed_slice),
-        format: d.format,
+    let mut owned = Owned {
+        shape: l.shape.clone(),
+        strides: l.strides.clone(),
+        suboffsets: l.suboffsets.clone(),
+        format: d.format.map(CString::into_bytes_with_nul),
         export,
     };
-    let array = |a: &[isize]| if ndim == 0 { std::ptr::null_mut() } else { a.as_ptr() as *mut isize };
+    let array = |a: &mut Vec<isize>| if ndim == 0 { std::ptr::null_mut() } else { a.as_mut_ptr() };
     let filled = pybuf_buffer {
         buf: l.buf.cast(),
         obj: std::ptr::null_mut(),
@@ -264,13 +264,14 @@ unsafe fn derive(
         itemsize: l.itemsize,
         readonly: c_int::from(l.readonly),
         ndim: ndim as c_int,
-        format: owned.format.as_ref().map_or(std::ptr::null_mut(), |f| f.as_ptr() as *mut c_char),
-        shape: array(&owned.shape),
-        strides: array(&owned.strides),
-        suboffsets: owned.suboffsets.as_deref().map_or(std::ptr::null_mut(), array),
+        format: owned.format.as_mut().map_or(std::ptr::null_mut(), |f| f.as_mut_ptr().cast()),
+        shape: array(&mut owned.shape),
+        strides: array(&mut owned.strides),
+        suboffsets: owned.suboffsets.as_mut().map_or(std::ptr::null_mut(), array),
         internal: std::ptr::null_mut(),
     };
-    // The arrays and the format are heap data that does not move with `owned`.
+    // The arrays and the format are heap data of `Vec`s, which neither moves nor is
+    // reborrowed when `owned` moves into the block.
     let internal = block::register(Block::new(Hold::Derived(owned)), dst);
     // SAFETY: dst is non-NULL and writable by the C contract, and distinct from src.
     unsafe { dst.write(pybuf_buffer { internal, ..filled }) };

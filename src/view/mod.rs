@@ -38,7 +38,6 @@ pub mod walk;
 #[cfg(test)]
 mod tests;
 
-use std::ffi::CString;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -70,14 +69,18 @@ impl Drop for ExportRef {
 }
 
 /// What a derived view owns, kept in its block: the arrays its `shape`, `strides` and
-/// `suboffsets` point to, its format string, and an export of the exporter of its memory
-/// when that is a built-in exporter.
+/// `suboffsets` point to, its NUL-terminated format string, and an export of the exporter
+/// of its memory when that is a built-in exporter.
+///
+/// `Vec`s rather than `Box`es or a `CString`: the view points into them while they move
+/// into the block, and moving a `Box` asserts unique access to its contents, which would
+/// invalidate those pointers (Miri's Stacked Borrows reports it); moving a `Vec` does not.
 #[derive(Debug)]
 pub struct Owned {
-    pub shape: Box<[isize]>,
-    pub strides: Box<[isize]>,
-    pub suboffsets: Option<Box<[isize]>>,
-    pub format: Option<CString>,
+    pub shape: Vec<isize>,
+    pub strides: Vec<isize>,
+    pub suboffsets: Option<Vec<isize>>,
+    pub format: Option<Vec<u8>>,
     pub export: Option<ExportRef>,
 }
 

@@ -105,7 +105,7 @@ pub unsafe fn reach(layout: &Layout, bounds: Option<(usize, usize)>) -> Result<(
     }
     let mut r = Reach { lo: i128::MAX, hi: i128::MIN, bounds };
     // SAFETY: forwarded from the caller.
-    unsafe { walk(layout, 0, buf, &mut r)? };
+    unsafe { walk(layout, 0, layout.buf, buf, &mut r)? };
     let rel = |x: i128| {
         isize::try_from(x - buf)
             .map_err(|_| Error::overflow("the bytes reached are too far from buf for a pybuf_ssize_t offset"))
@@ -127,11 +127,13 @@ fn tail(layout: &Layout, k: usize) -> (i128, i128) {
     (lo, hi)
 }
 
-/// Note what dimensions `k..` reach from address `p`.
+/// Note what dimensions `k..` reach from address `p`. `anchor` is the pointer `p` was
+/// computed from (`buf`, or the last pointer read): pointers are read through it, so that
+/// they keep its provenance.
 ///
 /// # Safety
 /// As for [`reach`]. The recursion is one level per dimension with a suboffset (<= 64).
-unsafe fn walk(layout: &Layout, k: usize, p: i128, r: &mut Reach) -> Result<()> {
+unsafe fn walk(layout: &Layout, k: usize, anchor: *const u8, p: i128, r: &mut Reach) -> Result<()> {
     let subs = layout.suboffsets.as_deref().unwrap_or(&[]);
     let Some(d) = (k..layout.ndim()).find(|&j| subs.get(j).is_some_and(|&s| s >= 0)) else {
         let (lo, hi) = tail(layout, k);
@@ -142,11 +144,12 @@ unsafe fn walk(layout: &Layout, k: usize, p: i128, r: &mut Reach) -> Result<()> 
     loop {
         let q = p + (k..=d).map(|j| layout.strides[j] as i128 * index[j - k] as i128).sum::<i128>();
         r.note(q, q + ptr, || format!("the pointer read for suboffsets[{d}] = {}", subs[d]))?;
+        let slot = anchor.wrapping_add((q as usize).wrapping_sub(anchor.addr()));
         // SAFETY: the slot is readable by the caller's contract (and, with bounds, it was
         // just checked to lie inside the readable block); it may be unaligned.
-        let target = unsafe { (q as usize as *const *const u8).read_unaligned() } as usize as i128;
+        let target = unsafe { slot.cast::<*const u8>().read_unaligned() };
         // SAFETY: forwarded.
-        unsafe { walk(layout, d + 1, target + subs[d] as i128, r)? };
+        unsafe { walk(layout, d + 1, target, target.addr() as i128 + subs[d] as i128, r)? };
         // The next index over dimensions k..=d, the last fastest.
         let mut j = index.len();
         loop {
