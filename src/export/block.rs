@@ -6,6 +6,7 @@
 //! does not own. Views filled by `pybuf_fill_info` need no block and carry a static
 //! marker instead.
 
+use std::any::Any;
 use std::collections::HashSet;
 use std::ffi::c_void;
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,20 @@ pub enum Hold {
     /// A view derived from another (`pybuf_slice`, `pybuf_cast`, ...): its own arrays and
     /// format, and an export of the built-in exporter of its memory, if any.
     Derived(crate::view::Owned),
+    /// A share of something that owns the view's memory and arrays (a DLPack tensor the
+    /// view was filled from), released when its last holder goes; others may take a share
+    /// with [`Hold::shared`].
+    Shared(Arc<dyn Any + Send + Sync>),
+}
+
+impl Hold {
+    /// Another share of what a `Shared` hold owns, if it is a `T`.
+    pub fn shared<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        match self {
+            Hold::Shared(a) => a.clone().downcast::<T>().ok(),
+            _ => None,
+        }
+    }
 }
 
 /// The heap bookkeeping of one view.

@@ -104,17 +104,7 @@ fn keep_alive(internal: *mut c_void) -> Keep {
     block::with_block(internal, |b| match &b.hold {
         Hold::Exporter(e) => Keep::Export(ExportRef::new(e)),
         Hold::Derived(owned) => owned.export.as_ref().map_or(Keep::Nothing, |r| Keep::Export(r.again())),
-        Hold::Custom { release: Some(f), exporter, .. } if *f as *const () == import_release as *const () => {
-            let import = exporter.cast::<Import>().cast_const();
-            // SAFETY: a view filled by `pybuf_from_dlpack*` registers `import_release` with
-            // an `Arc<Import>` from `Arc::into_raw`, whose reference the registered block
-            // holds; the registry lock (held here) keeps the block from being released.
-            unsafe {
-                Arc::increment_strong_count(import);
-                Keep::Import(Arc::from_raw(import))
-            }
-        }
-        _ => Keep::Nothing,
+        hold => hold.shared::<Import>().map_or(Keep::Nothing, Keep::Import),
     })
     .unwrap_or(Keep::Nothing)
 }
@@ -336,12 +326,6 @@ impl Drop for Import {
     }
 }
 
-/// The release function registered for views filled from a tensor.
-unsafe extern "C" fn import_release(import: *mut c_void, _view: *mut pybuf_buffer) {
-    // SAFETY: `import` is the `Arc<Import>` reference the view's block held.
-    drop(unsafe { Arc::from_raw(import.cast_const().cast::<Import>()) });
-}
-
 /// Fill `view` for `flags` from the tensor `dl` (owned by `tensor`); on success the view
 /// owns `tensor`.
 ///
@@ -380,12 +364,7 @@ unsafe fn import(dl_tensor: &DLTensor, readonly: bool, tensor: Tensor, view: &mu
     description.fill(view, flags)?;
     // The view's arrays point into the description's heap data, which stays where it is.
     let import = Arc::new(Import { description, tensor });
-    let hold = Hold::Custom {
-        release: Some(import_release),
-        exporter: Arc::into_raw(import).cast_mut().cast(),
-        internal: std::ptr::null_mut(),
-    };
-    view.internal = block::register(Block::new(hold), view);
+    view.internal = block::register(Block::new(Hold::Shared(import)), view);
     Ok(())
 }
 

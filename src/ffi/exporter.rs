@@ -303,6 +303,9 @@ pub unsafe extern "C" fn pybuf_object_get_buffer(
         crate::abi::check_flags(flags)?;
         // The exporter fills the caller's view itself, as in CPython, so that anything it
         // registers for the view's address stays valid.
+        // Clear the thread's status, so that only a message the getbuffer itself records
+        // (with a pybuf call that fails) is taken as its own.
+        err::record_ok();
         // SAFETY: the exporter's own function, called as its procs say.
         let rc = unsafe { getbuffer(o.exporter, view, flags) };
         if rc != 0 {
@@ -327,7 +330,8 @@ pub unsafe extern "C" fn pybuf_object_get_buffer(
     })
 }
 
-/// The error for a failed `getbuffer`: its own message if it recorded one with this status.
+/// The error for a failed `getbuffer`: its own message if it recorded one with this status
+/// during the call (the status was cleared before it).
 fn exporter_error(rc: c_int) -> Error {
     match Status::from_raw(rc) {
         Some(s) if s != Status::Ok && err::last_status() == s => {
