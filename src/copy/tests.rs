@@ -318,8 +318,8 @@ fn transposes_match_reference_around_tile_edges() {
         super::transpose::force_scalar(scalar_only);
         for &itemsize in &[1isize, 2, 3, 4, 8, 12, 16, 24, 6, 40] {
             for case in 0..if cfg!(miri) { 2 } else { 24 } {
-                let ni = sizes[rng.below(sizes.len())];
-                let nj = sizes[rng.below(sizes.len())];
+                // Case 0 has whole micro blocks (up to 16 x 16) and edges along both axes.
+                let (ni, nj) = if case == 0 { (17, 18) } else { (sizes[rng.below(sizes.len())], sizes[rng.below(sizes.len())]) };
                 let outer = 1 + rng.below(3) as isize;
                 let shape = [outer, ni, nj];
                 // Source: C-contiguous (outer, nj, ni) read transposed; destination C.
@@ -344,6 +344,13 @@ fn transposes_match_reference_around_tile_edges() {
                 // SAFETY: one 2-D slice of the same layouts.
                 unsafe { super::transpose::run(streamed.as_mut_ptr(), src.as_ptr(), &t, itemsize as usize, true) };
                 assert_eq!(&streamed[..], &want[..streamed.len()], "streamed, itemsize {itemsize}, {ni}x{nj}");
+                // Without the staging buffer (in use), the streamed transpose falls back.
+                streamed.fill(0);
+                super::transpose::with_stage_taken(|| {
+                    // SAFETY: as above.
+                    unsafe { super::transpose::run(streamed.as_mut_ptr(), src.as_ptr(), &t, itemsize as usize, true) }
+                });
+                assert_eq!(&streamed[..], &want[..streamed.len()], "fallback, itemsize {itemsize}, {ni}x{nj}");
             }
         }
     }

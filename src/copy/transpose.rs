@@ -340,6 +340,16 @@ unsafe fn scalar(dst: *mut u8, src: *const u8, ni: usize, nj: usize, t: &Transpo
     }
 }
 
+/// Run `f` while this thread's staging buffer is in use, so that streamed transposes in
+/// `f` take their fallback (for tests of it).
+#[cfg(test)]
+pub(super) fn with_stage_taken(f: impl FnOnce()) {
+    STAGE.with(|cell| {
+        let _taken = cell.borrow_mut();
+        f()
+    })
+}
+
 /// The portable scalar path only (for tests of the fallback).
 #[cfg(test)]
 pub(super) fn force_scalar(on: bool) {
@@ -533,6 +543,7 @@ mod simd {
             // SAFETY: forwarded.
             unsafe { _mm_storeu_si128(d.cast(), v) }
         } else {
+            // reach-exempt: Miri cannot interpret movntdq (the same tests run it natively).
             // SAFETY: forwarded.
             unsafe { _mm_stream_si128(d.cast(), v) }
         }
@@ -551,6 +562,7 @@ mod simd {
             // Miri has no `sfence` (and its stores are ordinary ones): a full fence.
             std::sync::atomic::fence(Ordering::SeqCst);
         } else {
+            // reach-exempt: Miri cannot interpret sfence (the same tests run it natively).
             // SAFETY: SSE is part of x86-64.
             unsafe { _mm_sfence() };
         }
@@ -574,6 +586,7 @@ mod simd {
         unreachable!("no SIMD micro-kernels on this architecture")
     }
     pub(super) unsafe fn stream_row(dst: *mut u8, src: *const u8, n: usize) {
+        // reach-exempt: compiled on other architectures only.
         // SAFETY: forwarded.
         unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
     }
