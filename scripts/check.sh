@@ -4,7 +4,7 @@
 #   scripts/check.sh fuzz [SECONDS]   every cargo-fuzz target for SECONDS (default 60) each
 #   scripts/check.sh miri             the Rust test suite under Miri
 #   scripts/check.sh reach            which `unsafe` blocks the Miri-configured suite reaches
-#   scripts/check.sh sanitize         Rust lib tests under ASan; C tests under gcc ASan+UBSan
+#   scripts/check.sh sanitize         Rust tests (unit and C-surface) under ASan; C tests under gcc ASan+UBSan
 #   scripts/check.sh valgrind         C tests under valgrind memcheck
 #   scripts/check.sh tsan             c_tests/test_threads.c under ThreadSanitizer
 #   scripts/check.sh all [SECONDS]    all of the above, fuzzing SECONDS (default 10) each
@@ -176,7 +176,8 @@ step_sanitize() {
     echo "== Rust tests under AddressSanitizer (nightly -Zsanitizer=address)"
     local log=$OUT/asan-rust.log
     RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR=target/asan \
-        cargo +nightly test --target "$TRIPLE" --lib 2>&1 | tee "$log" | grep -E "^test result|FAILED|ERROR|panicked"
+        cargo +nightly test --target "$TRIPLE" --lib --test ffi_view --test ffi_format --test ffi_export \
+        --test small_copy_no_alloc 2>&1 | tee "$log" | grep -E "^test result|FAILED|ERROR|panicked"
     [ "${PIPESTATUS[0]}" -eq 0 ] || fail "Rust tests under ASan"
     echo "== C tests under gcc -fsanitize=address,undefined"
     lib_release

@@ -24,7 +24,11 @@ pub struct Description {
     itemsize: isize,
     shape: Vec<isize>,
     strides: Vec<isize>,
-    suboffsets: Option<Vec<isize>>,
+    /// Empty, with `indirect` false, when there are none (not an `Option<Vec>`: a `None`
+    /// leaves the vector's bytes uninitialised, and optimised code that tests them before
+    /// the discriminant, which is sound, still makes valgrind report them).
+    suboffsets: Vec<isize>,
+    indirect: bool,
     c_contiguous: bool,
     f_contiguous: bool,
 }
@@ -103,7 +107,8 @@ impl Description {
             itemsize,
             shape: p.shape.into(),
             strides: strides.into(),
-            suboffsets: p.suboffsets.map(<[isize]>::to_vec),
+            suboffsets: p.suboffsets.map_or_else(Vec::new, <[isize]>::to_vec),
+            indirect: p.suboffsets.is_some(),
             c_contiguous: geom.is_contiguous(Order::C),
             f_contiguous: geom.is_contiguous(Order::F),
         })
@@ -116,7 +121,7 @@ impl Description {
             itemsize: self.itemsize,
             shape: &self.shape,
             strides: Some(&self.strides),
-            suboffsets: self.suboffsets.as_deref(),
+            suboffsets: self.indirect.then_some(&self.suboffsets[..]),
         }
     }
 
@@ -154,7 +159,7 @@ impl Description {
         if wants(PYBUF_ANY_CONTIGUOUS) && !(self.c_contiguous || self.f_contiguous) {
             return Err(Error::request("PYBUF_ANY_CONTIGUOUS requested but the memory is neither C- nor Fortran-contiguous"));
         }
-        if !wants(PYBUF_INDIRECT) && self.suboffsets.is_some() {
+        if !wants(PYBUF_INDIRECT) && self.indirect {
             return Err(Error::request("the memory has suboffsets but PYBUF_INDIRECT was not requested"));
         }
         if !wants(PYBUF_STRIDES) && !self.c_contiguous {
@@ -178,7 +183,7 @@ impl Description {
         view.format = if wants(PYBUF_FORMAT) { self.format.as_ptr() as *mut c_char } else { std::ptr::null_mut() };
         view.shape = ptr_or_null(&self.shape, shaped);
         view.strides = ptr_or_null(&self.strides, wants(PYBUF_STRIDES));
-        view.suboffsets = self.suboffsets.as_deref().map_or(std::ptr::null_mut(), |s| ptr_or_null(s, true));
+        view.suboffsets = ptr_or_null(&self.suboffsets, self.indirect);
         view.internal = std::ptr::null_mut();
         Ok(())
     }

@@ -235,7 +235,7 @@ fn reals_compare_exactly() {
     // 2^53 + 1 is no double: it differs from every double, as in Python.
     let big = (1i64 << 53) + 1;
     assert!(!Real::from_i64(big).same(&Real::from_f64(big as f64)));
-    assert!(Real::from_i64(i64::MIN).same(&Real::from_f64(-(2f64.powi(63)))));
+    assert!(Real::from_i64(i64::MIN).same(&Real::from_f64(-((1u64 << 63) as f64))));
     // Half precision: 1.5 is 0x3e00; the smallest subnormal is 2^-24.
     assert!(Real::from_f16(0x3e00).same(&Real::from_f64(1.5)));
     assert!(Real::from_f16(0x0001).same(&Real::from_f64(f64::from_bits(0x3E70_0000_0000_0000)) /* 2^-24, exact */));
