@@ -28,9 +28,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn view(buf: &mut [f64], shape: &mut [isize], strides: &mut [isize]) -> pybuf_buffer {
+/// A view of doubles at `buf` (one raw pointer shared by all the views of an array: a
+/// fresh `&mut` borrow per view would invalidate the earlier views' pointers).
+fn view(buf: *mut f64, shape: &mut [isize], strides: &mut [isize]) -> pybuf_buffer {
     pybuf_buffer {
-        buf: buf.as_mut_ptr().cast(),
+        buf: buf.cast(),
         len: shape.iter().product::<isize>() * 8,
         itemsize: 8,
         ndim: shape.len() as i32,
@@ -49,11 +51,8 @@ fn small_copies_do_not_allocate() {
     let (mut s2, mut t2) = ([4isize, 4], [8isize, 32]);
     let (mut s3, mut t3) = ([2isize, 3, 4], [8isize, 128, 16]);
     let (mut s1, mut t1) = ([5isize], [24isize]);
-    let views = [
-        view(&mut a, &mut s2, &mut t2),
-        view(&mut a, &mut s3, &mut t3),
-        view(&mut a, &mut s1, &mut t1),
-    ];
+    let pa = a.as_mut_ptr();
+    let views = [view(pa, &mut s2, &mut t2), view(pa, &mut s3, &mut t3), view(pa, &mut s1, &mut t1)];
     // Warm up once (the thread's error slot may initialise lazily).
     // SAFETY: each view's elements lie within `a` (64 doubles); `out` holds 64 doubles.
     unsafe { assert_eq!(pybuf_to_contiguous(out.as_mut_ptr().cast(), &views[0], views[0].len, b'C' as _), 0) };
