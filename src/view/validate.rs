@@ -144,12 +144,12 @@ unsafe fn walk(layout: &Layout, k: usize, anchor: *const u8, p: i128, r: &mut Re
     loop {
         let q = p + (k..=d).map(|j| layout.strides[j] as i128 * index[j - k] as i128).sum::<i128>();
         r.note(q, q + ptr, || format!("the pointer read for suboffsets[{d}] = {}", subs[d]))?;
-        let slot = anchor.wrapping_add((q as usize).wrapping_sub(anchor.addr()));
+        let slot = anchor.wrapping_add((q as usize).wrapping_sub(anchor as usize));
         // SAFETY: the slot is readable by the caller's contract (and, with bounds, it was
         // just checked to lie inside the readable block); it may be unaligned.
         let target = unsafe { slot.cast::<*const u8>().read_unaligned() };
         // SAFETY: forwarded.
-        unsafe { walk(layout, d + 1, target, target.addr() as i128 + subs[d] as i128, r)? };
+        unsafe { walk(layout, d + 1, target, target as usize as i128 + subs[d] as i128, r)? };
         // The next index over dimensions k..=d, the last fastest.
         let mut j = index.len();
         loop {
