@@ -362,10 +362,15 @@ fn py_repr(s: &str) -> String {
 pub fn format_from_typestr(typestr: &[u8]) -> Result<String> {
     let s = parse_typestr(typestr)?;
     let (code, marker) = code_of(&s, "")?;
-    Ok(match marker {
+    let out = match marker {
         Some(m) => format!("{m}{code}"),
         None => code,
-    })
+    };
+    // The result must parse (as for a descr), whatever the size.
+    Format::parse(out.as_bytes()).map_err(|e| {
+        Error::new(e.status(), format_args!("typestr {} gives format \"{out}\", which is refused: {}", show(typestr), e.message()))
+    })?;
+    Ok(out)
 }
 
 /// The PEP 3118 format of a `descr` (the text of its Python literal).
@@ -429,6 +434,10 @@ fn parse_typestr(typestr: &[u8]) -> Result<Scalar> {
             .and_then(|n| n.parse::<isize>().ok())
             .ok_or_else(|| Error::overflow(format_args!("typestr {t}: size {} overflows", show(number))))?
     };
+    // A 'U' size counts UCS-4 characters: the item is 4 times as many bytes.
+    if kind == 'U' && size.checked_mul(4).is_none() {
+        return Err(Error::overflow(format_args!("typestr {t}: {size} characters of 4 bytes overflow pybuf_ssize_t")));
+    }
     Ok(Scalar { order, kind, size })
 }
 
@@ -905,6 +914,10 @@ mod tests {
             ("<f", Status::InvalidFormat, "no size"),
             ("<f8x", Status::InvalidFormat, "\"x\" after the size"),
             ("", Status::InvalidFormat, "empty"),
+            // 'U' counts 4-byte characters (found by fuzzing: this gave a format that
+            // does not parse).
+            ("U3333333333333333388", Status::Overflow, "characters of 4 bytes overflow"),
+            ("<U2305843009213693952", Status::Overflow, "characters of 4 bytes overflow"),
         ] {
             let e = format_from_typestr(t.as_bytes()).unwrap_err();
             assert_eq!(e.status(), status, "{t}: {e}");
