@@ -10,7 +10,8 @@
 #   scripts/check.sh all [SECONDS]    all of the above, fuzzing SECONDS (default 10) each
 #
 # Nightly, Miri and sanitizer builds go to their own target directories (target/fuzz,
-# target/miri, target/asan, target/tsan) so that target/release is never rebuilt by them.
+# target/miri, target/reach, target/asan, target/tsan) so that target/release is never rebuilt
+# by them.
 # C tests use target/release/libpybuf.a (built by `make lib`). Every step ends with a
 # line "<step>: N passed, M failed"; the script exits non-zero if anything failed.
 set -uo pipefail
