@@ -179,19 +179,34 @@ ctor! {
 pub type Result<T> = std::result::Result<T, Error>;
 
 thread_local! {
-    /// The calling thread's last status (a plain cell: success costs one store).
+    /// The calling thread's last status (a plain cell: success costs one store). It has no
+    /// destructor, so it stays readable while the thread is torn down.
     static STATUS: Cell<Status> = const { Cell::new(Status::Ok) };
-    /// The calling thread's last message, meaningful while STATUS is not Ok.
+    /// The calling thread's last message, meaningful while STATUS is not Ok. It owns a
+    /// heap string and so is destroyed at thread exit, before `atexit` handlers and pthread
+    /// key destructors run; every access goes through `try_with` and falls back to a static
+    /// message once it is gone (pybuf is then still callable, issue 12).
     static MESSAGE: RefCell<Option<CString>> = const { RefCell::new(None) };
 }
 
+/// What `pybuf_last_error()` says when the thread's message slot was already destroyed
+/// (a call from an `atexit` handler or a pthread key destructor) or is being written.
+const NO_MESSAGE: &std::ffi::CStr =
+    c"(no message: pybuf was called while this thread's storage was being destroyed; see pybuf_last_status())";
+
+fn set_status(status: Status) {
+    // A `Cell` without a destructor is never destroyed; `try_with` still keeps a future
+    // change of the type from turning this into a panic at thread exit.
+    let _ = STATUS.try_with(|s| s.set(status));
+}
+
 /// Record `err` as the calling thread's last error and return its status as a C int.
+/// Never panics, also during thread teardown.
 pub fn record(err: &Error) -> c_int {
-    let message = CString::new(err.message.replace('\0', "\\0")).unwrap_or_default();
-    STATUS.with(|s| s.set(err.status));
-    MESSAGE.with(|m| {
+    set_status(err.status);
+    let _ = MESSAGE.try_with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
-            *m = Some(message);
+            *m = Some(CString::new(err.message.replace('\0', "\\0")).unwrap_or_default());
         }
     });
     err.status as c_int
@@ -200,7 +215,7 @@ pub fn record(err: &Error) -> c_int {
 /// Record success as the calling thread's last status (the message becomes empty).
 #[inline]
 pub fn record_ok() {
-    STATUS.with(|s| s.set(Status::Ok));
+    set_status(Status::Ok);
 }
 
 /// Record the outcome of a core call and return 0 or the negative status.
@@ -214,21 +229,24 @@ pub fn record_result<T>(result: &Result<T>) -> c_int {
     }
 }
 
-/// The calling thread's last status.
+/// The calling thread's last status (`Internal` if it cannot be read, which a `Cell`
+/// without a destructor never causes).
 pub fn last_status() -> Status {
-    STATUS.with(|s| s.get())
+    STATUS.try_with(|s| s.get()).unwrap_or(Status::Internal)
 }
 
 /// A pointer to the calling thread's last message ("" after a success); valid until the
-/// next pybuf call on this thread.
+/// next pybuf call on this thread. Never panics, also during thread teardown.
 pub fn last_message_ptr() -> *const c_char {
     if last_status() == Status::Ok {
         return c"".as_ptr();
     }
-    MESSAGE.with(|m| match m.try_borrow() {
-        Ok(m) => m.as_ref().map_or(c"".as_ptr(), |c| c.as_ptr()),
-        Err(_) => c"".as_ptr(),
-    })
+    MESSAGE
+        .try_with(|m| match m.try_borrow() {
+            Ok(m) => m.as_ref().map_or(NO_MESSAGE.as_ptr(), |c| c.as_ptr()),
+            Err(_) => NO_MESSAGE.as_ptr(),
+        })
+        .unwrap_or(NO_MESSAGE.as_ptr())
 }
 
 #[cfg(test)]

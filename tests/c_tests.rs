@@ -156,6 +156,7 @@ const FILES: &[&str] = &[
     "test_layout.c",
     "test_size_from_format.c",
     "test_strides.c",
+    "test_teardown.c",
     "test_threads.c",
     "test_version.c",
     "test_view.c",
@@ -184,6 +185,7 @@ c_tests! {
     test_get_pointer => "test_get_pointer.c",
     test_size_from_format => "test_size_from_format.c",
     test_strides => "test_strides.c",
+    test_teardown => "test_teardown.c",
     test_threads => "test_threads.c",
     test_version => "test_version.c",
     test_view => "test_view.c",
@@ -215,4 +217,28 @@ fn every_c_test_file_is_run() {
         .collect();
     found.sort();
     assert_eq!(found, FILES, "c_tests/ and the FILES list (and the #[test]s) differ");
+}
+
+/// `test_teardown.c` calls every function that `pybuf.h` declares (issue 12: each exported
+/// function must work from an `atexit` handler and a pthread key destructor).
+#[test]
+fn teardown_test_calls_every_exported_function() {
+    let header = std::fs::read_to_string(repo().join("include/pybuf.h")).expect("include/pybuf.h");
+    let test = std::fs::read_to_string(repo().join("c_tests/test_teardown.c")).expect("test_teardown.c");
+    let mut missing = Vec::new();
+    let mut declared = 0;
+    for line in header.lines().filter(|l| !l.starts_with(' ') && !l.starts_with("typedef")) {
+        let Some(open) = line.find('(') else { continue };
+        let Some(at) = line[..open].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) else { continue };
+        let name = &line[at + 1..open];
+        if !name.starts_with("pybuf_") {
+            continue;
+        }
+        declared += 1;
+        if !test.contains(&format!("{name}(")) {
+            missing.push(name.to_owned());
+        }
+    }
+    assert!(declared >= 64, "only {declared} functions found in pybuf.h");
+    assert!(missing.is_empty(), "test_teardown.c does not call {missing:?}");
 }

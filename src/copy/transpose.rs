@@ -118,7 +118,9 @@ unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: us
     // line so that they do not all map to one cache set.
     let row = ((w_max + 64) * itemsize + 64) as isize;
     let need = bi * row as usize + 64;
-    let staged = STAGE.with(|cell| {
+    // `try_with`: during thread teardown (a copy from a pthread key destructor or an
+    // `atexit` handler) the stage may already be destroyed; the fallback needs none.
+    let staged = STAGE.try_with(|cell| {
         let Ok(mut stage) = cell.try_borrow_mut() else { return false };
         if stage.len() < need {
             stage.clear();
@@ -133,7 +135,8 @@ unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: us
         // SAFETY: forwarded; the stage holds `bi` rows of `row` bytes after alignment.
         unsafe { streamed_panels(dst, src, t, itemsize, micro, sp, bi, w_max, row) };
         true
-    });
+    })
+    .unwrap_or(false);
     if !staged {
         // SAFETY: forwarded; without a staging buffer, the in-cache path is still correct.
         unsafe { run(dst, src, t, itemsize, false) }

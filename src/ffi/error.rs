@@ -6,9 +6,14 @@ use crate::error;
 
 /// The message of the calling thread's last pybuf call: what was wrong and with which
 /// value, or "" if that call succeeded. Never NULL. The string belongs to pybuf and stays
-/// valid until the next pybuf call on this thread.
+/// valid until the next pybuf call on this thread: copy it before calling pybuf again
+/// (`printf("%d %s", pybuf_is_contiguous(...), pybuf_last_error())` may print a message that
+/// the other argument's call already replaced, as C leaves the order of evaluation open).
 ///
-/// Thread-safe: each thread has its own message.
+/// Thread-safe: each thread has its own message. Every pybuf function, this one included,
+/// may be called while a thread or the process ends (from a pthread key destructor or an
+/// `atexit` handler, after the thread's own storage is destroyed): the status is then still
+/// exact, and the message a fixed text that says it is unavailable.
 #[no_mangle]
 pub extern "C" fn pybuf_last_error() -> *const c_char {
     error::last_message_ptr()

@@ -20,25 +20,30 @@ use crate::error::{self as err, Error, Result};
 use crate::layout::{Geometry, MAX_NDIM};
 
 /// Run `f`, record its outcome for `pybuf_last_error`, and return 0 or a negative status.
-/// A panic becomes `PYBUF_STATUS_INTERNAL`.
+/// The recording happens inside the panic boundary too; a panic becomes
+/// `PYBUF_STATUS_INTERNAL`.
 pub(crate) fn status(f: impl FnOnce() -> Result<()>) -> c_int {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => err::record_result(&result),
+    match catch_unwind(AssertUnwindSafe(|| err::record_result(&f()))) {
+        Ok(rc) => rc,
         Err(_) => err::record(&panicked()),
     }
 }
 
 /// Run `f`, record its outcome, and return its value or `on_error`.
 pub(crate) fn value<T>(on_error: T, f: impl FnOnce() -> Result<T>) -> T {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(v)) => {
+    let outcome = catch_unwind(AssertUnwindSafe(|| match f() {
+        Ok(v) => {
             err::record_ok();
-            v
+            Some(v)
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             err::record(&e);
-            on_error
+            None
         }
+    }));
+    match outcome {
+        Ok(Some(v)) => v,
+        Ok(None) => on_error,
         Err(_) => {
             err::record(&panicked());
             on_error

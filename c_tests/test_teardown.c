@@ -1,0 +1,339 @@
+/*
+ * pybuf during thread and process teardown (issue 12, defect 1): every exported function is
+ * called from an `atexit` handler and from pthread key destructors, after an earlier error
+ * on the same thread (so that the thread's message slot existed and was destroyed) and on a
+ * thread that never called pybuf before its destructor ran. Each call must return its
+ * documented answer (a status on bad input, the right value on good input), and
+ * pybuf_last_error() must stay a readable string: no abort, no crash.
+ *
+ * glibc destroys a thread's C++/Rust thread-local storage before it runs the pthread key
+ * destructors, and the main thread's before the `atexit` handlers; that is the state the
+ * calls below meet.
+ *
+ * tests/c_tests.rs checks that this file names every function of pybuf.h.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+
+/* 1024 x 1024 doubles: 8 MiB, large enough for the streamed transpose, which uses a
+ * thread-local staging buffer. */
+#define N 1024
+
+static int owner_calls;
+static void count_owner(void *user) {
+    (void)user;
+    ++owner_calls;
+}
+
+/* The last call failed with `status` and left a non-empty, readable message. */
+#define CHECK_FAILED(rc, status)                                                           \
+    do {                                                                                   \
+        CHECK_EQ((rc), (status));                                                          \
+        CHECK_EQ(pybuf_last_status(), (status));                                           \
+        CHECK(pybuf_last_error() != NULL && pybuf_last_error()[0] != '\0');                \
+    } while (0)
+
+/* The last call succeeded: status 0 and the empty message. */
+#define CHECK_OK(rc)                                                                       \
+    do {                                                                                   \
+        CHECK_EQ((rc), 0);                                                                 \
+        CHECK_EQ(pybuf_last_status(), 0);                                                  \
+        CHECK(pybuf_last_error() != NULL && pybuf_last_error()[0] == '\0');                \
+    } while (0)
+
+/* A streamed transpose of an N x N double array, checked element by element. */
+static void big_transpose(void) {
+    double *a = malloc(sizeof(double) * N * N), *b = malloc(sizeof(double) * N * N);
+    CHECK(a != NULL && b != NULL);
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        return;
+    }
+    for (long i = 0; i < (long)N * N; i++)
+        a[i] = (double)i;
+    pybuf_ssize_t shape[2] = {N, N}, t_strides[2] = {8, 8 * N};
+    pybuf_buffer src = {0}, dst = {0};
+    src.buf = a;
+    src.len = (pybuf_ssize_t)sizeof(double) * N * N;
+    src.readonly = 1;
+    src.format = "d";
+    src.itemsize = 8;
+    src.ndim = 2;
+    src.shape = shape;
+    src.strides = t_strides; /* the transpose of a */
+    dst = src;
+    dst.buf = b;
+    dst.readonly = 0;
+    dst.strides = NULL;
+    CHECK_OK(pybuf_copy(&dst, &src));
+    long bad = 0;
+    for (long i = 0; i < N; i++)
+        for (long j = 0; j < N; j++)
+            bad += b[i * N + j] != a[j * N + i];
+    CHECK_EQ(bad, 0);
+    free(a);
+    free(b);
+}
+
+/* Every exported function, on bad input and on good input. */
+static void exercise(void) {
+    double mem[6] = {0, 1, 2, 3, 4, 5}, out6[6];
+    pybuf_ssize_t shape[2] = {2, 3}, strides[2] = {0, 0}, idx[2] = {1, 2};
+    char text[256];
+
+    /* Errors first: the message slot (if it still exists) is written. */
+    CHECK_EQ(pybuf_is_contiguous(NULL, 'C'), 0); /* 0, with an error recorded */
+    CHECK_EQ(pybuf_last_status(), PYBUF_STATUS_NULL_POINTER);
+    CHECK(pybuf_last_error() != NULL && pybuf_last_error()[0] != '\0');
+    CHECK(strcmp(pybuf_status_name(PYBUF_STATUS_OVERFLOW), "PYBUF_STATUS_OVERFLOW") == 0);
+    CHECK(pybuf_version() != 0);
+    CHECK(pybuf_version_string() != NULL && pybuf_version_string()[0] != '\0');
+
+    /* An exporter of a 2 x 3 C array of doubles. */
+    pybuf_exporter_desc desc = {0};
+    desc.buf = mem;
+    desc.len = sizeof mem;
+    desc.format = "d";
+    desc.itemsize = 8;
+    desc.ndim = 2;
+    desc.shape = shape;
+    pybuf_exporter *e = NULL;
+    CHECK_FAILED(pybuf_exporter_new(NULL, NULL, NULL, &e), PYBUF_STATUS_NULL_POINTER);
+    CHECK(e == NULL);
+    owner_calls = 0;
+    CHECK_OK(pybuf_exporter_new(&desc, count_owner, NULL, &e));
+    if (e == NULL)
+        return;
+    pybuf_exporter *e2 = pybuf_exporter_clone(e);
+    CHECK(e2 == e);
+    CHECK(pybuf_exporter_clone(NULL) == NULL);
+    pybuf_buffer v = {0};
+    CHECK_FAILED(pybuf_exporter_get_buffer(NULL, &v, PYBUF_FULL_RO), PYBUF_STATUS_NULL_POINTER);
+    CHECK_OK(pybuf_exporter_get_buffer(e, &v, PYBUF_FULL));
+    CHECK_EQ(pybuf_exporter_exports(e), 1);
+    CHECK_FAILED(pybuf_exporter_replace(e, &desc), PYBUF_STATUS_EXPORTS_EXIST);
+    pybuf_object obj = pybuf_exporter_as_object(e);
+    pybuf_buffer w = {0};
+    CHECK_OK(pybuf_object_get_buffer(&obj, &w, PYBUF_RECORDS_RO));
+    CHECK_EQ(pybuf_exporter_exports(e), 2);
+    CHECK_FAILED(pybuf_object_get_buffer(NULL, &w, 0), PYBUF_STATUS_NULL_POINTER);
+
+    /* Consumers. */
+    CHECK_EQ(pybuf_is_contiguous(&v, 'C'), 1);
+    CHECK(pybuf_get_pointer(&v, idx) == (void *)&mem[5]);
+    CHECK(pybuf_get_pointer(NULL, idx) == NULL);
+    CHECK_OK(pybuf_fill_contiguous_strides(2, shape, strides, 8, 'F'));
+    CHECK(strides[0] == 8 && strides[1] == 16);
+    CHECK_FAILED(pybuf_fill_contiguous_strides(2, shape, strides, 8, 'X'), PYBUF_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(pybuf_to_contiguous(out6, &v, sizeof out6, 'F'));
+    CHECK(out6[1] == 3.0 && out6[2] == 1.0);
+    CHECK_FAILED(pybuf_to_contiguous(out6, &v, 8, 'C'), PYBUF_STATUS_LENGTH_MISMATCH);
+    CHECK_OK(pybuf_from_contiguous(&v, out6, sizeof out6, 'F'));
+    CHECK(mem[5] == 5.0);
+    CHECK_OK(pybuf_copy(&v, &w));
+    pybuf_buffer r = w; /* a read-only description of the same memory */
+    r.readonly = 1;
+    CHECK_FAILED(pybuf_copy(&r, &v), PYBUF_STATUS_READ_ONLY);
+    CHECK_OK(pybuf_check_format(&v, "d"));
+    CHECK_EQ(pybuf_check_format(&v, "i"), PYBUF_STATUS_FORMAT_MISMATCH);
+    CHECK_OK(pybuf_check_format_ex(&v, "d", 2, 'C'));
+    CHECK_OK(pybuf_validate(&v, PYBUF_VALIDATE_MEMORY, mem, sizeof mem));
+    CHECK_FAILED(pybuf_validate(&v, PYBUF_VALIDATE_MEMORY, mem, 8), PYBUF_STATUS_LENGTH_MISMATCH);
+    pybuf_ssize_t lo = -1, hi = -1;
+    CHECK_OK(pybuf_extent(&v, &lo, &hi));
+    CHECK(lo == 0 && hi == (pybuf_ssize_t)sizeof mem);
+    CHECK_EQ(pybuf_equal(&v, &w), 1);
+
+    /* Items. */
+    pybuf_value val;
+    CHECK_EQ(pybuf_item_fields(&v), 1);
+    CHECK_OK(pybuf_get_item(&v, idx, 0, &val));
+    CHECK(val.kind == PYBUF_VALUE_DOUBLE && val.real == 5.0);
+    val.real = 7.5;
+    CHECK_OK(pybuf_set_item(&v, idx, 0, &val));
+    CHECK(mem[5] == 7.5);
+    CHECK_FAILED(pybuf_set_item(&r, idx, 0, &val), PYBUF_STATUS_READ_ONLY);
+
+    /* Derived views. */
+    pybuf_buffer d = {0};
+    CHECK_OK(pybuf_slice(&d, &v, 1, 0, 3, 2));
+    pybuf_release(&d);
+    CHECK_OK(pybuf_index(&d, &v, 0, 1));
+    pybuf_release(&d);
+    pybuf_ssize_t start[2] = {0, 1}, sub[2] = {2, 2};
+    CHECK_OK(pybuf_subview(&d, &v, start, sub));
+    pybuf_release(&d);
+    CHECK_OK(pybuf_transpose(&d, &v));
+    pybuf_release(&d);
+    int axes[2] = {1, 0};
+    CHECK_OK(pybuf_permute(&d, &v, axes));
+    pybuf_release(&d);
+    pybuf_ssize_t flat[1] = {12};
+    CHECK_OK(pybuf_cast(&d, &v, "f", 1, flat));
+    pybuf_release(&d);
+    CHECK_FAILED(pybuf_broadcast(&d, &v, 0, 4), PYBUF_STATUS_SHAPE_MISMATCH);
+    CHECK_OK(pybuf_broadcast(&d, &v, 0, 2));
+    pybuf_release(&d);
+    pybuf_ssize_t bshape[3] = {4, 2, 3};
+    CHECK_OK(pybuf_broadcast_to(&d, &v, 3, bshape));
+    pybuf_release(&d);
+    CHECK_FAILED(pybuf_slice(&d, &v, 5, 0, 1, 1), PYBUF_STATUS_INVALID_ARGUMENT);
+    CHECK_FAILED(pybuf_transpose(NULL, &v), PYBUF_STATUS_NULL_POINTER);
+
+    /* Iterators. */
+    pybuf_iter *it = NULL;
+    CHECK_OK(pybuf_iter_new(&v, 'F', &it));
+    void *el = NULL;
+    pybuf_ssize_t at[2];
+    int steps = 0;
+    while (pybuf_iter_next(it, &el, at) == 1)
+        ++steps;
+    CHECK_EQ(steps, 6);
+    pybuf_iter_free(it);
+    pybuf_iter_free(NULL);
+    CHECK_FAILED(pybuf_iter_new(&v, 'Q', &it), PYBUF_STATUS_INVALID_ARGUMENT);
+
+    /* DLPack, both ways and both versions. */
+    DLManagedTensorVersioned *t = NULL;
+    CHECK_OK(pybuf_to_dlpack(&v, NULL, NULL, &t));
+    if (t != NULL) {
+        pybuf_buffer imported = {0};
+        CHECK_OK(pybuf_from_dlpack(&imported, t, PYBUF_RECORDS_RO));
+        CHECK_EQ(pybuf_is_contiguous(&imported, 'C'), 1);
+        pybuf_release(&imported); /* runs the tensor's deleter */
+    }
+    DLManagedTensor *lt = NULL;
+    CHECK_OK(pybuf_to_dlpack_legacy(&v, NULL, NULL, &lt));
+    if (lt != NULL) {
+        pybuf_buffer imported = {0};
+        CHECK_OK(pybuf_from_dlpack_legacy(&imported, lt, PYBUF_RECORDS_RO));
+        pybuf_release(&imported);
+    }
+    CHECK_FAILED(pybuf_from_dlpack(&d, NULL, 0), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_from_dlpack_legacy(&d, NULL, 0), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_to_dlpack_legacy(NULL, NULL, NULL, &lt), PYBUF_STATUS_NULL_POINTER);
+
+    /* Releases, the exporter's last reference, its owner. */
+    pybuf_release(&w);
+    pybuf_release(&v);
+    pybuf_release(NULL);
+    CHECK_EQ(pybuf_exporter_exports(e), 0);
+    CHECK_OK(pybuf_exporter_replace(e, &desc));
+    pybuf_exporter_free(e2);
+    CHECK_EQ(owner_calls, 0);
+    pybuf_exporter_free(e);
+    CHECK_EQ(owner_calls, 1);
+    pybuf_exporter_free(NULL);
+
+    /* A view described in place. */
+    pybuf_buffer f = {0};
+    CHECK_OK(pybuf_fill_view(&f, &desc, PYBUF_FULL_RO));
+    pybuf_release(&f);
+    CHECK_FAILED(pybuf_fill_view(&f, NULL, 0), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_fill_info(NULL, NULL, mem, 8, 0, 0), PYBUF_STATUS_NULL_POINTER);
+
+    /* Formats. */
+    CHECK_EQ(pybuf_size_from_format("<id"), 12);
+    CHECK_EQ(pybuf_size_from_format("T{"), -1);
+    CHECK_EQ(pybuf_last_status(), PYBUF_STATUS_INVALID_FORMAT);
+    pybuf_format *fa = NULL, *fb = NULL;
+    CHECK_OK(pybuf_format_parse("id", &fa));
+    CHECK_OK(pybuf_format_parse("ixxxxd", &fb)); /* the same bytes, padding spelled out */
+    CHECK_FAILED(pybuf_format_parse("T{", &fb), PYBUF_STATUS_INVALID_FORMAT);
+    if (fa != NULL && fb != NULL) {
+        CHECK_EQ(pybuf_format_itemsize(fa), 16);
+        CHECK_EQ(pybuf_format_alignment(fa), 8);
+        CHECK_EQ(pybuf_format_field_count(fa), 2);
+        pybuf_format_field field;
+        CHECK_OK(pybuf_format_get_field(fa, 1, &field));
+        CHECK_FAILED(pybuf_format_get_field(fa, 2, &field), PYBUF_STATUS_INDEX_OUT_OF_RANGE);
+        CHECK_EQ(pybuf_format_leaf_count(fa), 2);
+        pybuf_format_leaf leaf;
+        CHECK_OK(pybuf_format_get_leaf(fa, 0, &leaf));
+        CHECK(pybuf_format_canonical(fa) != NULL);
+        CHECK(pybuf_format_canonical(NULL) == NULL);
+        CHECK_EQ(pybuf_format_equal(fa, fb), 0);
+        CHECK_EQ(pybuf_format_compatible(fa, fb), 1);
+        pybuf_format_runs *runs = NULL;
+        CHECK_OK(pybuf_format_runs_new(fa, &runs));
+        pybuf_format_run run;
+        int nruns = 0;
+        while (pybuf_format_runs_next(runs, &run) == 1)
+            ++nruns;
+        CHECK(nruns >= 2);
+        pybuf_format_runs_free(runs);
+        pybuf_format_runs_free(NULL);
+    }
+    pybuf_format_free(fa);
+    pybuf_format_free(fb);
+    pybuf_format_free(NULL);
+    CHECK(pybuf_format_to_typestr("<d", 8, text, sizeof text) > 0 && strcmp(text, "<f8") == 0);
+    CHECK(pybuf_format_to_descr("T{<i:a:}", 4, text, sizeof text) > 0);
+    CHECK(pybuf_format_from_typestr("<f8", text, sizeof text) > 0);
+    CHECK(pybuf_format_from_descr("[('a', '<i4')]", text, sizeof text) > 0);
+    CHECK_FAILED(pybuf_format_from_typestr("<f7", text, sizeof text), PYBUF_STATUS_UNREPRESENTABLE);
+
+    /* Large copies use a thread-local staging buffer. */
+    big_transpose();
+
+    /* And an error at the end, readable. */
+    CHECK_FAILED(pybuf_get_item(NULL, idx, 0, &val), PYBUF_STATUS_NULL_POINTER);
+}
+
+static pthread_key_t key;
+static int destructor_runs;
+
+static void key_destructor(void *value) {
+    (void)value;
+    ++destructor_runs;
+    exercise();
+}
+
+/* A thread that used pybuf (an error and a streamed copy) before it exits. */
+static void *used_thread(void *arg) {
+    (void)arg;
+    CHECK(pybuf_is_contiguous(NULL, 'C') == 0 && pybuf_last_status() == PYBUF_STATUS_NULL_POINTER);
+    big_transpose();
+    CHECK(pybuf_size_from_format("T{") == -1 && pybuf_last_status() == PYBUF_STATUS_INVALID_FORMAT);
+    pthread_setspecific(key, &key);
+    return NULL;
+}
+
+/* A thread whose first pybuf call is in its key destructor. */
+static void *fresh_thread(void *arg) {
+    (void)arg;
+    pthread_setspecific(key, &key);
+    return NULL;
+}
+
+static void at_exit(void) {
+    exercise();
+    /* A second round: the first one re-created nothing that the second could trip on. */
+    exercise();
+    int rc = check_report();
+    fflush(stdout);
+    fflush(stderr);
+    _exit(rc);
+}
+
+int main(void) {
+    CHECK_EQ(pthread_key_create(&key, key_destructor), 0);
+    void *(*bodies[2])(void *) = {used_thread, fresh_thread};
+    for (int k = 0; k < 2; k++) {
+        pthread_t th;
+        CHECK_EQ(pthread_create(&th, NULL, bodies[k], NULL), 0);
+        CHECK_EQ(pthread_join(th, NULL), 0);
+    }
+    CHECK_EQ(destructor_runs, 2);
+    /* The main thread: an error now, the calls in the atexit handler. */
+    CHECK(atexit(at_exit) == 0);
+    big_transpose();
+    CHECK(pybuf_is_contiguous(NULL, 'C') == 0 && pybuf_last_status() == PYBUF_STATUS_NULL_POINTER);
+    printf("test_teardown: the atexit handler checks and reports\n");
+    return 0; /* at_exit() ends the process with the checks' status */
+}
