@@ -109,8 +109,12 @@ static void with_suboffsets(void) {
     pybuf_ssize_t shape[2] = {3, 4}, strides[2] = {32, 8}, subs[2] = {-1, -1};
     pybuf_buffer v = make_view(mem, 8, 2, shape, strides, subs);
     CHECK_CFA(v, 0, 0, 0);
+    /* Suboffsets without strides are malformed (PEP 3118: PyBUF_INDIRECT implies
+     * PyBUF_STRIDES): 0, with the error pybuf_validate reports for the same view. */
     v.strides = NULL;
-    CHECK_CFA(v, 0, 0, 0);
+    CHECK_EQ(pybuf_is_contiguous(&v, 'A'), 0);
+    CHECK_LAST(PYBUF_STATUS_INVALID_SUBOFFSETS);
+    CHECK_EQ(pybuf_validate(&v, PYBUF_VALIDATE_LAYOUT, NULL, 0), PYBUF_STATUS_INVALID_SUBOFFSETS);
 }
 
 static void empty_views(void) {

@@ -837,7 +837,8 @@ int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
  * built-in exporter (`pybuf_exporter_get_buffer`, or a view derived from one), the
  * tensor holds an export of it, so the memory stays alive and exported until the
  * deleter runs, whatever happens to `view`. When pybuf filled `view` from a DLPack
- * tensor (`pybuf_from_dlpack*`), the tensor holds that one. For any other view (from
+ * tensor (`pybuf_from_dlpack*`), or derived it from such a view, the tensor holds that
+ * one. For any other view (from
  * CPython, numpy, `pybuf_fill_info`, a custom exporter) the caller keeps the memory
  * alive until the deleter runs, for example by passing `owner`.
  *
@@ -886,14 +887,17 @@ int pybuf_to_dlpack_legacy(const struct pybuf_buffer *view,
  * the tensor cannot satisfy.
  *
  * Ownership: on success the view owns the tensor. `pybuf_release(view)` (of this very
- * `pybuf_buffer`, not a copy) calls its deleter, unless a tensor made from the view by
- * `pybuf_to_dlpack` still holds it: then the last of them does. `view->obj` is left as
+ * `pybuf_buffer`, not a copy) calls its deleter, unless a view derived from it
+ * (`pybuf_slice`, `pybuf_transpose`, ...) or a tensor made from it or them by
+ * `pybuf_to_dlpack` still holds it: then the last of them to be released does. `view->obj` is left as
  * it was. On failure nothing is written, and the tensor is still the caller's, who must
  * call its deleter (DLPack requires this after a version mismatch too).
  *
  * Thread-safe for distinct views; the deleter may run on the thread that releases.
  */
-int pybuf_from_dlpack(struct pybuf_buffer *view, DLManagedTensorVersioned *tensor, int flags);
+int pybuf_from_dlpack(struct pybuf_buffer *view,
+                      DLManagedTensorVersioned *tensor,
+                      int flags);
 
 /**
  * `pybuf_from_dlpack` for a legacy (pre-1.0) `DLManagedTensor`, which has no version
@@ -1610,7 +1614,10 @@ void pybuf_iter_free(struct pybuf_iter *it);
 int pybuf_equal(const struct pybuf_buffer *a, const struct pybuf_buffer *b);
 
 /**
- * Check a view that came from elsewhere before trusting it, at `level`:
+ * Check a view that came from elsewhere before trusting it, at `level`. At
+ * PYBUF_VALIDATE_LAYOUT it accepts exactly the views that every other pybuf function
+ * accepts, and refuses the others with the status they would return (one function
+ * decides it for all):
  *
  * - PYBUF_VALIDATE_LAYOUT: ndim in 0..=64; shape non-NULL (except the NULL-shape views
  *   of PYBUF_SIMPLE requests, see `pybuf_buffer`) with no negative entry; itemsize > 0;

@@ -329,6 +329,21 @@ pub fn contiguous_strides(
     Ok(())
 }
 
+/// The contiguous strides of a shape that a valid geometry already has (its
+/// `product(shape) * itemsize` fits), for the copies and views pybuf makes of it. A stride
+/// can overflow only when the shape has a zero entry ({2^32, 2^32, 0} in F order): such a
+/// view has no element, so no stride is ever used, and the overflowing ones saturate
+/// instead of refusing a valid empty view (issue 12, defect 9).
+pub fn contiguous_strides_of_valid(shape: &[isize], itemsize: isize, order: Order, out: &mut [isize]) {
+    debug_assert_eq!(out.len(), shape.len());
+    let order_dims = |k: usize| if order == Order::F { k } else { shape.len() - 1 - k };
+    let mut sd = itemsize;
+    for k in (0..shape.len()).map(order_dims) {
+        out[k] = sd;
+        sd = sd.saturating_mul(shape[k]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

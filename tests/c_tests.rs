@@ -139,6 +139,7 @@ fn run_c_test(file: &str, extra_includes: &[PathBuf]) {
 
 /// The source files the tests below cover; `every_c_test_file_is_run` keeps it complete.
 const FILES: &[&str] = &[
+    "test_acceptance.c",
     "test_array_interface.c",
     "test_bad_inputs.c",
     "test_contiguous.c",
@@ -175,6 +176,7 @@ macro_rules! c_tests {
 }
 
 c_tests! {
+    test_acceptance => "test_acceptance.c",
     test_bad_inputs => "test_bad_inputs.c",
     test_contiguous => "test_contiguous.c",
     test_copy => "test_copy.c",

@@ -242,7 +242,7 @@ fn contiguous_geometry<'b>(geom: &Geometry<'b>, order: Order, buf: &'b mut [isiz
         return Ok(Geometry { strides: None, suboffsets: None, ..*geom });
     }
     let n = geom.ndim();
-    crate::layout::contiguous_strides(geom.shape, geom.itemsize, order, &mut buf[..n])?;
+    crate::layout::contiguous_strides_of_valid(geom.shape, geom.itemsize, order, &mut buf[..n]);
     Ok(Geometry { strides: Some(&buf[..n]), suboffsets: None, ..*geom })
 }
 

@@ -79,6 +79,11 @@ unsafe fn make(view: &pybuf_buffer) -> Result<Made> {
     let mut implied = [0; 1];
     // SAFETY: forwarded from the caller.
     let v = unsafe { super::view(view, &mut implied)? };
+    if v.no_item {
+        return Err(Error::unrepresentable(
+            "the view is 0-d with len = 0 (no shape): it holds no item, and a 0-d DLPack tensor holds one",
+        ));
+    }
     // A shapeless 1-d view is unsigned bytes, whatever its format says (PEP 3118); a 0-d
     // view has no shape and keeps its format.
     let format = if (view.shape.is_null() && view.ndim == 1) || view.format.is_null() {
@@ -103,7 +108,11 @@ unsafe fn make(view: &pybuf_buffer) -> Result<Made> {
 fn keep_alive(internal: *mut c_void) -> Keep {
     block::with_block(internal, |b| match &b.hold {
         Hold::Exporter(e) => Keep::Export(ExportRef::new(e)),
-        Hold::Derived(owned) => owned.export.as_ref().map_or(Keep::Nothing, |r| Keep::Export(r.again())),
+        Hold::Derived(owned) => match (&owned.export, &owned.shared) {
+            (Some(r), _) => Keep::Export(r.again()),
+            (None, Some(a)) => a.clone().downcast::<Import>().map_or(Keep::Nothing, Keep::Import),
+            (None, None) => Keep::Nothing,
+        },
         hold => hold.shared::<Import>().map_or(Keep::Nothing, Keep::Import),
     })
     .unwrap_or(Keep::Nothing)
@@ -204,7 +213,8 @@ unsafe extern "C" fn delete_legacy(t: *mut DLManagedTensor) {
 /// built-in exporter (`pybuf_exporter_get_buffer`, or a view derived from one), the
 /// tensor holds an export of it, so the memory stays alive and exported until the
 /// deleter runs, whatever happens to `view`. When pybuf filled `view` from a DLPack
-/// tensor (`pybuf_from_dlpack*`), the tensor holds that one. For any other view (from
+/// tensor (`pybuf_from_dlpack*`), or derived it from such a view, the tensor holds that
+/// one. For any other view (from
 /// CPython, numpy, `pybuf_fill_info`, a custom exporter) the caller keeps the memory
 /// alive until the deleter runs, for example by passing `owner`.
 ///
@@ -384,8 +394,9 @@ unsafe fn import(dl_tensor: &DLTensor, readonly: bool, tensor: Tensor, view: &mu
 /// the tensor cannot satisfy.
 ///
 /// Ownership: on success the view owns the tensor. `pybuf_release(view)` (of this very
-/// `pybuf_buffer`, not a copy) calls its deleter, unless a tensor made from the view by
-/// `pybuf_to_dlpack` still holds it: then the last of them does. `view->obj` is left as
+/// `pybuf_buffer`, not a copy) calls its deleter, unless a view derived from it
+/// (`pybuf_slice`, `pybuf_transpose`, ...) or a tensor made from it or them by
+/// `pybuf_to_dlpack` still holds it: then the last of them to be released does. `view->obj` is left as
 /// it was. On failure nothing is written, and the tensor is still the caller's, who must
 /// call its deleter (DLPack requires this after a version mismatch too).
 ///

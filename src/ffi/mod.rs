@@ -105,12 +105,20 @@ pub(crate) struct View<'a> {
     pub buf: *mut u8,
     pub readonly: bool,
     pub geom: Geometry<'a>,
+    /// A 0-d view with no shape and `len` 0 (numpy's answer to a request without
+    /// PyBUF_ND for an empty array): a 0-d view that holds no item. `geom` is then zero
+    /// bytes (shape `[0]`, itemsize 1), which is all the byte-moving functions need; the
+    /// functions that care about dimensions or items see it as 0-d (issue 12, defect 8).
+    pub no_item: bool,
 }
 
-/// Read and validate a `pybuf_buffer`. A NULL shape is allowed for ndim 0, and for ndim 1,
-/// where the view is `len` unsigned bytes as PEP 3118 says (the count is put in `implied`);
-/// a 0-d view whose `len` is not its itemsize (numpy's answer to PYBUF_SIMPLE) is one item
-/// of `len` bytes.
+/// Read and validate a `pybuf_buffer`: the one function that decides whether a view is
+/// acceptable, for every entry point (`pybuf_validate` included).
+///
+/// A NULL shape is allowed for ndim 0, and for ndim 1, where the view is `len` unsigned
+/// bytes as PEP 3118 says (the count is put in `implied`); a 0-d view whose `len` is not
+/// its itemsize (numpy's answer to PYBUF_SIMPLE) is one item of `len` bytes, and with
+/// `len` 0 a 0-d view that holds no item ([`View::no_item`]). Suboffsets need strides.
 ///
 /// # Safety
 /// `v`'s non-NULL pointers point to arrays of `ndim` entries (format to a C string).
@@ -120,6 +128,7 @@ pub(crate) unsafe fn view<'a>(
 ) -> Result<View<'a>> {
     let n = ndim(v.ndim)?;
     let mut itemsize = v.itemsize;
+    let mut no_item = false;
     if itemsize <= 0 {
         return Err(Error::itemsize(format_args!("itemsize = {itemsize} is not positive")));
     }
@@ -136,6 +145,7 @@ pub(crate) unsafe fn view<'a>(
             } else {
                 itemsize = 1;
                 implied[0] = 0;
+                no_item = true;
                 &implied[..]
             }
         } else {
@@ -163,11 +173,12 @@ pub(crate) unsafe fn view<'a>(
         (!v.suboffsets.is_null()).then(|| unsafe { std::slice::from_raw_parts(v.suboffsets, n) });
     let geom = Geometry { len: v.len, itemsize, shape, strides, suboffsets };
     geom.validate()?;
+    crate::view::validate::check_suboffsets(strides.is_some(), suboffsets.is_some(), n)?;
     if v.buf.is_null() && v.len != 0 {
         return Err(Error::null(format_args!("buf is NULL with len = {}", v.len)));
     }
     if v.readonly != 0 && v.readonly != 1 {
         return Err(Error::argument(format_args!("readonly = {} is not 0 or 1", v.readonly)));
     }
-    Ok(View { buf: v.buf as *mut u8, readonly: v.readonly == 1, geom })
+    Ok(View { buf: v.buf as *mut u8, readonly: v.readonly == 1, geom, no_item })
 }

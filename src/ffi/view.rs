@@ -178,7 +178,8 @@ unsafe fn item_format(v: &pybuf_buffer, view: &View<'_>) -> Result<Format> {
     };
     let f = Format::parse(bytes)
         .map_err(|e| Error::new(e.status(), format_args!("view->format: {}", e.message())))?;
-    item::check_fits(&f, view.geom.itemsize)?;
+    // A 0-d view without an item still has a format and an itemsize that describe one.
+    item::check_fits(&f, if view.no_item { v.itemsize } else { view.geom.itemsize })?;
     Ok(f)
 }
 
@@ -237,30 +238,53 @@ unsafe fn derive(
         // SAFETY: a non-NULL format is NUL-terminated by the C contract.
         Some(unsafe { CStr::from_ptr(s.format) }.to_owned())
     };
-    let mut d = Derived { layout: Layout::new(v.buf, &v.geom, v.readonly), format };
+    // A 0-d view without an item (issue 12, defect 8) is derived as a 0-d view of one byte:
+    // what refuses a 0-d view refuses it, and a 0-d result is this view again. A result
+    // with dimensions (a broadcast or a cast) would need the item it does not have.
+    let layout = if v.no_item {
+        let one = crate::layout::Geometry { len: 1, itemsize: 1, shape: &[], strides: None, suboffsets: None };
+        Layout::new(v.buf, &one, v.readonly)
+    } else {
+        Layout::new(v.buf, &v.geom, v.readonly)
+    };
+    let mut d = Derived { layout, format };
+    let source_format = d.format.clone();
     op(&mut d)?;
+    if v.no_item {
+        if d.layout.ndim() != 0 || d.format != source_format {
+            return Err(Error::length(format_args!(
+                "src is a 0-d view with len = 0 (no shape, itemsize {}): it holds no item, so it cannot be broadcast or cast",
+                s.itemsize
+            )));
+        }
+        d.layout.itemsize = s.itemsize;
+    }
     let l = &d.layout;
     let geom = l.geometry();
-    geom.validate()?;
+    if !v.no_item {
+        geom.validate()?;
+    }
     let ndim = l.ndim();
-    let export = block::with_block(s.internal, |b| match &b.hold {
-        Hold::Exporter(e) => Some(ExportRef::new(e)),
-        Hold::Derived(o) => o.export.as_ref().map(ExportRef::again),
-        _ => None,
+    let (export, shared) = block::with_block(s.internal, |b| match &b.hold {
+        Hold::Exporter(e) => (Some(ExportRef::new(e)), None),
+        Hold::Derived(o) => (o.export.as_ref().map(ExportRef::again), o.shared.clone()),
+        Hold::Shared(a) => (None, Some(a.clone())),
+        _ => (None, None),
     })
-    .flatten();
+    .unwrap_or((None, None));
     let mut owned = Owned {
         shape: l.shape.clone(),
         strides: l.strides.clone(),
         suboffsets: l.suboffsets.clone(),
         format: d.format.map(CString::into_bytes_with_nul),
         export,
+        shared,
     };
     let array = |a: &mut Vec<isize>| if ndim == 0 { std::ptr::null_mut() } else { a.as_mut_ptr() };
     let filled = pybuf_buffer {
         buf: l.buf.cast(),
         obj: std::ptr::null_mut(),
-        len: geom.len,
+        len: if v.no_item { 0 } else { geom.len },
         itemsize: l.itemsize,
         readonly: c_int::from(l.readonly),
         ndim: ndim as c_int,
@@ -786,7 +810,10 @@ pub unsafe extern "C" fn pybuf_equal(a: *const pybuf_buffer, b: *const pybuf_buf
 // -------------------------------------------------------------------------------------
 // Validation
 
-/// Check a view that came from elsewhere before trusting it, at `level`:
+/// Check a view that came from elsewhere before trusting it, at `level`. At
+/// PYBUF_VALIDATE_LAYOUT it accepts exactly the views that every other pybuf function
+/// accepts, and refuses the others with the status they would return (one function
+/// decides it for all):
 ///
 /// - PYBUF_VALIDATE_LAYOUT: ndim in 0..=64; shape non-NULL (except the NULL-shape views
 ///   of PYBUF_SIMPLE requests, see `pybuf_buffer`) with no negative entry; itemsize > 0;
@@ -821,7 +848,6 @@ pub unsafe extern "C" fn pybuf_validate(
         let mut implied = [0; 1];
         // SAFETY: the view's arrays have ndim entries by the C contract.
         let v = unsafe { super::view(raw, &mut implied)? };
-        validate::check_suboffsets(!raw.strides.is_null(), !raw.suboffsets.is_null(), v.geom.ndim())?;
         if level >= Level::Format && !raw.format.is_null() {
             // SAFETY: a non-NULL format is NUL-terminated by the C contract.
             let f = unsafe { CStr::from_ptr(raw.format) }.to_bytes();

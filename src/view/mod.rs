@@ -82,6 +82,10 @@ pub struct Owned {
     pub suboffsets: Option<Vec<isize>>,
     pub format: Option<Vec<u8>>,
     pub export: Option<ExportRef>,
+    /// A share of what owns the memory when it is not a built-in exporter (a DLPack
+    /// tensor the source view was imported from): the tensor's deleter runs only after
+    /// the last view of it, derived ones included, is released.
+    pub shared: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// A slice bound or step that may be absent (Python's `None`).
@@ -482,7 +486,8 @@ impl Layout {
             }
         };
         let mut strides = vec![0; shape.len()];
-        layout::contiguous_strides(&shape, itemsize, Order::C, &mut strides)?;
+        // product(shape) * itemsize = len fits: only an empty shape's strides can overflow.
+        layout::contiguous_strides_of_valid(&shape, itemsize, Order::C, &mut strides);
         Ok(Layout { buf: self.buf, itemsize, shape, strides, suboffsets: None, readonly: self.readonly })
     }
 }
