@@ -3056,3 +3056,44 @@ fn threads_export_and_release_with_exact_counts() {
     }
     assert_eq!(count(&owner), 1, "the owner runs once, at the last free");
 }
+
+/// Issue 12, defect 6's class: the temporaries of pybuf_copy (overlapping views) and
+/// pybuf_from_contiguous (a partial copy into a view that is not contiguous) are sized by
+/// the views; an impossible size is PYBUF_STATUS_OUT_OF_MEMORY naming it, and nothing is
+/// written. (Not under Miri, which stops at an impossible allocation.)
+#[test]
+#[cfg_attr(miri, ignore = "Miri stops at an impossible allocation")]
+fn copy_temporaries_of_an_impossible_size_are_out_of_memory() {
+    let mut cell = [0x22u8; 16];
+    // Overlapping views of 2^48 bytes (suboffsets, all negative, send the copy through a
+    // temporary of the source).
+    let mut shape = [1isize << 48];
+    let mut strides = [1isize];
+    let mut subs = [-1isize];
+    let mut v = pybuf_buffer::zeroed();
+    v.buf = cell.as_mut_ptr().cast();
+    (v.len, v.itemsize, v.ndim) = (1 << 48, 1, 1);
+    (v.shape, v.strides, v.suboffsets) = (shape.as_mut_ptr(), strides.as_mut_ptr(), subs.as_mut_ptr());
+    // SAFETY: the views' memory is never reached (the allocation fails first).
+    let rc = unsafe { pybuf_copy(&v, &v) };
+    expect_refused(rc, Status::OutOfMemory, "cannot allocate 281474976710656 bytes for the temporary of an overlapping copy");
+    assert_eq!(cell, [0x22; 16]);
+
+    // A partial copy (len below the view's) into a strided view of 2^47 one-byte items.
+    let mut shape = [1isize << 47];
+    let mut strides = [2isize];
+    let mut w = pybuf_buffer::zeroed();
+    w.buf = cell.as_mut_ptr().cast();
+    (w.len, w.itemsize, w.ndim) = (1 << 47, 1, 1);
+    (w.shape, w.strides) = (shape.as_mut_ptr(), strides.as_mut_ptr());
+    let src = [0x33u8; 16];
+    let len = (1usize << 47) - 1;
+    // SAFETY: as above: `src` is claimed to hold `len` bytes, none of which is read.
+    let rc = unsafe { pybuf_from_contiguous(&w, src.as_ptr().cast(), len as isize, b'C' as c_char) };
+    expect_refused(
+        rc,
+        Status::OutOfMemory,
+        &format!("cannot allocate {len} bytes for the private copy of the source of a partial copy"),
+    );
+    assert_eq!(cell, [0x22; 16]);
+}
