@@ -1182,6 +1182,172 @@ static void custom_getbuffer_fails(void) {
     }
 }
 
+/* ---- delegation chains and refused views (issue 12, defects 4 and 5) ------------------ */
+
+static pybuf_exporter *chain_builtin; /* the built-in exporter at the bottom of a chain */
+static int chain_inner_releases;
+static int chain_break;               /* what breaking_getbuffer does after filling */
+enum { BREAK_ITEMSIZE, BREAK_NDIM, BREAK_FAIL };
+
+/* The inner exporter: delegates to the built-in one. */
+static int inner_getbuffer(void *exporter, pybuf_buffer *view, int flags) {
+    (void)exporter;
+    return pybuf_exporter_get_buffer(chain_builtin, view, flags);
+}
+
+static void inner_releasebuffer(void *exporter, pybuf_buffer *view) {
+    (void)exporter;
+    (void)view;
+    chain_inner_releases++;
+}
+
+/* The outer exporter: its exporter pointer is the inner pybuf_object. */
+static int outer_getbuffer(void *exporter, pybuf_buffer *view, int flags) {
+    return pybuf_object_get_buffer((const pybuf_object *)exporter, view, flags);
+}
+
+/* Delegates to the built-in exporter it points to, then breaks the view (or fails). */
+static int breaking_getbuffer(void *exporter, pybuf_buffer *view, int flags) {
+    int rc = pybuf_exporter_get_buffer((pybuf_exporter *)exporter, view, flags);
+    if (rc != 0)
+        return rc;
+    switch (chain_break) {
+    case BREAK_ITEMSIZE:
+        view->itemsize = 0;
+        return 0;
+    case BREAK_NDIM:
+        view->ndim = 70;
+        return 0;
+    default:
+        return PYBUF_STATUS_SHAPE_MISMATCH;
+    }
+}
+
+/* The same with pybuf_fill_view: its exporter pointer is a description. */
+static int breaking_fill_view_getbuffer(void *exporter, pybuf_buffer *view, int flags) {
+    int rc = pybuf_fill_view(view, (const pybuf_exporter_desc *)exporter, flags);
+    view->itemsize = 0;
+    return rc;
+}
+
+static const pybuf_procs inner_procs = {inner_getbuffer, inner_releasebuffer};
+static const pybuf_procs inner_procs_no_release = {inner_getbuffer, NULL};
+static const pybuf_procs outer_procs = {outer_getbuffer, NULL};
+static const pybuf_procs breaking_procs = {breaking_getbuffer, NULL};
+static const pybuf_procs breaking_fill_view_procs = {breaking_fill_view_getbuffer, NULL};
+
+/* Defect 4: outer getbuffer = pybuf_object_get_buffer(&inner), releasebuffer NULL; the
+   inner delegates to a built-in exporter. Releasing the view releases every level. */
+static void two_levels_of_delegation(void) {
+    pybuf_exporter_desc d = desc_c34();
+    int with_release;
+    owner_calls = 0;
+    chain_builtin = new_exporter(&d);
+    for (with_release = 0; with_release < 2; with_release++) {
+        pybuf_object inner, outer, outer2;
+        pybuf_buffer v;
+        inner.procs = with_release ? &inner_procs : &inner_procs_no_release;
+        inner.exporter = NULL;
+        outer.procs = &outer_procs;
+        outer.exporter = &inner;
+        chain_inner_releases = 0;
+        CHECK_STATUS(pybuf_object_get_buffer(&outer, &v, PYBUF_FULL), PYBUF_STATUS_OK);
+        CHECK_EQ(pybuf_exporter_exports(chain_builtin), 1);
+        CHECK_EQ(v.shape[1], 4);
+        pybuf_release(&v);
+        CHECK_LAST(PYBUF_STATUS_OK);
+        CHECK_EQ(chain_inner_releases, with_release);
+        CHECK_EQ(pybuf_exporter_exports(chain_builtin), 0);
+        CHECK_STATUS(pybuf_exporter_replace(chain_builtin, &d), PYBUF_STATUS_OK);
+        pybuf_release(&v);
+        CHECK_LAST(PYBUF_STATUS_OK);
+        CHECK_EQ(chain_inner_releases, with_release);
+        /* three levels */
+        outer2.procs = &outer_procs;
+        outer2.exporter = &outer;
+        CHECK_STATUS(pybuf_object_get_buffer(&outer2, &v, PYBUF_RECORDS_RO), PYBUF_STATUS_OK);
+        CHECK_EQ(pybuf_exporter_exports(chain_builtin), 1);
+        pybuf_release(&v);
+        CHECK_LAST(PYBUF_STATUS_OK);
+        CHECK_EQ(chain_inner_releases, 2 * with_release);
+        CHECK_EQ(pybuf_exporter_exports(chain_builtin), 0);
+    }
+    CHECK_EQ(owner_calls, 0);
+    pybuf_exporter_free(chain_builtin);
+    CHECK_EQ(owner_calls, 1);
+}
+
+#ifdef __linux__
+/* Resident set size in bytes, from /proc/self/statm (0 if unreadable). */
+static long long rss_bytes(void) {
+    long long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%lld %lld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return resident * 4096;
+}
+#endif
+
+/* Defect 5: a refused malformed view (and a getbuffer that fails after filling) gives
+   back what it was filled with. */
+static void refused_views_give_back_their_export(void) {
+    pybuf_exporter_desc d = desc_c34();
+    pybuf_exporter *e;
+    pybuf_object o;
+    pybuf_buffer v;
+    int i;
+    owner_calls = 0;
+    e = new_exporter(&d);
+    o.procs = &breaking_procs;
+    o.exporter = e;
+    for (chain_break = BREAK_ITEMSIZE; chain_break <= BREAK_FAIL; chain_break++) {
+        for (i = 0; i < 3; i++) {
+            CHECK_STATUS(pybuf_object_get_buffer(&o, &v, PYBUF_FULL),
+                         chain_break == BREAK_FAIL ? PYBUF_STATUS_SHAPE_MISMATCH
+                                                   : PYBUF_STATUS_BUFFER_REQUEST);
+            CHECK_MSG(chain_break == BREAK_ITEMSIZE ? "itemsize = 0"
+                      : chain_break == BREAK_NDIM   ? "ndim = 70"
+                                                    : "PYBUF_STATUS_SHAPE_MISMATCH");
+            CHECK_EQ(pybuf_exporter_exports(e), 0);
+        }
+        /* the view is marked released: releasing it again does nothing */
+        pybuf_release(&v);
+        CHECK_LAST(PYBUF_STATUS_OK);
+        CHECK_STATUS(pybuf_exporter_replace(e, &d), PYBUF_STATUS_OK);
+    }
+    CHECK_EQ(owner_calls, 0);
+    pybuf_exporter_free(e);
+    CHECK_EQ(owner_calls, 1);
+
+    /* with pybuf_fill_view: 200,000 refusals leave no memory behind (it was ~49 MB) */
+    o.procs = &breaking_fill_view_procs;
+    o.exporter = &d;
+    {
+#ifdef __linux__
+        long long before, grown;
+        for (i = 0; i < 1000; i++) /* warm up the allocator */
+            pybuf_object_get_buffer(&o, &v, PYBUF_FULL);
+        before = rss_bytes();
+#endif
+        for (i = 0; i < 200000; i++) {
+            if (pybuf_object_get_buffer(&o, &v, PYBUF_FULL) != PYBUF_STATUS_BUFFER_REQUEST)
+                break;
+        }
+        CHECK_EQ(i, 200000);
+        CHECK_LAST(PYBUF_STATUS_BUFFER_REQUEST);
+        CHECK_MSG("itemsize = 0 is not positive");
+#ifdef __linux__
+        grown = rss_bytes() - before;
+        if (grown >= 8 << 20)
+            fprintf(stderr, "RSS grew by %lld bytes over 200,000 refusals\n", grown);
+        CHECK(grown < 8 << 20);
+#endif
+    }
+}
+
 /* pybuf_fill_view on its own: the view owns copies; release twice is a no-op. */
 static void fill_view_alone(void) {
     pybuf_ssize_t shape[2] = {4, 3}, strides[2] = {8, 32};
@@ -1262,6 +1428,8 @@ int main(void) {
     RUN(custom_exporter_fill_view);
     RUN(custom_exporter_by_hand);
     RUN(custom_getbuffer_fails);
+    RUN(two_levels_of_delegation);
+    RUN(refused_views_give_back_their_export);
     RUN(fill_view_alone);
     RUN(views_work_with_consumers);
     printf("request combinations checked: %ld (%ld refused)\n", flag_cases, flag_refusals);

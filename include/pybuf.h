@@ -1033,7 +1033,17 @@ struct pybuf_object pybuf_exporter_as_object(struct pybuf_exporter *e);
  * is as the exporter left it (pybuf's own exporters leave it untouched).
  *
  * A custom exporter's view is checked (ndim, shape, itemsize, len) before it is
- * returned; a malformed one is released again and refused.
+ * returned; a malformed one is released again, as by `pybuf_release` (its
+ * `releasebuffer`, then anything pybuf filled it with, such as a `pybuf_fill_view` or a
+ * delegated export), and refused with PYBUF_STATUS_BUFFER_REQUEST. A `getbuffer` that
+ * fills the view through pybuf and then fails has that view given back too (without its
+ * own `releasebuffer`). Either way the view is then marked released: `pybuf_release` of
+ * it does nothing.
+ *
+ * An exporter may delegate to others to any depth: its `getbuffer` may call
+ * `pybuf_object_get_buffer` or `pybuf_exporter_get_buffer` on the same view. Releasing
+ * the view calls each level's `releasebuffer` once, outermost first, and gives back each
+ * export.
  *
  * Thread-safe if the exporter's functions are.
  */

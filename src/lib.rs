@@ -17,6 +17,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod abi;
+pub(crate) mod alloc;
 pub mod copy;
 pub mod error;
 pub mod export;

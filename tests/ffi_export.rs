@@ -1227,6 +1227,20 @@ enum Behaviour {
     Delegate,
     /// getbuffer calls pybuf_fill_info.
     FillInfo,
+    /// getbuffer asks another object (`inner`) through pybuf_object_get_buffer.
+    Object,
+}
+
+/// What getbuffer does to a view it filled successfully, before it returns.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum After {
+    Nothing,
+    /// Sets itemsize to 0 and returns 0 (a malformed view).
+    ItemsizeZero,
+    /// Sets ndim to 70 and returns 0 (a malformed view).
+    Ndim70,
+    /// Returns PYBUF_STATUS_SHAPE_MISMATCH without releasing what it filled.
+    Fail,
 }
 
 /// A custom exporter: its getbuffer does what `behaviour` says; both functions count
@@ -1236,6 +1250,9 @@ struct Custom {
     desc: Cell<pybuf_exporter_desc>,
     hand_shape: [isize; 2],
     delegate: *mut pybuf_exporter,
+    /// The object `Behaviour::Object` asks.
+    inner: pybuf_object,
+    after: After,
     /// releasebuffer calls pybuf_release on the view (filled by pybuf_fill_view).
     release_itself: bool,
     cookie: u8,
@@ -1252,6 +1269,8 @@ impl Custom {
             desc: Cell::new(desc),
             hand_shape: [3, if behaviour == Behaviour::Malformed { -4 } else { 4 }],
             delegate: null_mut(),
+            inner: pybuf_object { procs: null(), exporter: null_mut() },
+            after: After::Nothing,
             release_itself: false,
             cookie: 0,
             gets: Cell::new(0),
@@ -1296,11 +1315,21 @@ unsafe extern "C" fn custom_getbuffer(exporter: *mut c_void, view: *mut pybuf_bu
             Behaviour::FailPositive => return 7,
             Behaviour::Delegate => pybuf_exporter_get_buffer(c.delegate, view, flags),
             Behaviour::FillInfo => pybuf_fill_info(view, exporter, d.buf, d.len, d.readonly, flags),
+            Behaviour::Object => pybuf_object_get_buffer(&c.inner, view, flags),
         }
     };
     if rc == 0 {
         // SAFETY: filled just now.
         c.internal_set.set(unsafe { (*view).internal });
+        // SAFETY: as above.
+        unsafe {
+            match c.after {
+                After::Nothing => {}
+                After::ItemsizeZero => (*view).itemsize = 0,
+                After::Ndim70 => (*view).ndim = 70,
+                After::Fail => return Status::ShapeMismatch as c_int,
+            }
+        }
     }
     rc
 }
@@ -1504,7 +1533,11 @@ fn custom_getbuffer_failures() {
     expect_refused(rc, Status::BufferRequest, "the exporter filled a malformed view: shape[1] = -4 is negative");
     assert_eq!((c.gets.get(), c.releases.get()), (1, 1));
     assert_eq!(c.internal_seen.get(), c.cookie());
-    assert_eq!(v.internal, c.cookie(), "the view is as the exporter left it");
+    // The view is marked released: releasing it again does nothing.
+    let refused = v;
+    release(&mut v);
+    assert!(same_bytes(&v, &refused));
+    assert_eq!(c.releases.get(), 1);
     // ... and with no releasebuffer, only refused.
     let c = Custom::new(Behaviour::Malformed, d);
     // SAFETY: as above.
@@ -1520,6 +1553,115 @@ fn custom_getbuffer_failures() {
     expect_refused(rc, Status::InvalidArgument, "0x1000");
     assert!(same_bytes(&v, &poisoned()));
     assert_eq!(c.gets.get(), 0);
+}
+
+/// Regression (issue 12, defect 4): two levels of custom exporters in front of a built-in
+/// one, the outer without releasebuffer. Releasing the view must release every level: the
+/// inner releasebuffer runs once, the built-in export is given back (so replace works
+/// again) and the owner runs when the exporter is freed.
+#[test]
+fn two_levels_of_delegation_give_back_the_export() {
+    let owner = AtomicUsize::new(0);
+    let mut mem = doubles(12);
+    let shape = [3isize, 4];
+    let d = desc(mem.as_mut_ptr().cast(), 96, Some(c"d"), &shape, None);
+    let e = new_exporter(&d, &owner);
+    for inner_procs in [&CUSTOM, &CUSTOM_NO_RELEASE] {
+        for outer_procs in [&CUSTOM_NO_RELEASE, &CUSTOM] {
+            let mut inner = Custom::new(Behaviour::Delegate, d);
+            inner.delegate = e;
+            let mut outer = Custom::new(Behaviour::Object, d);
+            outer.inner = inner.object(inner_procs);
+            let o = outer.object(outer_procs);
+            let mut v = poisoned();
+            // SAFETY: live objects and a writable view.
+            unsafe { expect_status(pybuf_object_get_buffer(&o, &mut v, PYBUF_FULL), Status::Ok) };
+            assert_eq!(exports(e), 1);
+            assert_eq!(array(v.shape, 2), Some(vec![3, 4]));
+            release(&mut v);
+            let with_release = |p: &pybuf_procs| usize::from(p.releasebuffer.is_some());
+            assert_eq!(inner.releases.get(), with_release(inner_procs), "the inner releasebuffer runs once");
+            assert_eq!(outer.releases.get(), with_release(outer_procs));
+            assert_eq!(exports(e), 0, "the built-in export is given back");
+            // SAFETY: a live exporter and description.
+            unsafe { expect_status(pybuf_exporter_replace(e, &d), Status::Ok) };
+            release(&mut v);
+            assert_eq!(inner.releases.get(), with_release(inner_procs), "exactly once");
+        }
+    }
+    // Three levels deep, too.
+    let mut inner = Custom::new(Behaviour::Delegate, d);
+    inner.delegate = e;
+    let mut middle = Custom::new(Behaviour::Object, d);
+    middle.inner = inner.object(&CUSTOM);
+    let mut outer = Custom::new(Behaviour::Object, d);
+    outer.inner = middle.object(&CUSTOM_NO_RELEASE);
+    let mut v = pybuf_buffer::zeroed();
+    // SAFETY: as above.
+    unsafe { expect_status(pybuf_object_get_buffer(&outer.object(&CUSTOM_NO_RELEASE), &mut v, PYBUF_RECORDS_RO), Status::Ok) };
+    assert_eq!(exports(e), 1);
+    release(&mut v);
+    assert_eq!((inner.releases.get(), exports(e)), (1, 0));
+    // SAFETY: the one reference.
+    unsafe { pybuf_exporter_free(e) };
+    assert_eq!(count(&owner), 1, "the owner runs once, when the exporter is freed");
+}
+
+/// Regression (issue 12, defect 5): a malformed view from a custom exporter that filled it
+/// through a built-in exporter is refused and given back, with or without releasebuffer;
+/// and a getbuffer that fills and then fails has its view given back too.
+#[test]
+fn refused_views_give_back_their_export() {
+    let owner = AtomicUsize::new(0);
+    let mut mem = doubles(12);
+    let shape = [3isize, 4];
+    let d = desc(mem.as_mut_ptr().cast(), 96, Some(c"d"), &shape, None);
+    let e = new_exporter(&d, &owner);
+    let cases = [
+        (After::ItemsizeZero, Status::BufferRequest, "malformed view: itemsize = 0 is not positive"),
+        (After::Ndim70, Status::BufferRequest, "malformed view: ndim = 70 is not in 0..=64"),
+        (After::Fail, Status::ShapeMismatch, "the exporter's getbuffer failed with PYBUF_STATUS_SHAPE_MISMATCH"),
+    ];
+    for (after, status, text) in cases {
+        for procs in [&CUSTOM_NO_RELEASE, &CUSTOM] {
+            let mut c = Custom::new(Behaviour::Delegate, d);
+            c.delegate = e;
+            c.after = after;
+            let mut v = poisoned();
+            for _ in 0..3 {
+                // SAFETY: a live object and a writable view.
+                let rc = unsafe { pybuf_object_get_buffer(&c.object(procs), &mut v, PYBUF_FULL) };
+                expect_refused(rc, status, text);
+                assert_eq!(exports(e), 0, "{after:?}: the export is given back");
+            }
+            // releasebuffer undoes a successful getbuffer (the malformed view), not a failed one.
+            let expected = if after == After::Fail || procs.releasebuffer.is_none() { 0 } else { 3 };
+            assert_eq!((c.gets.get(), c.releases.get()), (3, expected), "{after:?}");
+            // The view is marked released: releasing it again does nothing.
+            release(&mut v);
+            assert_eq!(c.releases.get(), expected);
+            // SAFETY: a live exporter and description.
+            unsafe { expect_status(pybuf_exporter_replace(e, &d), Status::Ok) };
+        }
+    }
+    // The same through two levels (the outer one fills through the inner, which delegates).
+    let mut inner = Custom::new(Behaviour::Delegate, d);
+    inner.delegate = e;
+    for after in [After::ItemsizeZero, After::Ndim70, After::Fail] {
+        let mut outer = Custom::new(Behaviour::Object, d);
+        outer.inner = inner.object(&CUSTOM);
+        outer.after = after;
+        let before = inner.releases.get();
+        let mut v = pybuf_buffer::zeroed();
+        // SAFETY: as above.
+        let rc = unsafe { pybuf_object_get_buffer(&outer.object(&CUSTOM_NO_RELEASE), &mut v, PYBUF_FULL) };
+        assert_ne!(rc, 0);
+        assert_eq!(exports(e), 0, "{after:?}");
+        assert_eq!(inner.releases.get(), before + 1, "{after:?}: the inner view is released once");
+    }
+    // SAFETY: the one reference.
+    unsafe { pybuf_exporter_free(e) };
+    assert_eq!(count(&owner), 1);
 }
 
 /// pybuf_fill_view on its own: the view owns copies; release twice is a no-op.
@@ -2913,4 +3055,45 @@ fn threads_export_and_release_with_exact_counts() {
         drop(Box::from_raw(d.get()));
     }
     assert_eq!(count(&owner), 1, "the owner runs once, at the last free");
+}
+
+/// Issue 12, defect 6's class: the temporaries of pybuf_copy (overlapping views) and
+/// pybuf_from_contiguous (a partial copy into a view that is not contiguous) are sized by
+/// the views; an impossible size is PYBUF_STATUS_OUT_OF_MEMORY naming it, and nothing is
+/// written. (Not under Miri, which stops at an impossible allocation.)
+#[test]
+#[cfg_attr(miri, ignore = "Miri stops at an impossible allocation")]
+fn copy_temporaries_of_an_impossible_size_are_out_of_memory() {
+    let mut cell = [0x22u8; 16];
+    // Overlapping views of 2^48 bytes (suboffsets, all negative, send the copy through a
+    // temporary of the source).
+    let mut shape = [1isize << 48];
+    let mut strides = [1isize];
+    let mut subs = [-1isize];
+    let mut v = pybuf_buffer::zeroed();
+    v.buf = cell.as_mut_ptr().cast();
+    (v.len, v.itemsize, v.ndim) = (1 << 48, 1, 1);
+    (v.shape, v.strides, v.suboffsets) = (shape.as_mut_ptr(), strides.as_mut_ptr(), subs.as_mut_ptr());
+    // SAFETY: the views' memory is never reached (the allocation fails first).
+    let rc = unsafe { pybuf_copy(&v, &v) };
+    expect_refused(rc, Status::OutOfMemory, "cannot allocate 281474976710656 bytes for the temporary of an overlapping copy");
+    assert_eq!(cell, [0x22; 16]);
+
+    // A partial copy (len below the view's) into a strided view of 2^47 one-byte items.
+    let mut shape = [1isize << 47];
+    let mut strides = [2isize];
+    let mut w = pybuf_buffer::zeroed();
+    w.buf = cell.as_mut_ptr().cast();
+    (w.len, w.itemsize, w.ndim) = (1 << 47, 1, 1);
+    (w.shape, w.strides) = (shape.as_mut_ptr(), strides.as_mut_ptr());
+    let src = [0x33u8; 16];
+    let len = (1usize << 47) - 1;
+    // SAFETY: as above: `src` is claimed to hold `len` bytes, none of which is read.
+    let rc = unsafe { pybuf_from_contiguous(&w, src.as_ptr().cast(), len as isize, b'C' as c_char) };
+    expect_refused(
+        rc,
+        Status::OutOfMemory,
+        &format!("cannot allocate {len} bytes for the private copy of the source of a partial copy"),
+    );
+    assert_eq!(cell, [0x22; 16]);
 }

@@ -1713,3 +1713,36 @@ fn validate_and_extent_follow_pointers() {
     }
     assert_eq!((lo, hi), (7, 7));
 }
+
+/// Regression (issue 12, defect 6): setting a value of an item too large to copy (a 2^48
+/// byte string, `"281474976710656s"`) is PYBUF_STATUS_OUT_OF_MEMORY naming the size, not an
+/// abort; the item is untouched. (Not under Miri, which stops at an impossible allocation.)
+#[test]
+#[cfg_attr(miri, ignore = "Miri stops at an impossible allocation")]
+fn set_item_of_an_impossible_size_is_out_of_memory() {
+    const SIZE: isize = 1 << 48;
+    // The view claims 2^48 bytes; the allocation is refused before any of them is touched.
+    let mut cell = [0x11u8; 16];
+    let mut v = pybuf_buffer::zeroed();
+    v.buf = cell.as_mut_ptr().cast();
+    v.len = SIZE;
+    v.itemsize = SIZE;
+    v.format = c"281474976710656s".as_ptr().cast_mut();
+    let s = b"abc";
+    let value = pybuf_value { bytes: s.as_ptr().cast(), size: 3, ..value(PYBUF_VALUE_BYTES) };
+    // SAFETY: the view's memory is never reached (the scratch allocation fails first).
+    let rc = unsafe { pybuf_set_item(&v, null(), 0, &value) };
+    expect_status(rc, Status::OutOfMemory);
+    let (_, message) = last();
+    assert!(message.contains("cannot allocate 281474976710656 bytes for a copy of a 's' value"), "{message}");
+    assert_eq!(cell, [0x11; 16]);
+    // A value that fits the stack scratch still works on a string item of 64 bytes.
+    let mut small = [0u8; 64];
+    let mut w = pybuf_buffer::zeroed();
+    w.buf = small.as_mut_ptr().cast();
+    (w.len, w.itemsize) = (64, 64);
+    w.format = c"64s".as_ptr().cast_mut();
+    // SAFETY: a 0-d view of 64 writable bytes.
+    expect_status(unsafe { pybuf_set_item(&w, null(), 0, &value) }, Status::Ok);
+    assert_eq!((&small[..4], small[63]), (&b"abc\0"[..], 0));
+}

@@ -173,11 +173,7 @@ fn may_overlap(dst: &Side<'_>, src: &Side<'_>) -> bool {
 /// As for [`copy`].
 unsafe fn copy_via_temporary(dst: Side<'_>, src: Side<'_>) -> Result<()> {
     let len = src.geom.len as usize;
-    let mut temp: Vec<u8> = Vec::new();
-    temp.try_reserve_exact(len).map_err(|_| {
-        Error::oom(format_args!("cannot allocate a {len}-byte temporary for an overlapping copy"))
-    })?;
-    temp.resize(len, 0);
+    let mut temp = crate::alloc::try_vec(len, 0u8, "the temporary of an overlapping copy")?;
     let contiguous = Geometry { strides: None, suboffsets: None, ..src.geom };
     let tmp = Side { ptr: temp.as_mut_ptr(), geom: contiguous };
     // SAFETY: `temp` holds `len` bytes, exactly the C-contiguous extent of `src`'s shape,
@@ -295,9 +291,8 @@ pub unsafe fn from_contiguous(dst: Side<'_>, src: *const u8, len: usize, order: 
     // in case it overlaps the destination.
     let itemsize = dst.geom.itemsize as usize;
     let count = len / itemsize;
-    let mut temp: Vec<u8> = Vec::new();
-    temp.try_reserve_exact(count * itemsize)
-        .map_err(|_| Error::oom(format_args!("cannot allocate a {len}-byte temporary")))?;
+    let mut temp: Vec<u8> =
+        crate::alloc::try_with_capacity(count * itemsize, "the private copy of the source of a partial copy")?;
     // SAFETY: `src` is readable for `len >= count * itemsize` bytes.
     temp.extend_from_slice(unsafe { std::slice::from_raw_parts(src, count * itemsize) });
     let ndim = dst.geom.ndim();

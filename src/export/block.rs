@@ -192,23 +192,41 @@ pub fn release(view: &mut pybuf_buffer) -> crate::error::Result<()> {
             )))
         }
     };
-    if let Hold::Custom { release, exporter, internal: inner } = block.hold {
-        view.internal = inner;
-        if let Some(release) = release {
-            // SAFETY: the custom exporter registered this function for its own views; it
-            // receives the view with the `internal` value it set.
-            unsafe { release(exporter, view) };
-        }
-        // A view the exporter filled with `pybuf_fill_view` has a block of its own; give
-        // it back if the exporter's release function did not.
-        if view.internal == inner && inner != marker(&FILLED) {
+    release_block(view, block);
+    Ok(())
+}
+
+/// Give back what `block` (a block of the view at `view`'s address, no longer registered)
+/// holds, and mark the view released.
+///
+/// A custom exporter's block (`Hold::Custom`) restores the `internal` its getbuffer set and
+/// calls its release function; that `internal` may itself be a block of this view (the
+/// exporter filled it with `pybuf_fill_view`, a built-in exporter, or another custom
+/// exporter through `pybuf_object_get_buffer`, to any depth). Each such block that the
+/// release function did not give back is given back in turn, innermost last, so every
+/// level of a delegation chain is released exactly once.
+pub fn release_block(view: &mut pybuf_buffer, block: Box<Block>) {
+    let home: *const pybuf_buffer = view;
+    let mut next = Some(block);
+    while let Some(block) = next.take() {
+        let custom = match &block.hold {
+            Hold::Custom { release, exporter, internal } => Some((*release, *exporter, *internal)),
+            _ => None,
+        };
+        drop(block);
+        if let Some((release, exporter, inner)) = custom {
+            view.internal = inner;
+            if let Some(release) = release {
+                // SAFETY: the custom exporter registered this function for its own views; it
+                // receives the view with the `internal` value it set.
+                unsafe { release(exporter, view) };
+            }
+            // The block beneath (if `inner` is one of this view's), unless the release
+            // function gave it back itself (with `pybuf_release`, which unregisters it).
             if let Taken::Block(b) = take(inner, home) {
-                drop(b);
+                next = Some(b);
             }
         }
-    } else {
-        drop(block);
     }
     view.internal = marker(&RELEASED);
-    Ok(())
 }

@@ -281,7 +281,17 @@ pub extern "C" fn pybuf_exporter_as_object(e: *mut pybuf_exporter) -> pybuf_obje
 /// is as the exporter left it (pybuf's own exporters leave it untouched).
 ///
 /// A custom exporter's view is checked (ndim, shape, itemsize, len) before it is
-/// returned; a malformed one is released again and refused.
+/// returned; a malformed one is released again, as by `pybuf_release` (its
+/// `releasebuffer`, then anything pybuf filled it with, such as a `pybuf_fill_view` or a
+/// delegated export), and refused with PYBUF_STATUS_BUFFER_REQUEST. A `getbuffer` that
+/// fills the view through pybuf and then fails has that view given back too (without its
+/// own `releasebuffer`). Either way the view is then marked released: `pybuf_release` of
+/// it does nothing.
+///
+/// An exporter may delegate to others to any depth: its `getbuffer` may call
+/// `pybuf_object_get_buffer` or `pybuf_exporter_get_buffer` on the same view. Releasing
+/// the view calls each level's `releasebuffer` once, outermost first, and gives back each
+/// export.
 ///
 /// Thread-safe if the exporter's functions are.
 #[no_mangle]
@@ -306,10 +316,21 @@ pub unsafe extern "C" fn pybuf_object_get_buffer(
         // Clear the thread's status, so that only a message the getbuffer itself records
         // (with a pybuf call that fails) is taken as its own.
         err::record_ok();
+        // `internal` as the caller left it (possibly indeterminate: it is only compared).
+        let before = view.internal;
         // SAFETY: the exporter's own function, called as its procs say.
         let rc = unsafe { getbuffer(o.exporter, view, flags) };
         if rc != 0 {
-            return Err(exporter_error(rc));
+            let error = exporter_error(rc);
+            // A getbuffer that filled the view through pybuf (pybuf_fill_view, a built-in
+            // exporter, another custom exporter) and then failed: nobody will release the
+            // view, so give back what pybuf registered for it during the call.
+            if view.internal != before {
+                if let block::Taken::Block(b) = block::take(view.internal, view) {
+                    block::release_block(view, b);
+                }
+            }
+            return Err(error);
         }
         if std::ptr::eq(procs, &EXPORTER_PROCS) {
             return Ok(());
@@ -318,10 +339,10 @@ pub unsafe extern "C" fn pybuf_object_get_buffer(
         // SAFETY: the exporter just filled this view.
         let checked = unsafe { super::view(view, &mut implied) }.map(|_| ());
         if let Err(e) = checked {
-            if let Some(release) = procs.releasebuffer {
-                // SAFETY: undoing the exporter's own successful getbuffer.
-                unsafe { release(o.exporter, view) };
-            }
+            // Undo the exporter's successful getbuffer as `pybuf_release` would: its
+            // releasebuffer, then whatever pybuf registered for the view beneath it.
+            let custom = Hold::Custom { release: procs.releasebuffer, exporter: o.exporter, internal: view.internal };
+            block::release_block(view, Box::new(Block::new(custom)));
             return Err(Error::request(format_args!("the exporter filled a malformed view: {}", e.message())));
         }
         let custom = Hold::Custom { release: procs.releasebuffer, exporter: o.exporter, internal: view.internal };

@@ -42,9 +42,19 @@ impl Slot {
     /// into it.
     pub unsafe fn write(&self, item: *mut u8, v: &Value<'_>) -> Result<()> {
         // Encode into a scratch buffer first, so that the item is untouched on failure
-        // and bytes from the same memory are read before they are overwritten.
-        let mut scratch = vec![0u8; self.size as usize];
-        value::encode(self.code, v, &mut scratch, self.order)?;
+        // and bytes from the same memory are read before they are overwritten. A value
+        // of up to 64 bytes (every number) uses the stack; a longer string (`1099511627776s`)
+        // may be more than can be allocated.
+        let size = self.size as usize;
+        let mut small = [0u8; 64];
+        let mut large: Vec<u8>;
+        let scratch = if size <= small.len() {
+            &mut small[..size]
+        } else {
+            large = crate::alloc::try_vec(size, 0u8, format_args!("a copy of a '{}' value", self.code.as_str()))?;
+            &mut large[..]
+        };
+        value::encode(self.code, v, scratch, self.order)?;
         // SAFETY: forwarded from the caller; the scratch buffer is distinct memory.
         unsafe {
             std::ptr::copy_nonoverlapping(scratch.as_ptr(), item.wrapping_offset(self.offset), scratch.len())
