@@ -316,19 +316,18 @@ pub unsafe extern "C" fn pybuf_object_get_buffer(
         // Clear the thread's status, so that only a message the getbuffer itself records
         // (with a pybuf call that fails) is taken as its own.
         err::record_ok();
-        // `internal` as the caller left it (possibly indeterminate: it is only compared).
-        let before = view.internal;
         // SAFETY: the exporter's own function, called as its procs say.
         let rc = unsafe { getbuffer(o.exporter, view, flags) };
         if rc != 0 {
             let error = exporter_error(rc);
             // A getbuffer that filled the view through pybuf (pybuf_fill_view, a built-in
             // exporter, another custom exporter) and then failed: nobody will release the
-            // view, so give back what pybuf registered for it during the call.
-            if view.internal != before {
-                if let block::Taken::Block(b) = block::take(view.internal, view) {
-                    block::release_block(view, b);
-                }
+            // view, so give back what pybuf registered for it. `take` looks the address
+            // up in the registry before it reads anything, and only a block registered
+            // for this very view is taken (a view still live in the caller's hands is
+            // never the output of a new request).
+            if let block::Taken::Block(b) = block::take(view.internal, view) {
+                block::release_block(view, b);
             }
             return Err(error);
         }
