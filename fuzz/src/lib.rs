@@ -260,6 +260,9 @@ pub unsafe fn reference_geometry(v: &pybuf_buffer) -> Option<Geo> {
     }
     let strides = if shape.len() == n { read(v.strides) } else { None };
     let subs = if shape.len() == n { read(v.suboffsets) } else { None };
+    if n > 0 && v.strides.is_null() && !v.suboffsets.is_null() {
+        return None; // suboffsets need strides (PEP 3118: INDIRECT implies STRIDES)
+    }
     let g = Geo { buf: v.buf as *mut u8, len: v.len, itemsize, shape, strides, subs, readonly: v.readonly == 1 };
     if items > 0 {
         // every offset computation fits: sum |s| (n - 1) + sum(sub >= 0) + itemsize
