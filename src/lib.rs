@@ -25,6 +25,8 @@ pub mod interop;
 pub mod layout;
 pub mod view;
 
+mod work;
+
 pub mod ffi;
 
 pub use abi::*;

@@ -289,8 +289,10 @@ fn fix_names(members: &mut [Member]) {
     for m in members.iter_mut() {
         if m.name.as_deref() == Some("") {
             let name = loop {
+                crate::work::step(1);
                 let candidate = format!("f{j}");
-                j += 1;
+                // Bounded by the number of members (see above).
+                j = j.saturating_add(1);
                 if !used.contains(&candidate) {
                     break candidate;
                 }
@@ -498,8 +500,11 @@ fn first_order(members: &[Member]) -> Option<char> {
 /// before the first: the default `@` mode, which aligns, so the first value gets one, after
 /// its shape, where NumPy reads markers).
 fn write_struct(out: &mut String, members: &[Member], current: &mut Option<char>, default: char, text: &str) -> Result<()> {
-    let names: Vec<&str> = members.iter().filter_map(|m| m.name.as_deref()).filter(|n| !n.is_empty()).collect();
-    let mut given: Vec<String> = Vec::new();
+    // NumPy's names for the unnamed fields: the first `f<j>` no field of this struct has.
+    // As in `fix_names`, every `f0..f<j>` is in use once `f<j>` is given, so the search
+    // resumes after it: linear in the number of fields.
+    let used: HashSet<&str> = members.iter().filter_map(|m| m.name.as_deref()).filter(|n| !n.is_empty()).collect();
+    let mut next_name = 0usize;
     let mark = |out: &mut String, current: &mut Option<char>, want: Option<char>| {
         let want = want.or(if current.is_none() { Some(default) } else { None });
         if let Some(mk) = want {
@@ -541,14 +546,16 @@ fn write_struct(out: &mut String, members: &[Member], current: &mut Option<char>
         }
         let name = match m.name.as_deref() {
             Some(n) if !n.is_empty() => n.to_owned(),
-            _ => {
-                let n = (0..)
-                    .map(|j| format!("f{j}"))
-                    .find(|n| !names.contains(&n.as_str()) && !given.contains(n))
-                    .expect("an unused name exists");
-                given.push(n.clone());
-                n
-            }
+            _ => loop {
+                crate::work::step(1);
+                let candidate = format!("f{next_name}");
+                // At most one candidate per field of this struct is skipped or given, so
+                // the counter stays below their number.
+                next_name = next_name.saturating_add(1);
+                if !used.contains(candidate.as_str()) {
+                    break candidate;
+                }
+            },
         };
         if name.contains(':') || name.contains('\0') {
             return Err(Error::unrepresentable(format_args!(
@@ -955,6 +962,34 @@ mod tests {
         }
         let deep = format!("{}('a', '<i4'){}", "[".repeat(70), "]".repeat(70));
         assert_eq!(f(&deep).unwrap_err().status(), Status::UnsupportedFormat);
+    }
+
+    /// NumPy's names for the unnamed fields of a descr, found in linear work. (Issue 12,
+    /// defect 2: the search for each unused `f<j>` scanned lists per candidate, cubic in
+    /// the number of unnamed fields; a 91 KB descr took over 10 s.)
+    #[test]
+    fn descr_with_many_unnamed_fields_names_them_in_linear_work() {
+        let unnamed = |n: usize| format!("[{}]", vec!["('', '<i4')"; n].join(", "));
+        let n = if cfg!(miri) { 40 } else { 7_000 };
+        let format = format_from_descr(unnamed(n).as_bytes()).unwrap();
+        let want: String = (0..n).map(|j| format!("{}i:f{j}:", if j == 0 { "<" } else { "" })).collect();
+        assert_eq!(format, format!("T{{{want}}}"));
+        // 1,500 named f<j> and 1,500 unnamed: the unnamed get f1500, f1501, ...
+        let m = if cfg!(miri) { 20 } else { 1_500 };
+        let named: Vec<String> = (0..m).map(|j| format!("('f{j}', '<i4')")).collect();
+        let descr = format!("[{}, {}]", named.join(", "), vec!["('', '<i4')"; m].join(", "));
+        let format = format_from_descr(descr.as_bytes()).unwrap();
+        assert!(format.ends_with(&format!("i:f{}:}}", 2 * m - 1)), "{format}");
+        assert!(format.contains(&format!("i:f{m}:")), "{format}");
+        // The work grows linearly: n and 8n unnamed fields, and half of them named f<j>.
+        crate::work::assert_scales("descr -> format, unnamed fields", if cfg!(miri) { 8 } else { 500 }, |n| {
+            crate::work::count(|| format_from_descr(unnamed(n).as_bytes()).unwrap()).1
+        });
+        crate::work::assert_scales("descr -> format, f<j> and unnamed", if cfg!(miri) { 8 } else { 500 }, |n| {
+            let named: Vec<String> = (0..n).map(|j| format!("('f{j}', '<i4')")).collect();
+            let d = format!("[{}, {}]", named.join(", "), vec!["('', '<i4')"; n].join(", "));
+            crate::work::count(|| format_from_descr(d.as_bytes()).unwrap()).1
+        });
     }
 
     #[test]
