@@ -86,8 +86,30 @@ done:
     free(want);
 }
 
+/* Defect 3: the size of padding with a shape wrapped: (2**61,) of '|V8' gave "T{<i:a:}"
+ * (no padding at all), (2**61 + 1,) gave "T{<i:a:8x}". */
+static void padding_sizes_do_not_wrap(void) {
+    static const char *const descrs[] = {
+        "[('a','<i4'),('','|V8',(2305843009213693952,))]",
+        "[('a','<i4'),('','|V8',(2305843009213693953,))]",
+        "[('a','<i4'),('','|V2',(4611686018427387904, 2))]",
+        "[('a','<i4'),('b','<i4',(2305843009213693952,))]",
+    };
+    size_t i;
+    for (i = 0; i < sizeof descrs / sizeof descrs[0]; ++i) {
+        char out[256];
+        memset(out, 0x5a, sizeof out);
+        CHECK_EQ(pybuf_format_from_descr(descrs[i], out, sizeof out), PYBUF_STATUS_OVERFLOW);
+        CHECK_LAST(PYBUF_STATUS_OVERFLOW);
+        CHECK(strstr(pybuf_last_error(), descrs[i]) != NULL);
+        CHECK_EQ(out[0], 0x5a); /* nothing written */
+        CHECK_EQ(pybuf_format_from_descr(descrs[i], NULL, 0), PYBUF_STATUS_OVERFLOW);
+    }
+}
+
 int main(void) {
     RUN(many_unnamed_fields);
     RUN(named_and_unnamed_fields);
+    RUN(padding_sizes_do_not_wrap);
     return check_report();
 }

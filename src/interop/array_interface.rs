@@ -334,6 +334,16 @@ fn write_descr(out: &mut String, members: &[Member]) {
     out.push(']');
 }
 
+/// A shape as Python writes the tuple: `(3,)`, `(2, 3)`.
+fn py_shape(shape: &[isize]) -> String {
+    let dims: Vec<String> = shape.iter().map(isize::to_string).collect();
+    if let [one] = dims.as_slice() {
+        format!("({one},)")
+    } else {
+        format!("({})", dims.join(", "))
+    }
+}
+
 /// A string as Python's `repr` writes it.
 fn py_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
@@ -523,7 +533,18 @@ fn write_struct(out: &mut String, members: &[Member], current: &mut Option<char>
         };
         match (&m.name, &m.ty) {
             (None, Ty::Scalar(s)) => {
-                let total = m.shape.iter().product::<isize>() * s.size;
+                // Checked: a shape like (2**61,) of '|V8' would wrap to 0 bytes.
+                let total = m
+                    .shape
+                    .iter()
+                    .try_fold(s.size, |n, &d| n.checked_mul(d))
+                    .ok_or_else(|| {
+                        Error::overflow(format_args!(
+                            "descr {text}: padding {} of shape {} exceeds pybuf_ssize_t bytes",
+                            py_repr(&s.typestr()),
+                            py_shape(&m.shape)
+                        ))
+                    })?;
                 if total > 0 {
                     mark(out, current, None);
                     write!(out, "{}x", total).expect("a String takes any text");
@@ -990,6 +1011,25 @@ mod tests {
             let d = format!("[{}, {}]", named.join(", "), vec!["('', '<i4')"; n].join(", "));
             crate::work::count(|| format_from_descr(d.as_bytes()).unwrap()).1
         });
+    }
+
+    /// A shape on padding whose byte count overflows is refused. (Issue 12, defect 3: it
+    /// wrapped, so `(2**61,)` of `|V8` gave no padding at all and `(2**61 + 1,)` 8 bytes.)
+    #[test]
+    fn descr_padding_whose_size_overflows_is_refused() {
+        for d in [
+            "[('a','<i4'),('','|V8',(2305843009213693952,))]",
+            "[('a','<i4'),('','|V8',(2305843009213693953,))]",
+            "[('a','<i4'),('','|V2',(4611686018427387904, 2))]",
+            "[('','|V9223372036854775807',(2,))]",
+        ] {
+            let e = format_from_descr(d.as_bytes()).unwrap_err();
+            assert_eq!(e.status(), Status::Overflow, "{d}: {e}");
+            assert!(e.message().contains("exceeds pybuf_ssize_t"), "{d}: {e}");
+            assert!(e.message().contains(&d[..20]), "{d}: {e}");
+        }
+        // The largest padding that fits is kept whole.
+        assert_eq!(format_from_descr(b"[('a','<i4'),('','|V1',(4611686018427387901, 2))]").unwrap(), "T{<i:a:9223372036854775802x}");
     }
 
     #[test]
