@@ -107,9 +107,45 @@ static void padding_sizes_do_not_wrap(void) {
     }
 }
 
+/* Defect 7: on "100000000T{id}" (1.6 GB items), pybuf_get_item took 1.2 s to refuse
+ * field == pybuf_item_fields(view): the lookup walked every value before the field. The
+ * memory is reserved, never touched but for the pages read (zero). */
+static void field_lookup_among_huge_repeat_counts(void) {
+    const pybuf_ssize_t itemsize = (pybuf_ssize_t)100000000 * 16;
+    pybuf_buffer v;
+    pybuf_value out;
+    pybuf_ssize_t fields;
+    void *mem = mmap(NULL, (size_t)itemsize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+        printf("field_lookup_among_huge_repeat_counts skipped: no 1.6 GB address range\n");
+        return;
+    }
+    memset(&v, 0, sizeof v);
+    v.buf = mem;
+    v.len = itemsize;
+    v.itemsize = itemsize;
+    v.readonly = 1;
+    v.ndim = 0;
+    v.format = (char *)"100000000T{id}";
+    fields = pybuf_item_fields(&v);
+    CHECK_EQ(fields, 200000000);
+    memset(&out, 0x5a, sizeof out);
+    CHECK_STATUS(pybuf_get_item(&v, NULL, fields, &out), PYBUF_STATUS_INDEX_OUT_OF_RANGE);
+    CHECK(strstr(pybuf_last_error(), "field = 200000000 is out of range") != NULL);
+    CHECK_EQ(out.kind, 0x5a5a5a5a); /* untouched */
+    CHECK_STATUS(pybuf_get_item(&v, NULL, fields - 1, &out), PYBUF_STATUS_OK);
+    CHECK_EQ(out.kind, PYBUF_VALUE_DOUBLE);
+    CHECK(out.real == 0.0);
+    CHECK_STATUS(pybuf_get_item(&v, NULL, fields - 2, &out), PYBUF_STATUS_OK);
+    CHECK_EQ(out.kind, PYBUF_VALUE_INT);
+    CHECK_EQ(out.i, 0);
+    munmap(mem, (size_t)itemsize);
+}
+
 int main(void) {
     RUN(many_unnamed_fields);
     RUN(named_and_unnamed_fields);
     RUN(padding_sizes_do_not_wrap);
+    RUN(field_lookup_among_huge_repeat_counts);
     return check_report();
 }
