@@ -30,6 +30,10 @@
 //! `m`/`M` (timedelta64, datetime64), `t` (bit fields), sizes pybuf has no code for
 //! (`<f12`, `<i16`) and `S0`/`U0` are refused with `Unrepresentable`.
 
+// Sizes, counts and offsets here come from outside input: every operation on them is
+// checked, or carries a comment proving its bounds (issue 12).
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -237,14 +241,18 @@ fn members(fields: &[Field], itemsize: isize, f: &str) -> Result<Vec<Member>> {
             return;
         }
         if let Some(Member { name: None, ty: Ty::Scalar(s), .. }) = out.last_mut() {
-            s.size += n;
+            // The padding of a struct does not overlap its fields: the sum stays within the
+            // item size (a parsed format's, at most isize::MAX).
+            s.size = s.size.saturating_add(n);
         } else {
             out.push(Member { name: None, ty: Ty::Scalar(Scalar { order: '|', kind: 'V', size: n }), shape: vec![] });
         }
     };
     for field in fields {
-        pad(&mut out, field.offset() - end);
-        end = end.max(field.offset() + field.size());
+        // Offsets and sizes of a parsed format: non-negative, and every field ends within
+        // its item size (at most isize::MAX), so these neither overflow nor saturate.
+        pad(&mut out, field.offset().saturating_sub(end));
+        end = end.max(field.offset().saturating_add(field.size()));
         let mut shape = field.shape().to_vec();
         let ty = match field.kind() {
             Kind::Scalar(Code::Pad) if field.name().is_none() => {
@@ -273,7 +281,8 @@ fn members(fields: &[Field], itemsize: isize, f: &str) -> Result<Vec<Member>> {
         };
         out.push(Member { name: Some(field.name().unwrap_or("").to_owned()), ty, shape });
     }
-    pad(&mut out, itemsize - end);
+    // Both are non-negative: no overflow.
+    pad(&mut out, itemsize.saturating_sub(end));
     fix_names(&mut out);
     Ok(out)
 }
@@ -347,7 +356,7 @@ fn py_shape(shape: &[isize]) -> String {
 /// A string as Python's `repr` writes it.
 fn py_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().saturating_add(2));
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -474,7 +483,7 @@ fn code_of(s: &Scalar, within: &str) -> Result<(String, Option<char>)> {
         ('f', n) if n == long_double => "g".into(),
         ('c', 8) => "Zf".into(),
         ('c', 16) => "Zd".into(),
-        ('c', n) if n == 2 * long_double => "Zg".into(),
+        ('c', n) if Some(n) == long_double.checked_mul(2) => "Zg".into(),
         ('O', n) if n == std::mem::size_of::<*const u8>() as isize => "O".into(),
         ('S' | 'U' | 'V', 0) => {
             return Err(Error::unrepresentable(format_args!(
@@ -675,9 +684,17 @@ impl Parser<'_> {
         Error::format(format_args!("{} {} at {at}: {why}", self.what, show(self.text)))
     }
 
+    /// Move `n` bytes on (every step of the parser goes through here, and is counted).
+    fn advance(&mut self, n: usize) {
+        crate::work::step(n);
+        // pos stays within the text (at most one past a byte looked at), whose length is
+        // at most isize::MAX: this never saturates.
+        self.pos = self.pos.saturating_add(n);
+    }
+
     fn skip_space(&mut self) {
         while self.text.get(self.pos).is_some_and(|c| c.is_ascii_whitespace()) {
-            self.pos += 1;
+            self.advance(1);
         }
     }
 
@@ -720,7 +737,7 @@ impl Parser<'_> {
 
     fn sequence_with_comma(&mut self, close: u8, depth: usize) -> Result<(Vec<Value>, bool)> {
         let open = self.pos;
-        self.pos += 1;
+        self.advance(1);
         let mut items = Vec::new();
         let mut trailing_comma = false;
         loop {
@@ -728,16 +745,17 @@ impl Parser<'_> {
             match self.text.get(self.pos) {
                 None => return Err(self.error(self.pos, format_args!("'{}' opened at {open} is not closed", self.text[open] as char))),
                 Some(&c) if c == close => {
-                    self.pos += 1;
+                    self.advance(1);
                     return Ok((items, trailing_comma));
                 }
                 _ => {}
             }
-            items.push(self.value(depth + 1)?);
+            // Below MAX_NESTING: `value` refuses deeper lists and tuples.
+            items.push(self.value(depth.saturating_add(1))?);
             self.skip_space();
             match self.text.get(self.pos) {
                 Some(b',') => {
-                    self.pos += 1;
+                    self.advance(1);
                     trailing_comma = true;
                 }
                 Some(&c) if c == close => trailing_comma = false,
@@ -755,10 +773,10 @@ impl Parser<'_> {
     fn integer(&mut self) -> Result<Value> {
         let start = self.pos;
         if matches!(self.text.get(self.pos), Some(b'-' | b'+')) {
-            self.pos += 1;
+            self.advance(1);
         }
         while self.text.get(self.pos).is_some_and(u8::is_ascii_digit) {
-            self.pos += 1;
+            self.advance(1);
         }
         let digits = std::str::from_utf8(&self.text[start..self.pos]).unwrap_or("");
         digits
@@ -769,18 +787,18 @@ impl Parser<'_> {
 
     fn string(&mut self, quote: u8) -> Result<String> {
         let start = self.pos;
-        self.pos += 1;
+        self.advance(1);
         let mut out: Vec<u8> = Vec::new();
         loop {
             let Some(&c) = self.text.get(self.pos) else {
                 return Err(self.error(start, "unterminated string"));
             };
-            self.pos += 1;
+            self.advance(1);
             match c {
                 c if c == quote => break,
                 b'\\' => {
                     let Some(&e) = self.text.get(self.pos) else { return Err(self.error(start, "unterminated string")) };
-                    self.pos += 1;
+                    self.advance(1);
                     match e {
                         b'\\' | b'\'' | b'"' => out.push(e),
                         b'n' => out.push(b'\n'),
@@ -788,15 +806,16 @@ impl Parser<'_> {
                         b't' => out.push(b'\t'),
                         b'0' => out.push(0),
                         b'x' => {
-                            let hex = self.text.get(self.pos..self.pos + 2).and_then(|h| std::str::from_utf8(h).ok());
+                            let hex = self.text.get(self.pos..self.pos.saturating_add(2)).and_then(|h| std::str::from_utf8(h).ok());
                             let v = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
-                            let Some(v) = v else { return Err(self.error(self.pos - 2, "\\x needs two hex digits")) };
-                            self.pos += 2;
+                            // The backslash and the x are behind pos: it is at least 2.
+                            let Some(v) = v else { return Err(self.error(self.pos.saturating_sub(2), "\\x needs two hex digits")) };
+                            self.advance(2);
                             let mut buf = [0u8; 4];
                             out.extend_from_slice(char::from(v).encode_utf8(&mut buf).as_bytes());
                         }
                         other => {
-                            return Err(self.error(self.pos - 2, format_args!("unknown escape '\\{}'", (other as char).escape_default())))
+                            return Err(self.error(self.pos.saturating_sub(2), format_args!("unknown escape '\\{}'", (other as char).escape_default())))
                         }
                     }
                 }
@@ -809,6 +828,7 @@ impl Parser<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
 mod tests {
     use super::*;
     use crate::error::Status;

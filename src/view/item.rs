@@ -21,7 +21,10 @@ pub struct Slot {
 
 impl Slot {
     fn of(run: &Run, j: isize) -> Slot {
-        Slot { offset: run.offset + j * run.size, size: run.size, code: run.code, order: run.byte_order() }
+        // j < run.count, and a run lies within a parsed format's item (at most isize::MAX
+        // bytes): this does not saturate.
+        let offset = run.offset.saturating_add(j.saturating_mul(run.size));
+        Slot { offset, size: run.size, code: run.code, order: run.byte_order() }
     }
 
     /// The value of this slot in the item at `item`.
@@ -168,7 +171,8 @@ pub fn check_fits(format: &Format, itemsize: isize) -> Result<()> {
             .repeats
             .iter()
             .fold(leaf.offset.saturating_add(leaf.count.saturating_mul(leaf.size)), |end, r| {
-                end.saturating_add((r.count - 1).saturating_mul(r.stride))
+                // r.count >= 1: total() > 0.
+                end.saturating_add(r.count.saturating_sub(1).saturating_mul(r.stride))
             });
         if end > itemsize {
             return Err(Error::itemsize(format_args!(
