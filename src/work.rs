@@ -46,3 +46,108 @@ pub(crate) fn assert_scales(what: &str, n: usize, mut run: impl FnMut(usize) -> 
         large as f64 / small as f64
     );
 }
+
+/// The scaling tests: each parser and converter on inputs of size n and 8n, in the shapes
+/// that stress it (many fields, names, nesting, shapes, digits, whitespace).
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
+mod tests {
+    use super::{assert_scales, count};
+    use crate::format::Format;
+    use crate::interop::array_interface::{descr_from_format, format_from_descr, format_from_typestr, typestr_from_format};
+
+    /// Small enough for Miri, large enough natively for the counts to be meaningful.
+    fn n() -> usize {
+        if cfg!(miri) {
+            8
+        } else {
+            400
+        }
+    }
+
+    /// Format strings made of n units, in the shapes the parser has to deal with.
+    fn formats(n: usize) -> Vec<(&'static str, String)> {
+        vec![
+            ("fields", "i".repeat(n)),
+            ("named fields", (0..n).map(|j| format!("i:f{j}:")).collect()),
+            ("structs", "T{i}".repeat(n)),
+            ("nested structs with many fields", format!("1000000000T{{{}}}", "T{bd}".repeat(n))),
+            ("shape", format!("({}1)i", "1,".repeat(n))),
+            ("markers and whitespace", format!("{}i", "< > = ! ^ @ ".repeat(n))),
+            ("long count", format!("{}1i", "0".repeat(n))),
+            ("long name", format!("i:{}:", "a".repeat(n))),
+            ("strings and padding", "3s5x".repeat(n)),
+        ]
+    }
+
+    #[test]
+    fn format_parse_is_linear() {
+        for (what, _) in formats(1) {
+            assert_scales(&format!("format parse, {what}"), n(), |n| {
+                let (_, text) = formats(n).into_iter().find(|(w, _)| *w == what).unwrap();
+                count(|| Format::parse(text.as_bytes()).unwrap()).1
+            });
+        }
+    }
+
+    #[test]
+    fn format_to_descr_and_typestr_are_linear() {
+        let cases = |n: usize| {
+            let mut c = formats(n);
+            c.retain(|(w, _)| !matches!(*w, "long count" | "long name" | "markers and whitespace"));
+            // f<j> names taken by named fields, between unnamed ones
+            c.push(("unnamed around f<j>", (0..n).map(|j| format!("b:f{}:b", j + 1)).collect()));
+            c.push(("padding runs", "b3xx2x".repeat(n)));
+            c
+        };
+        for (what, _) in cases(1) {
+            assert_scales(&format!("format -> descr, {what}"), n(), |n| {
+                let (_, text) = cases(n).into_iter().find(|(w, _)| *w == what).unwrap();
+                count(|| descr_from_format(text.as_bytes(), 0).unwrap()).1
+            });
+            assert_scales(&format!("format -> typestr, {what}"), n(), |n| {
+                let (_, text) = cases(n).into_iter().find(|(w, _)| *w == what).unwrap();
+                count(|| typestr_from_format(text.as_bytes(), 0).unwrap()).1
+            });
+        }
+    }
+
+    /// Descr texts made of n units.
+    fn descrs(n: usize) -> Vec<(&'static str, String)> {
+        let list = |items: Vec<String>| format!("[{}]", items.join(", "));
+        vec![
+            ("unnamed fields", list(vec!["('', '<i4')".to_owned(); n])),
+            ("named fields", list((0..n).map(|j| format!("('a{j}', '<f8')")).collect())),
+            ("f<j> then unnamed", list((0..n).map(|j| format!("('f{j}', '<i4')")).chain((0..n).map(|_| "('', '<i4')".to_owned())).collect())),
+            ("unnamed then f<j>", list((0..n).map(|_| "('', '<i4')".to_owned()).chain((0..n).map(|j| format!("('f{j}', '<i4')"))).collect())),
+            ("padding", list((0..n).map(|j| format!("('a{j}', '|u1'), ('', '|V3')")).collect())),
+            ("nested lists", list((0..n).map(|j| format!("('s{j}', [('', '<i4'), ('x', '>f8', (2, 3))])")).collect())),
+            ("shape", format!("[('a', '<i4', ({}1))]", "1, ".repeat(n))),
+            ("long name with escapes", format!("[('{}', '<i4')]", "\\x41\\t".repeat(n))),
+            ("whitespace", format!("[{}('a', '<i4')]", " \n".repeat(n))),
+        ]
+    }
+
+    #[test]
+    fn descr_to_format_is_linear() {
+        for (what, _) in descrs(1) {
+            assert_scales(&format!("descr -> format, {what}"), n(), |n| {
+                let (_, text) = descrs(n).into_iter().find(|(w, _)| *w == what).unwrap();
+                count(|| format_from_descr(text.as_bytes()).unwrap()).1
+            });
+        }
+    }
+
+    #[test]
+    fn typestr_to_format_is_linear() {
+        for (what, make) in [
+            ("size with leading zeros", (|n: usize| format!("<f{}8", "0".repeat(n))) as fn(usize) -> String),
+            ("void size with leading zeros", |n| format!("|V{}4", "0".repeat(n))),
+            ("string size with leading zeros", |n| format!("|S{}7", "0".repeat(n))),
+        ] {
+            assert_scales(&format!("typestr -> format, {what}"), n(), |n| {
+                count(|| format_from_typestr(make(n).as_bytes()).unwrap()).1
+            });
+        }
+    }
+}

@@ -59,6 +59,7 @@ pub(crate) fn make_field(
     let (unit, alignment) = element(&kind, mode)?;
     let mut values: isize = 1;
     for &dim in &shape {
+        crate::work::step(1);
         values = mul(values, dim, "the number of values in the shape")?;
     }
     let is_length = matches!(kind, Kind::Scalar(c) if c.count_is_length());
@@ -92,6 +93,7 @@ impl Builder {
 
     /// Place `field` after the previous ones, aligned to its alignment.
     pub(crate) fn push(&mut self, mut field: Field) -> Result<(), Fail> {
+        crate::work::step(1);
         let offset = align_up(self.end, field.alignment)?;
         self.end = add(offset, field.size, "the item size")?;
         // C alignments are powers of two, so the largest is also the least common multiple.

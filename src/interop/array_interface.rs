@@ -249,6 +249,7 @@ fn members(fields: &[Field], itemsize: isize, f: &str) -> Result<Vec<Member>> {
         }
     };
     for field in fields {
+        crate::work::step(1);
         // Offsets and sizes of a parsed format: non-negative, and every field ends within
         // its item size (at most isize::MAX), so these neither overflow nor saturate.
         pad(&mut out, field.offset().saturating_sub(end));
@@ -315,6 +316,7 @@ fn fix_names(members: &mut [Member]) {
 fn write_descr(out: &mut String, members: &[Member]) {
     out.push('[');
     for (i, m) in members.iter().enumerate() {
+        crate::work::step(1);
         if i > 0 {
             out.push_str(", ");
         }
@@ -427,6 +429,8 @@ fn parse_typestr(typestr: &[u8]) -> Result<Scalar> {
     }
     let digits_end = digits.iter().position(|c| !c.is_ascii_digit()).unwrap_or(digits.len());
     let (number, tail) = digits.split_at(digits_end);
+    // The digits are scanned here and once more by the conversion below.
+    crate::work::step(digits_end.saturating_mul(2));
     if matches!(kind, 'm' | 'M') {
         return Err(Error::unrepresentable(format_args!(
             "typestr {t} is a {}: PEP 3118 has no date or time type (NumPy does not export it either)",
@@ -534,6 +538,7 @@ fn write_struct(out: &mut String, members: &[Member], current: &mut Option<char>
         }
     };
     for m in members {
+        crate::work::step(1);
         let shape = if m.shape.is_empty() {
             String::new()
         } else {
@@ -607,6 +612,7 @@ fn members_of(value: &Value, text: &str) -> Result<Vec<Member>> {
     }
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
+        crate::work::step(1);
         let Value::Tuple(parts) = item else {
             return Err(bad(format!("field {i} is {}, not a (name, type) or (name, type, shape) tuple", item.kind())));
         };
