@@ -150,6 +150,7 @@ impl<'a> Geometry<'a> {
     pub fn dims_rev(&self) -> impl Iterator<Item = (usize, isize, isize)> + '_ {
         let mut sd = self.itemsize;
         (0..self.ndim()).rev().map(move |k| {
+            crate::work::step(1);
             let n = self.shape[k];
             let s = match self.strides {
                 Some(st) => st[k],
@@ -259,6 +260,7 @@ fn is_contiguous_in(
 ) -> bool {
     let mut sd = itemsize;
     for k in dims {
+        crate::work::step(1);
         let n = shape[k];
         if n > 1 && strides[k] != sd {
             return false;
@@ -274,6 +276,7 @@ pub fn item_count(shape: &[isize]) -> Result<isize> {
     let mut count: isize = 1;
     let mut overflow_at = None;
     for (i, &n) in shape.iter().enumerate() {
+        crate::work::step(1);
         if n < 0 {
             return Err(Error::shape(format_args!("shape[{i}] = {n} is negative")));
         }

@@ -150,4 +150,56 @@ mod tests {
             });
         }
     }
+
+    /// Every view derivation on views of n and 8n dimensions (8 and 64, the most there
+    /// can be), with and without suboffsets (all -1, so every dimension looks for the
+    /// base of its group), and the format parsing that a derived view's item access does.
+    #[test]
+    fn view_derivations_are_linear_in_the_dimensions() {
+        use crate::layout::Geometry;
+        use crate::view::{item, Layout};
+        let derive = |ndim: usize, subs: bool| -> u64 {
+            let mut byte = [0u8; 2];
+            let mut shape = vec![1isize; ndim];
+            shape[0] = 2;
+            let strides: Vec<isize> = (0..ndim).map(|k| if k == 0 { 1 } else { 2 }).collect();
+            let suboffsets = subs.then(|| vec![-1isize; ndim]);
+            let geom = Geometry { len: 2, itemsize: 1, shape: &shape, strides: Some(&strides), suboffsets: suboffsets.as_deref() };
+            count(|| {
+                geom.validate().unwrap();
+                let mut l = Layout::new(byte.as_mut_ptr(), &geom, false);
+                l.subview(&vec![0; ndim], &vec![1; ndim]).unwrap();
+                // One derivation of each kind, on the last dimension (the farthest from
+                // the base of its group).
+                let last = ndim as isize - 1;
+                l.slice(last, None, None, Some(-1)).unwrap();
+                l.broadcast(last, 1).unwrap();
+                l.transpose().unwrap();
+                let axes: Vec<isize> = (0..ndim as isize).collect();
+                l.permute(&axes).unwrap();
+                l.broadcast_to(&vec![1; ndim]).unwrap();
+                l.geometry().validate().unwrap();
+                // SAFETY: no suboffset is >= 0, so nothing is read.
+                unsafe { l.index(0, 0).unwrap() };
+                if !subs {
+                    let c = l.cast(1, Some(&vec![1; ndim])).unwrap();
+                    c.geometry().validate().unwrap();
+                }
+            })
+            .1
+        };
+        assert_scales("view derivations", 8, |n| derive(n, false));
+        assert_scales("view derivations with suboffsets", 8, |n| derive(n, true));
+        // Item access on a derived view parses its format and finds the value.
+        assert_scales("item access", n(), |n| {
+            let text = format!("{}1000000T{{{}}}", "b".repeat(n), "id".repeat(n));
+            count(|| {
+                let f = Format::parse(text.as_bytes()).unwrap();
+                let k = item::count(&f) - 1;
+                item::check_fits(&f, f.itemsize()).unwrap();
+                item::slot(&f, f.itemsize(), k).unwrap()
+            })
+            .1
+        });
+    }
 }

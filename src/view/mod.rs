@@ -205,12 +205,21 @@ impl Layout {
     /// the base of `dim`'s group (`None`: `buf` is).
     fn group_base(&self, dim: usize) -> Option<usize> {
         let subs = self.suboffsets.as_ref()?;
-        (0..dim).rev().find(|&k| subs[k] >= 0)
+        (0..dim).rev().find(|&k| {
+            crate::work::step(1);
+            subs[k] >= 0
+        })
     }
 
     /// Add `offset` bytes to the base of `dim`'s group.
     fn shift(&mut self, dim: usize, offset: isize) -> Result<()> {
-        match self.group_base(dim) {
+        self.shift_base(self.group_base(dim), offset)
+    }
+
+    /// Add `offset` bytes to the base of a group: `buf` (`None`) or the suboffset of
+    /// dimension `base`.
+    fn shift_base(&mut self, base: Option<usize>, offset: isize) -> Result<()> {
+        match base {
             None => self.buf = self.buf.wrapping_offset(offset),
             Some(k) => {
                 let subs = self.suboffsets.as_mut().expect("group_base found a suboffset");
@@ -330,6 +339,7 @@ impl Layout {
         let ndim = self.ndim();
         debug_assert!(start.len() == ndim && shape.len() == ndim);
         for k in 0..ndim {
+            crate::work::step(1);
             let n = self.shape[k];
             let (s, m) = (start[k], shape[k]);
             if m < 0 {
@@ -342,10 +352,17 @@ impl Layout {
                 )));
             }
         }
+        // The base of dimension k's group, found as k goes (not searched per dimension:
+        // that made a view with suboffsets quadratic in its dimensions).
+        let mut base = None;
         for k in 0..ndim {
+            crate::work::step(1);
             let offset = self.offset_of(k, start[k])?;
-            self.shift(k, offset)?;
+            self.shift_base(base, offset)?;
             self.shape[k] = shape[k];
+            if self.suboffsets.as_ref().is_some_and(|s| s[k] >= 0) {
+                base = Some(k);
+            }
         }
         Ok(())
     }
@@ -358,6 +375,7 @@ impl Layout {
         debug_assert_eq!(axes.len(), ndim);
         let mut seen = [usize::MAX; MAX_NDIM];
         for (k, &a) in axes.iter().enumerate() {
+            crate::work::step(1);
             if a < 0 || a as usize >= ndim {
                 return Err(Error::argument(format_args!("axes[{k}] = {a} is out of range for ndim = {ndim}")));
             }
@@ -427,6 +445,7 @@ impl Layout {
         let lead = new.saturating_sub(old);
         let mut strides = vec![0isize; new];
         for k in 0..old {
+            crate::work::step(1);
             let (n, m) = (self.shape[k], shape[lead.saturating_add(k)]);
             strides[lead.saturating_add(k)] = if n == m {
                 self.strides[k]
@@ -509,12 +528,14 @@ fn permute_suboffsets(subs: &[isize], axes: &[usize]) -> Result<Vec<isize>> {
     let mut group = Vec::with_capacity(subs.len());
     let mut reads = Vec::new(); // the dimensions with a suboffset, in order
     for (k, &s) in subs.iter().enumerate() {
+        crate::work::step(1);
         group.push(reads.len());
         if s >= 0 {
             reads.push(k);
         }
     }
     for (prev, pair) in axes.windows(2).enumerate() {
+        crate::work::step(1);
         let (a, b) = (pair[0], pair[1]);
         // An index into axes: below its length.
         let w = prev.saturating_add(1);
@@ -530,6 +551,7 @@ fn permute_suboffsets(subs: &[isize], axes: &[usize]) -> Result<Vec<isize>> {
     }
     let mut out = vec![-1isize; axes.len()];
     for (pos, &a) in axes.iter().enumerate() {
+        crate::work::step(1);
         let g = group[a];
         // pos < axes.len(): the next index does not overflow.
         let last_of_group = axes.get(pos.saturating_add(1)).map_or(true, |&next| group[next] != g);

@@ -205,6 +205,26 @@ fn subviews_are_bounds_checked() {
     assert!(layout(base, 8, &[3, 4], &[32, 8]).subview(&[3, 4], &[0, 0]).is_ok());
 }
 
+/// With suboffsets, a subview moves the base of each dimension's group as slicing each
+/// dimension in turn does (the subview finds the bases in one pass; see the scaling test
+/// in `work.rs`). Layout arithmetic only: no pointer is read.
+#[test]
+fn subviews_with_suboffsets_move_each_groups_base_as_slices_do() {
+    let mut mem = [0u8; 8];
+    let base = mem.as_mut_ptr();
+    for subs in [vec![-1, -1, -1, -1, -1], vec![-1, 16, -1, 40, -1], vec![8, -1, 24, -1, 0], vec![0, 0, 0, 0, 0]] {
+        let mut l = layout(base, 2, &[3, 4, 2, 5, 3], &[100, 30, 14, 6, 2]);
+        l.suboffsets = Some(subs.clone());
+        let (start, shape) = ([1, 2, 1, 3, 0], [2, 1, 1, 2, 3]);
+        let mut sliced = l.clone();
+        for d in 0..5 {
+            sliced.slice(d as isize, Some(start[d]), Some(start[d] + shape[d]), None).unwrap();
+        }
+        l.subview(&start, &shape).unwrap();
+        assert_eq!(l, sliced, "suboffsets {subs:?}");
+    }
+}
+
 #[test]
 fn walks_in_c_and_f_order() {
     let mut mem = [0u8; 48];
