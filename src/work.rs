@@ -202,4 +202,18 @@ mod tests {
             .1
         });
     }
+
+    /// The first difference between two formats, for `pybuf_format_equal`'s message, on
+    /// formats of n and 8n fields under a long name: a struct `'a...a'` whose last field
+    /// differs.
+    #[test]
+    fn format_difference_is_linear() {
+        let make = |n: usize, last: &str| format!("T{{{}{last}}}:{}:", "i".repeat(n), "a".repeat(n));
+        assert_scales("format difference", n(), |n| {
+            let (a, b) = (Format::parse(make(n, "i").as_bytes()).unwrap(), Format::parse(make(n, "f").as_bytes()).unwrap());
+            let (d, steps) = count(|| a.difference(&b).unwrap());
+            assert!(d.ends_with(&format!(".#{n}: 'i' at offset {} vs 'f' at offset {}", 4 * n, 4 * n)), "{d}");
+            steps
+        });
+    }
 }
