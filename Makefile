@@ -111,6 +111,9 @@ uninstall:
 # `make check` runs them all with short fuzz runs (CHECK_FUZZ_SECONDS per target).
 FUZZ_SECONDS       ?= 60
 CHECK_FUZZ_SECONDS ?= 10
+# A fuzz input slower than this (libFuzzer -report_slow_units) fails the fuzz step.
+SLOW_UNIT_SECONDS  ?= 2
+export SLOW_UNIT_SECONDS
 .PHONY: check fuzz miri reach sanitize valgrind tsan
 check: lib
 	bash scripts/check.sh all $(CHECK_FUZZ_SECONDS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The heavy checks of the unsafe and FFI code (`make check` runs them all):
 #
-#   scripts/check.sh fuzz [SECONDS]   every cargo-fuzz target for SECONDS (default 60) each
+#   scripts/check.sh fuzz [SECONDS]   every cargo-fuzz target for SECONDS (default 60) each;
+#                                     an input slower than SLOW_UNIT_SECONDS (default 2) fails it
 #   scripts/check.sh miri             the Rust test suite under Miri
 #   scripts/check.sh reach            which `unsafe` blocks the Miri-configured suite reaches
 #   scripts/check.sh sanitize         Rust tests (unit and C-surface) under ASan; C tests under gcc ASan+UBSan
@@ -25,6 +26,10 @@ CXX=${CXX:-g++}
 # test_threads.c's operation count under the slow tools (valgrind, TSan): still 8 threads
 # on shared exporters, exact counts at the end
 SLOW_OPERATIONS=${SLOW_OPERATIONS:-100000}
+# A fuzz input that takes longer than this many seconds is a finding (libFuzzer's
+# -report_slow_units saves it as a slow-unit-* artifact): every parser, converter and
+# consumer is meant to be linear or n log n in its input (issue 12).
+SLOW_UNIT_SECONDS=${SLOW_UNIT_SECONDS:-2}
 
 status=0
 fail() { echo "FAILED: $*" >&2; status=1; }
@@ -101,9 +106,19 @@ step_fuzz() {
     for t in $(cargo +nightly fuzz list); do
         local corpus=$OUT/fuzz/corpus/$t art=$OUT/fuzz/artifacts/$t/ log=$OUT/fuzz/$t.log
         mkdir -p "$corpus" "$art"
+        rm -f "$art"slow-unit-*
         # new inputs go to the scratch corpus; the committed seeds are only read
         if "$bin/$t" "$corpus" "fuzz/corpus/$t" -max_total_time="$seconds" -timeout=20 \
-            -rss_limit_mb=4096 -artifact_prefix="$art" -print_final_stats=1 >"$log" 2>&1; then
+            -rss_limit_mb=4096 -report_slow_units="$SLOW_UNIT_SECONDS" -artifact_prefix="$art" \
+            -print_final_stats=1 >"$log" 2>&1; then
+            local slow
+            slow=$(ls "$art" | grep -c '^slow-unit-')
+            if [ "$slow" -gt 0 ]; then
+                f=$((f + 1))
+                echo "  FAIL $t: $slow input(s) slower than $SLOW_UNIT_SECONDS s (inputs: $art""slow-unit-*, log: $log)"
+                grep -E "Slowest unit" "$log" | tail -n 3
+                continue
+            fi
             p=$((p + 1))
             local runs execs
             runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 executions in \2 s/p' "$log" | tail -n 1)

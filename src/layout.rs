@@ -3,6 +3,10 @@
 //! Everything here is safe and knows nothing about C: a view's geometry is a set of
 //! borrowed slices. The `ffi` layer builds a [`Geometry`] from a `pybuf_buffer`.
 
+// Sizes, counts and offsets here come from outside input: every operation on them is
+// checked, or carries a comment proving its bounds (issue 12).
+#![warn(clippy::arithmetic_side_effects)]
+
 use crate::error::{Error, Result};
 
 /// The largest number of dimensions (CPython's `PyBUF_MAX_NDIM`).
@@ -121,12 +125,13 @@ impl<'a> Geometry<'a> {
         for (i, n, s) in self.dims_rev() {
             let span = s
                 .checked_abs()
-                .and_then(|a| a.checked_mul(n - 1))
+                // n >= 1 here (an empty view returned above): n - 1 does not overflow.
+                .and_then(|a| a.checked_mul(n.saturating_sub(1)))
                 .and_then(|span| reach.checked_add(span));
             reach = span.ok_or_else(|| {
                 Error::overflow(format_args!(
                     "strides[{i}] = {s} times shape[{i}] - 1 = {} overflows",
-                    n - 1
+                    n.saturating_sub(1)
                 ))
             })?;
             if let Some(subs) = self.suboffsets {
@@ -145,6 +150,7 @@ impl<'a> Geometry<'a> {
     pub fn dims_rev(&self) -> impl Iterator<Item = (usize, isize, isize)> + '_ {
         let mut sd = self.itemsize;
         (0..self.ndim()).rev().map(move |k| {
+            crate::work::step(1);
             let n = self.shape[k];
             let s = match self.strides {
                 Some(st) => st[k],
@@ -159,7 +165,7 @@ impl<'a> Geometry<'a> {
     pub fn stride(&self, k: usize) -> isize {
         match self.strides {
             Some(s) => s[k],
-            None => self.shape[k + 1..].iter().fold(self.itemsize, |sd, &n| sd.wrapping_mul(n)),
+            None => self.shape[k..].iter().skip(1).fold(self.itemsize, |sd, &n| sd.wrapping_mul(n)),
         }
     }
 
@@ -254,6 +260,7 @@ fn is_contiguous_in(
 ) -> bool {
     let mut sd = itemsize;
     for k in dims {
+        crate::work::step(1);
         let n = shape[k];
         if n > 1 && strides[k] != sd {
             return false;
@@ -269,6 +276,7 @@ pub fn item_count(shape: &[isize]) -> Result<isize> {
     let mut count: isize = 1;
     let mut overflow_at = None;
     for (i, &n) in shape.iter().enumerate() {
+        crate::work::step(1);
         if n < 0 {
             return Err(Error::shape(format_args!("shape[{i}] = {n} is negative")));
         }
@@ -313,7 +321,8 @@ pub fn contiguous_strides(
     debug_assert_eq!(out.len(), shape.len());
     item_count(shape)?;
     // Two passes: check for overflow first, so that `out` is written only on success.
-    let order_dims = |k: usize| if order == Order::F { k } else { shape.len() - 1 - k };
+    // k < shape.len(): the reversed index does not go below 0.
+    let order_dims = |k: usize| if order == Order::F { k } else { shape.len().saturating_sub(1).saturating_sub(k) };
     let mut sd = itemsize;
     for k in (0..shape.len()).map(order_dims) {
         // A zero-length dimension makes every later stride 0, as in CPython (sd *= 0).
@@ -324,7 +333,8 @@ pub fn contiguous_strides(
     let mut sd = itemsize;
     for k in (0..shape.len()).map(order_dims) {
         out[k] = sd;
-        sd *= shape[k];
+        // The same products as the first pass, which checked them.
+        sd = sd.saturating_mul(shape[k]);
     }
     Ok(())
 }
@@ -345,6 +355,7 @@ pub fn contiguous_strides_of_valid(shape: &[isize], itemsize: isize, order: Orde
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
 mod tests {
     use super::*;
     use crate::error::Status;
@@ -449,12 +460,14 @@ impl Geometry<'_> {
             return Some((0, self.len)); // C-contiguous
         }
         let (mut lo, mut hi) = (0isize, self.itemsize);
+        // A validated geometry's itemsize + sum(|stride| * (n - 1)) fits (`validate`), and
+        // n >= 1 (len > 0): none of these saturates.
         for (_, n, s) in self.dims_rev() {
-            let span = s * (n - 1);
+            let span = s.saturating_mul(n.saturating_sub(1));
             if span < 0 {
-                lo += span;
+                lo = lo.saturating_add(span);
             } else {
-                hi += span;
+                hi = hi.saturating_add(span);
             }
         }
         Some((lo, hi))

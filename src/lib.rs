@@ -26,6 +26,8 @@ pub mod interop;
 pub mod layout;
 pub mod view;
 
+mod work;
+
 pub mod ffi;
 
 pub use abi::*;

@@ -985,6 +985,33 @@ fn get_item_reads_each_field_of_a_record() {
     assert_eq!(out.real, 2.5);
 }
 
+/// A field index near the end of a format with huge repeat counts is found, and the
+/// first index past the end refused, without walking the values before it (issue 12,
+/// defect 7: refusing `field == pybuf_item_fields(view)` on "100000000T{id}" took 1.2 s).
+/// `0s` is an empty string, one value of no bytes, so a 2-byte item holds 10^12 + 2
+/// values; walking them would not end in this test's lifetime, under Miri or not.
+#[test]
+fn get_item_finds_a_field_among_huge_repeat_counts_at_once() {
+    let mut a = scalar(&[7, 0xF9], "b1000000000000T{0s}b");
+    let v = a.view();
+    // SAFETY: the view is valid, its memory alive.
+    let fields = unsafe { pybuf_item_fields(&v) };
+    assert_eq!(fields, 1_000_000_000_002);
+    let out = get(&v, &[], fields - 1);
+    assert_eq!((out.kind, out.i), (PYBUF_VALUE_INT, -7));
+    let out = get(&v, &[], 0);
+    assert_eq!((out.kind, out.i), (PYBUF_VALUE_INT, 7));
+    let out = get(&v, &[], 123_456_789_012);
+    assert_eq!((out.kind, out.size), (PYBUF_VALUE_BYTES, 0));
+    let mut out = poisoned_value();
+    // SAFETY: as above; out is writable.
+    let rc = unsafe { pybuf_get_item(&v, null(), fields, &mut out) };
+    expect_status(rc, Status::IndexOutOfRange);
+    assert!(same_value(&out, &poisoned_value()), "out untouched");
+    let (_, message) = last();
+    assert!(message.contains("field = 1000000000002 is out of range"), "{message}");
+}
+
 /// A 0-d view of `bytes` read as `format`.
 fn scalar(bytes: &[u8], format: &str) -> Array {
     let mut a = Array::c(&[], bytes.len() as isize, Some(format));

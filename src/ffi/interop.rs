@@ -160,7 +160,8 @@ pub unsafe extern "C" fn pybuf_format_from_typestr(
 /// `pybuf_format_from_typestr` for each field's typestr; `PYBUF_STATUS_INVALID_FORMAT` for
 /// a malformed descr (the message gives the byte position) or duplicate names;
 /// `PYBUF_STATUS_INVALID_SHAPE` for a negative shape; `PYBUF_STATUS_UNREPRESENTABLE` for a
-/// name with ':'.
+/// name with ':'; `PYBUF_STATUS_OVERFLOW` when a field's or the item's size in bytes
+/// exceeds `pybuf_ssize_t` (`"[('', '|V8', (2305843009213693952,))]"`).
 ///
 /// Thread-safe.
 #[no_mangle]

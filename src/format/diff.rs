@@ -17,6 +17,8 @@ pub(crate) fn difference(a: &Format, b: &Format) -> Option<String> {
 }
 
 fn label(prefix: &str, index: usize, field: &Field) -> String {
+    // Writing the label copies the prefix.
+    crate::work::step(prefix.len().saturating_add(1));
     let own = match &field.name {
         Some(name) => format!("'{name}'"),
         None => format!("#{index}"),
@@ -42,7 +44,15 @@ fn describe(field: Option<&Field>) -> String {
 fn fields(a: &Format, b: &Format, prefix: &str) -> Option<String> {
     let n = a.fields.len().max(b.fields.len());
     for i in 0..n {
+        crate::work::step(1);
         let (x, y) = (a.fields.get(i), b.fields.get(i));
+        // The path is written only for the field that differs: writing it for every
+        // field copied the prefix once per field, quadratic under a long name.
+        if let (Some(x), Some(y)) = (x, y) {
+            if x == y {
+                continue;
+            }
+        }
         let path = match x.or(y) {
             Some(f) => label(prefix, i, f),
             None => continue,

@@ -28,7 +28,8 @@ fn align_up(value: isize, align: isize) -> Result<isize, Fail> {
     if rem == 0 {
         Ok(value)
     } else {
-        add(value, align - rem, "aligned offset")
+        // 0 < rem < align.max(1): the difference is positive and does not overflow.
+        add(value, align.max(1).saturating_sub(rem), "aligned offset")
     }
 }
 
@@ -58,6 +59,7 @@ pub(crate) fn make_field(
     let (unit, alignment) = element(&kind, mode)?;
     let mut values: isize = 1;
     for &dim in &shape {
+        crate::work::step(1);
         values = mul(values, dim, "the number of values in the shape")?;
     }
     let is_length = matches!(kind, Kind::Scalar(c) if c.count_is_length());
@@ -91,6 +93,7 @@ impl Builder {
 
     /// Place `field` after the previous ones, aligned to its alignment.
     pub(crate) fn push(&mut self, mut field: Field) -> Result<(), Fail> {
+        crate::work::step(1);
         let offset = align_up(self.end, field.alignment)?;
         self.end = add(offset, field.size, "the item size")?;
         // C alignments are powers of two, so the largest is also the least common multiple.
@@ -236,7 +239,8 @@ impl<'a> Runs<'a> {
                     let Some(field) = fields.get(index) else { continue };
                     let label = match &field.name {
                         Some(name) => name.clone(),
-                        None if i + 1 == depth => format!("#{index}"),
+                        // i < depth, the stack's length.
+                        None if i.saturating_add(1) == depth => format!("#{index}"),
                         None => continue,
                     };
                     if !out.is_empty() {
@@ -275,7 +279,9 @@ impl Iterator for Runs<'_> {
                         self.stack.pop();
                         continue;
                     };
-                    *next += 1;
+                    crate::work::step(1);
+                    // An index into `fields`, below its length.
+                    *next = next.saturating_add(1);
                     let offset = base.saturating_add(field.offset);
                     match &field.kind {
                         // A struct that yields no run (`T{}`, nested empty ones) is skipped
@@ -305,7 +311,8 @@ impl Iterator for Runs<'_> {
                         continue;
                     }
                     let start = base.saturating_add(next.saturating_mul(*stride));
-                    *next += 1;
+                    // Below total (checked above).
+                    *next = next.saturating_add(1);
                     Frame::Seq { fields: &format.fields, next: 0, base: start }
                 }
             };
@@ -464,7 +471,8 @@ impl<'a> Values<'a> {
 
     fn consume(&mut self, n: isize) {
         if let Some(c) = &mut self.current {
-            c.left -= n;
+            // n is at most what is left (the smaller of both sides' left).
+            c.left = c.left.saturating_sub(n);
             c.offset = c.offset.saturating_add(n.saturating_mul(c.size));
         }
     }
@@ -474,7 +482,9 @@ impl<'a> Values<'a> {
     fn element(&self, c: &Cursor) -> Element {
         let mut field = self.runs.path();
         if c.units > 1 {
-            let _ = write!(field, "[{}]", (c.offset - c.first) / c.size.max(1));
+            // offset >= first (it only moves forward); the divisor is at least 1.
+            let index = c.offset.saturating_sub(c.first).checked_div(c.size.max(1)).unwrap_or(0);
+            let _ = write!(field, "[{index}]");
         }
         Element { offset: c.offset, code: c.code, byte_order: c.order, size: c.size, field }
     }

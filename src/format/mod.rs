@@ -102,6 +102,10 @@
 //! string however many values it describes (`"1000000000T{id}"` has two leaves).
 //! [`Format::runs`] walks every value in offset order without allocating per value.
 
+// Sizes, counts and offsets here come from outside input: every operation on them is
+// checked, or carries a comment proving its bounds (issue 12).
+#![warn(clippy::arithmetic_side_effects)]
+
 mod diff;
 mod layout;
 mod native;
@@ -109,6 +113,7 @@ mod parse;
 mod write;
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
 mod tests;
 
 pub use layout::{Element, Leaf, Mismatch, Repeat, Run, Runs};

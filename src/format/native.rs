@@ -99,7 +99,10 @@ pub(crate) fn native(code: Code) -> Result<SizeAlign, NoSize> {
 }
 
 const fn complex(part: SizeAlign) -> SizeAlign {
-    SizeAlign { size: part.size * 2, align: part.align }
+    // A C floating type's size (at most 16 bytes), not input: doubling it cannot overflow.
+    #[allow(clippy::arithmetic_side_effects)]
+    let size = part.size * 2;
+    SizeAlign { size, align: part.align }
 }
 
 /// Size of one value of a code in the standard modes (`=`, `<`, `>`, `!`); the alignment

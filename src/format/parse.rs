@@ -98,6 +98,19 @@ impl<'a> Parser<'a> {
         self.s.get(pos).copied()
     }
 
+    /// The byte after `pos`, if any.
+    fn peek_after(&self, pos: usize) -> Option<u8> {
+        self.peek_at(pos.checked_add(1)?)
+    }
+
+    /// Move `n` bytes on (every step of the parser goes through here, and is counted).
+    fn advance(&mut self, n: usize) {
+        crate::work::step(n);
+        // pos stays within the string (at most one past a byte looked at), whose length
+        // is at most isize::MAX: this never saturates.
+        self.pos = self.pos.saturating_add(n);
+    }
+
     fn error(&self, status: Status, pos: usize, reason: impl std::fmt::Display) -> Error {
         Error::new(status, format_args!("format {} at {pos}: {reason}", show(self.s)))
     }
@@ -142,13 +155,13 @@ impl<'a> Parser<'a> {
             } else if !is_space(c) {
                 break;
             }
-            self.pos += 1;
+            self.advance(1);
         }
     }
 
     fn skip_space(&mut self) {
         while self.peek().is_some_and(is_space) {
-            self.pos += 1;
+            self.advance(1);
         }
     }
 
@@ -161,7 +174,8 @@ impl<'a> Parser<'a> {
                 format_args!("'T{{', 'X{{' and '&' nest deeper than {MAX_DEPTH} levels"),
             ));
         }
-        self.depth += 1;
+        // Below MAX_DEPTH, checked just above.
+        self.depth = self.depth.saturating_add(1);
         Ok(())
     }
 
@@ -170,8 +184,9 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let mut value: Option<isize> = Some(0);
         while let Some(c @ b'0'..=b'9') = self.peek() {
-            value = value.and_then(|v| v.checked_mul(10)).and_then(|v| v.checked_add(isize::from(c - b'0')));
-            self.pos += 1;
+            // c is '0'..='9', so the subtraction does not wrap.
+            value = value.and_then(|v| v.checked_mul(10)).and_then(|v| v.checked_add(isize::from(c.wrapping_sub(b'0'))));
+            self.advance(1);
         }
         if self.pos == start {
             return Ok(None);
@@ -215,10 +230,10 @@ impl<'a> Parser<'a> {
                     if let Close::End = close {
                         return Err(self.invalid(self.pos, "'}' without an opening 'T{' or 'X{'"));
                     }
-                    self.pos += 1;
+                    self.advance(1);
                     break Ended::Brace;
                 }
-                b'-' if self.peek_at(self.pos + 1) == Some(b'>') => {
+                b'-' if self.peek_after(self.pos) == Some(b'>') => {
                     if let Close::Args { .. } = close {
                         break Ended::Arrow;
                     }
@@ -253,7 +268,7 @@ impl<'a> Parser<'a> {
     /// `:name:` at the current position.
     fn name(&mut self) -> Result<String> {
         let open = self.pos;
-        let rest = self.s.get(open + 1..).unwrap_or_default();
+        let rest = open.checked_add(1).and_then(|after| self.s.get(after..)).unwrap_or_default();
         let Some(len) = rest.iter().position(|&c| c == b':') else {
             return Err(self.invalid(self.s.len(), format_args!("unterminated field name opened at {open}")));
         };
@@ -262,22 +277,27 @@ impl<'a> Parser<'a> {
             return Err(self.invalid(open, "empty field name"));
         }
         if let Some(i) = bytes.iter().position(|&c| c == 0) {
-            return Err(self.invalid(open + 1 + i, "NUL byte in a field name"));
+            // Positions within the string: they do not saturate.
+            return Err(self.invalid(open.saturating_add(1).saturating_add(i), "NUL byte in a field name"));
         }
         let name = match std::str::from_utf8(bytes) {
             Ok(name) => name.to_owned(),
             Err(e) => {
-                return Err(self.invalid(open + 1 + e.valid_up_to(), "field name is not valid UTF-8"));
+                return Err(self.invalid(
+                    open.saturating_add(1).saturating_add(e.valid_up_to()),
+                    "field name is not valid UTF-8",
+                ));
             }
         };
-        self.pos = open + len + 2;
+        // The opening ':', the name and the closing ':' (its position is within the string).
+        self.advance(len.saturating_add(2));
         Ok(name)
     }
 
     /// `(d1,d2,...)` at the current position.
     fn shape(&mut self) -> Result<Vec<isize>> {
         let open = self.pos;
-        self.pos += 1;
+        self.advance(1);
         let mut dims = Vec::new();
         loop {
             self.skip_space();
@@ -297,9 +317,9 @@ impl<'a> Parser<'a> {
             dims.push(dim);
             self.skip_space();
             match self.peek() {
-                Some(b',') => self.pos += 1,
+                Some(b',') => self.advance(1),
                 Some(b')') => {
-                    self.pos += 1;
+                    self.advance(1);
                     return Ok(dims);
                 }
                 None => return Err(self.invalid(self.pos, format_args!("unterminated '(' opened at {open}"))),
@@ -329,24 +349,25 @@ impl<'a> Parser<'a> {
         };
         let kind = match c {
             b'T' | b'X' => {
-                if self.peek_at(code_pos + 1) != Some(b'{') {
+                if self.peek_after(code_pos) != Some(b'{') {
                     return Err(
                         self.invalid(code_pos, format_args!("'{}' must be followed by '{{'", c as char))
                     );
                 }
                 self.enter(code_pos)?;
-                self.pos += 2;
+                self.advance(2);
                 let kind = if c == b'T' {
                     Kind::Struct(Arc::new(self.body(Close::Struct { open: code_pos })?.0))
                 } else {
                     self.signature(code_pos)?
                 };
-                self.depth -= 1;
+                // Entered above.
+                self.depth = self.depth.saturating_sub(1);
                 kind
             }
             b'&' => {
                 self.enter(code_pos)?;
-                self.pos += 1;
+                self.advance(1);
                 self.skip_space_and_markers();
                 let pointee_pos = self.pos;
                 if matches!(self.peek(), None | Some(b'}' | b':')) {
@@ -355,11 +376,12 @@ impl<'a> Parser<'a> {
                 let pointee = self.item()?;
                 let field = make_field(pointee.kind, self.mode, pointee.count, pointee.shape, None)
                     .map_err(|f| self.fail_at(pointee_pos, pointee.code_pos, f))?;
-                self.depth -= 1;
+                // Entered above.
+                self.depth = self.depth.saturating_sub(1);
                 Kind::Pointer(Box::new(field))
             }
             b'Z' => {
-                self.pos += 1;
+                self.advance(1);
                 let code = match self.peek() {
                     Some(b'f') => Code::ComplexFloat,
                     Some(b'd') => Code::ComplexDouble,
@@ -372,7 +394,7 @@ impl<'a> Parser<'a> {
                         ));
                     }
                 };
-                self.pos += 1;
+                self.advance(1);
                 Kind::Scalar(code)
             }
             b't' => {
@@ -384,7 +406,7 @@ impl<'a> Parser<'a> {
             }
             _ => match Code::from_letter(c) {
                 Some(code) => {
-                    self.pos += 1;
+                    self.advance(1);
                     Kind::Scalar(code)
                 }
                 None => {
@@ -417,7 +439,7 @@ impl<'a> Parser<'a> {
                 format!("whitespace between the repeat count {n} and its type code")
             } else if Mode::from_marker(c).is_some() {
                 format!("byte order marker {} between the repeat count {n} and its type code", describe(c))
-            } else if c == b'-' && self.peek_at(code_pos + 1) == Some(b'>') {
+            } else if c == b'-' && self.peek_after(code_pos) == Some(b'>') {
                 format!("repeat count {n} with no type code")
             } else {
                 format!("unknown type code {}", describe(c))
@@ -437,8 +459,8 @@ impl<'a> Parser<'a> {
     fn signature(&mut self, open: usize) -> Result<Kind> {
         let (args, ended) = self.body(Close::Args { open })?;
         let ret = if ended == Ended::Arrow {
-            self.pos += 2;
-            let arrow = self.pos - 2;
+            let arrow = self.pos;
+            self.advance(2);
             let (ret, _) = self.body(Close::Ret { open })?;
             if ret.fields.is_empty() {
                 return Err(self.invalid(arrow, "'->' with no return type after it"));

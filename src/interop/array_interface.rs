@@ -30,6 +30,10 @@
 //! `m`/`M` (timedelta64, datetime64), `t` (bit fields), sizes pybuf has no code for
 //! (`<f12`, `<i16`) and `S0`/`U0` are refused with `Unrepresentable`.
 
+// Sizes, counts and offsets here come from outside input: every operation on them is
+// checked, or carries a comment proving its bounds (issue 12).
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -237,14 +241,19 @@ fn members(fields: &[Field], itemsize: isize, f: &str) -> Result<Vec<Member>> {
             return;
         }
         if let Some(Member { name: None, ty: Ty::Scalar(s), .. }) = out.last_mut() {
-            s.size += n;
+            // The padding of a struct does not overlap its fields: the sum stays within the
+            // item size (a parsed format's, at most isize::MAX).
+            s.size = s.size.saturating_add(n);
         } else {
             out.push(Member { name: None, ty: Ty::Scalar(Scalar { order: '|', kind: 'V', size: n }), shape: vec![] });
         }
     };
     for field in fields {
-        pad(&mut out, field.offset() - end);
-        end = end.max(field.offset() + field.size());
+        crate::work::step(1);
+        // Offsets and sizes of a parsed format: non-negative, and every field ends within
+        // its item size (at most isize::MAX), so these neither overflow nor saturate.
+        pad(&mut out, field.offset().saturating_sub(end));
+        end = end.max(field.offset().saturating_add(field.size()));
         let mut shape = field.shape().to_vec();
         let ty = match field.kind() {
             Kind::Scalar(Code::Pad) if field.name().is_none() => {
@@ -273,7 +282,8 @@ fn members(fields: &[Field], itemsize: isize, f: &str) -> Result<Vec<Member>> {
         };
         out.push(Member { name: Some(field.name().unwrap_or("").to_owned()), ty, shape });
     }
-    pad(&mut out, itemsize - end);
+    // Both are non-negative: no overflow.
+    pad(&mut out, itemsize.saturating_sub(end));
     fix_names(&mut out);
     Ok(out)
 }
@@ -289,8 +299,10 @@ fn fix_names(members: &mut [Member]) {
     for m in members.iter_mut() {
         if m.name.as_deref() == Some("") {
             let name = loop {
+                crate::work::step(1);
                 let candidate = format!("f{j}");
-                j += 1;
+                // Bounded by the number of members (see above).
+                j = j.saturating_add(1);
                 if !used.contains(&candidate) {
                     break candidate;
                 }
@@ -304,6 +316,7 @@ fn fix_names(members: &mut [Member]) {
 fn write_descr(out: &mut String, members: &[Member]) {
     out.push('[');
     for (i, m) in members.iter().enumerate() {
+        crate::work::step(1);
         if i > 0 {
             out.push_str(", ");
         }
@@ -332,10 +345,20 @@ fn write_descr(out: &mut String, members: &[Member]) {
     out.push(']');
 }
 
+/// A shape as Python writes the tuple: `(3,)`, `(2, 3)`.
+fn py_shape(shape: &[isize]) -> String {
+    let dims: Vec<String> = shape.iter().map(isize::to_string).collect();
+    if let [one] = dims.as_slice() {
+        format!("({one},)")
+    } else {
+        format!("({})", dims.join(", "))
+    }
+}
+
 /// A string as Python's `repr` writes it.
 fn py_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().saturating_add(2));
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -406,6 +429,8 @@ fn parse_typestr(typestr: &[u8]) -> Result<Scalar> {
     }
     let digits_end = digits.iter().position(|c| !c.is_ascii_digit()).unwrap_or(digits.len());
     let (number, tail) = digits.split_at(digits_end);
+    // The digits are scanned here and once more by the conversion below.
+    crate::work::step(digits_end.saturating_mul(2));
     if matches!(kind, 'm' | 'M') {
         return Err(Error::unrepresentable(format_args!(
             "typestr {t} is a {}: PEP 3118 has no date or time type (NumPy does not export it either)",
@@ -462,7 +487,7 @@ fn code_of(s: &Scalar, within: &str) -> Result<(String, Option<char>)> {
         ('f', n) if n == long_double => "g".into(),
         ('c', 8) => "Zf".into(),
         ('c', 16) => "Zd".into(),
-        ('c', n) if n == 2 * long_double => "Zg".into(),
+        ('c', n) if Some(n) == long_double.checked_mul(2) => "Zg".into(),
         ('O', n) if n == std::mem::size_of::<*const u8>() as isize => "O".into(),
         ('S' | 'U' | 'V', 0) => {
             return Err(Error::unrepresentable(format_args!(
@@ -498,8 +523,11 @@ fn first_order(members: &[Member]) -> Option<char> {
 /// before the first: the default `@` mode, which aligns, so the first value gets one, after
 /// its shape, where NumPy reads markers).
 fn write_struct(out: &mut String, members: &[Member], current: &mut Option<char>, default: char, text: &str) -> Result<()> {
-    let names: Vec<&str> = members.iter().filter_map(|m| m.name.as_deref()).filter(|n| !n.is_empty()).collect();
-    let mut given: Vec<String> = Vec::new();
+    // NumPy's names for the unnamed fields: the first `f<j>` no field of this struct has.
+    // As in `fix_names`, every `f0..f<j>` is in use once `f<j>` is given, so the search
+    // resumes after it: linear in the number of fields.
+    let used: HashSet<&str> = members.iter().filter_map(|m| m.name.as_deref()).filter(|n| !n.is_empty()).collect();
+    let mut next_name = 0usize;
     let mark = |out: &mut String, current: &mut Option<char>, want: Option<char>| {
         let want = want.or(if current.is_none() { Some(default) } else { None });
         if let Some(mk) = want {
@@ -510,6 +538,7 @@ fn write_struct(out: &mut String, members: &[Member], current: &mut Option<char>
         }
     };
     for m in members {
+        crate::work::step(1);
         let shape = if m.shape.is_empty() {
             String::new()
         } else {
@@ -518,7 +547,18 @@ fn write_struct(out: &mut String, members: &[Member], current: &mut Option<char>
         };
         match (&m.name, &m.ty) {
             (None, Ty::Scalar(s)) => {
-                let total = m.shape.iter().product::<isize>() * s.size;
+                // Checked: a shape like (2**61,) of '|V8' would wrap to 0 bytes.
+                let total = m
+                    .shape
+                    .iter()
+                    .try_fold(s.size, |n, &d| n.checked_mul(d))
+                    .ok_or_else(|| {
+                        Error::overflow(format_args!(
+                            "descr {text}: padding {} of shape {} exceeds pybuf_ssize_t bytes",
+                            py_repr(&s.typestr()),
+                            py_shape(&m.shape)
+                        ))
+                    })?;
                 if total > 0 {
                     mark(out, current, None);
                     write!(out, "{}x", total).expect("a String takes any text");
@@ -541,14 +581,16 @@ fn write_struct(out: &mut String, members: &[Member], current: &mut Option<char>
         }
         let name = match m.name.as_deref() {
             Some(n) if !n.is_empty() => n.to_owned(),
-            _ => {
-                let n = (0..)
-                    .map(|j| format!("f{j}"))
-                    .find(|n| !names.contains(&n.as_str()) && !given.contains(n))
-                    .expect("an unused name exists");
-                given.push(n.clone());
-                n
-            }
+            _ => loop {
+                crate::work::step(1);
+                let candidate = format!("f{next_name}");
+                // At most one candidate per field of this struct is skipped or given, so
+                // the counter stays below their number.
+                next_name = next_name.saturating_add(1);
+                if !used.contains(candidate.as_str()) {
+                    break candidate;
+                }
+            },
         };
         if name.contains(':') || name.contains('\0') {
             return Err(Error::unrepresentable(format_args!(
@@ -570,6 +612,7 @@ fn members_of(value: &Value, text: &str) -> Result<Vec<Member>> {
     }
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
+        crate::work::step(1);
         let Value::Tuple(parts) = item else {
             return Err(bad(format!("field {i} is {}, not a (name, type) or (name, type, shape) tuple", item.kind())));
         };
@@ -647,9 +690,17 @@ impl Parser<'_> {
         Error::format(format_args!("{} {} at {at}: {why}", self.what, show(self.text)))
     }
 
+    /// Move `n` bytes on (every step of the parser goes through here, and is counted).
+    fn advance(&mut self, n: usize) {
+        crate::work::step(n);
+        // pos stays within the text (at most one past a byte looked at), whose length is
+        // at most isize::MAX: this never saturates.
+        self.pos = self.pos.saturating_add(n);
+    }
+
     fn skip_space(&mut self) {
         while self.text.get(self.pos).is_some_and(|c| c.is_ascii_whitespace()) {
-            self.pos += 1;
+            self.advance(1);
         }
     }
 
@@ -692,7 +743,7 @@ impl Parser<'_> {
 
     fn sequence_with_comma(&mut self, close: u8, depth: usize) -> Result<(Vec<Value>, bool)> {
         let open = self.pos;
-        self.pos += 1;
+        self.advance(1);
         let mut items = Vec::new();
         let mut trailing_comma = false;
         loop {
@@ -700,16 +751,17 @@ impl Parser<'_> {
             match self.text.get(self.pos) {
                 None => return Err(self.error(self.pos, format_args!("'{}' opened at {open} is not closed", self.text[open] as char))),
                 Some(&c) if c == close => {
-                    self.pos += 1;
+                    self.advance(1);
                     return Ok((items, trailing_comma));
                 }
                 _ => {}
             }
-            items.push(self.value(depth + 1)?);
+            // Below MAX_NESTING: `value` refuses deeper lists and tuples.
+            items.push(self.value(depth.saturating_add(1))?);
             self.skip_space();
             match self.text.get(self.pos) {
                 Some(b',') => {
-                    self.pos += 1;
+                    self.advance(1);
                     trailing_comma = true;
                 }
                 Some(&c) if c == close => trailing_comma = false,
@@ -727,10 +779,10 @@ impl Parser<'_> {
     fn integer(&mut self) -> Result<Value> {
         let start = self.pos;
         if matches!(self.text.get(self.pos), Some(b'-' | b'+')) {
-            self.pos += 1;
+            self.advance(1);
         }
         while self.text.get(self.pos).is_some_and(u8::is_ascii_digit) {
-            self.pos += 1;
+            self.advance(1);
         }
         let digits = std::str::from_utf8(&self.text[start..self.pos]).unwrap_or("");
         digits
@@ -741,18 +793,18 @@ impl Parser<'_> {
 
     fn string(&mut self, quote: u8) -> Result<String> {
         let start = self.pos;
-        self.pos += 1;
+        self.advance(1);
         let mut out: Vec<u8> = Vec::new();
         loop {
             let Some(&c) = self.text.get(self.pos) else {
                 return Err(self.error(start, "unterminated string"));
             };
-            self.pos += 1;
+            self.advance(1);
             match c {
                 c if c == quote => break,
                 b'\\' => {
                     let Some(&e) = self.text.get(self.pos) else { return Err(self.error(start, "unterminated string")) };
-                    self.pos += 1;
+                    self.advance(1);
                     match e {
                         b'\\' | b'\'' | b'"' => out.push(e),
                         b'n' => out.push(b'\n'),
@@ -760,15 +812,16 @@ impl Parser<'_> {
                         b't' => out.push(b'\t'),
                         b'0' => out.push(0),
                         b'x' => {
-                            let hex = self.text.get(self.pos..self.pos + 2).and_then(|h| std::str::from_utf8(h).ok());
+                            let hex = self.text.get(self.pos..self.pos.saturating_add(2)).and_then(|h| std::str::from_utf8(h).ok());
                             let v = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
-                            let Some(v) = v else { return Err(self.error(self.pos - 2, "\\x needs two hex digits")) };
-                            self.pos += 2;
+                            // The backslash and the x are behind pos: it is at least 2.
+                            let Some(v) = v else { return Err(self.error(self.pos.saturating_sub(2), "\\x needs two hex digits")) };
+                            self.advance(2);
                             let mut buf = [0u8; 4];
                             out.extend_from_slice(char::from(v).encode_utf8(&mut buf).as_bytes());
                         }
                         other => {
-                            return Err(self.error(self.pos - 2, format_args!("unknown escape '\\{}'", (other as char).escape_default())))
+                            return Err(self.error(self.pos.saturating_sub(2), format_args!("unknown escape '\\{}'", (other as char).escape_default())))
                         }
                     }
                 }
@@ -781,6 +834,7 @@ impl Parser<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
 mod tests {
     use super::*;
     use crate::error::Status;
@@ -955,6 +1009,53 @@ mod tests {
         }
         let deep = format!("{}('a', '<i4'){}", "[".repeat(70), "]".repeat(70));
         assert_eq!(f(&deep).unwrap_err().status(), Status::UnsupportedFormat);
+    }
+
+    /// NumPy's names for the unnamed fields of a descr, found in linear work. (Issue 12,
+    /// defect 2: the search for each unused `f<j>` scanned lists per candidate, cubic in
+    /// the number of unnamed fields; a 91 KB descr took over 10 s.)
+    #[test]
+    fn descr_with_many_unnamed_fields_names_them_in_linear_work() {
+        let unnamed = |n: usize| format!("[{}]", vec!["('', '<i4')"; n].join(", "));
+        let n = if cfg!(miri) { 40 } else { 7_000 };
+        let format = format_from_descr(unnamed(n).as_bytes()).unwrap();
+        let want: String = (0..n).map(|j| format!("{}i:f{j}:", if j == 0 { "<" } else { "" })).collect();
+        assert_eq!(format, format!("T{{{want}}}"));
+        // 1,500 named f<j> and 1,500 unnamed: the unnamed get f1500, f1501, ...
+        let m = if cfg!(miri) { 20 } else { 1_500 };
+        let named: Vec<String> = (0..m).map(|j| format!("('f{j}', '<i4')")).collect();
+        let descr = format!("[{}, {}]", named.join(", "), vec!["('', '<i4')"; m].join(", "));
+        let format = format_from_descr(descr.as_bytes()).unwrap();
+        assert!(format.ends_with(&format!("i:f{}:}}", 2 * m - 1)), "{format}");
+        assert!(format.contains(&format!("i:f{m}:")), "{format}");
+        // The work grows linearly: n and 8n unnamed fields, and half of them named f<j>.
+        crate::work::assert_scales("descr -> format, unnamed fields", if cfg!(miri) { 8 } else { 500 }, |n| {
+            crate::work::count(|| format_from_descr(unnamed(n).as_bytes()).unwrap()).1
+        });
+        crate::work::assert_scales("descr -> format, f<j> and unnamed", if cfg!(miri) { 8 } else { 500 }, |n| {
+            let named: Vec<String> = (0..n).map(|j| format!("('f{j}', '<i4')")).collect();
+            let d = format!("[{}, {}]", named.join(", "), vec!["('', '<i4')"; n].join(", "));
+            crate::work::count(|| format_from_descr(d.as_bytes()).unwrap()).1
+        });
+    }
+
+    /// A shape on padding whose byte count overflows is refused. (Issue 12, defect 3: it
+    /// wrapped, so `(2**61,)` of `|V8` gave no padding at all and `(2**61 + 1,)` 8 bytes.)
+    #[test]
+    fn descr_padding_whose_size_overflows_is_refused() {
+        for d in [
+            "[('a','<i4'),('','|V8',(2305843009213693952,))]",
+            "[('a','<i4'),('','|V8',(2305843009213693953,))]",
+            "[('a','<i4'),('','|V2',(4611686018427387904, 2))]",
+            "[('','|V9223372036854775807',(2,))]",
+        ] {
+            let e = format_from_descr(d.as_bytes()).unwrap_err();
+            assert_eq!(e.status(), Status::Overflow, "{d}: {e}");
+            assert!(e.message().contains("exceeds pybuf_ssize_t"), "{d}: {e}");
+            assert!(e.message().contains(&d[..20]), "{d}: {e}");
+        }
+        // The largest padding that fits is kept whole.
+        assert_eq!(format_from_descr(b"[('a','<i4'),('','|V1',(4611686018427387901, 2))]").unwrap(), "T{<i:a:9223372036854775802x}");
     }
 
     #[test]

@@ -22,6 +22,10 @@
 //! pointers, suboffsets, strides that are not a multiple of the item size, vector
 //! (`lanes != 1`), bfloat16 and the 8-, 6- and 4-bit float types.
 
+// Sizes, counts and offsets here come from outside input: every operation on them is
+// checked, or carries a comment proving its bounds (issue 12).
+#![warn(clippy::arithmetic_side_effects)]
+
 #![allow(non_upper_case_globals)]
 
 use std::ffi::c_void;
@@ -131,6 +135,8 @@ pub struct DLManagedTensorVersioned {
 }
 
 // The published layout, pinned (and against a reference dlpack.h in c_tests/).
+// Evaluated by the compiler: an overflow here would fail the build, not wrap.
+#[allow(clippy::arithmetic_side_effects)]
 const _: () = {
     let p = size_of::<*mut c_void>();
     assert!(size_of::<DLPackVersion>() == 8);
@@ -296,7 +302,11 @@ pub fn dtype_from_format(format: Option<&[u8]>, itemsize: isize) -> Result<DLDat
             describe(ByteOrder::NATIVE)
         )));
     }
-    Ok(DLDataType { code: kind, bits: (size * 8) as u8, lanes: 1 })
+    // The codes above are at most 16 bytes (Zd): 128 bits fit in the u8; checked anyway.
+    let bits = size.checked_mul(8).and_then(|b| u8::try_from(b).ok()).ok_or_else(|| {
+        Error::unrepresentable(format_args!("format {f} has {size}-byte values: DLPack counts bits in a byte"))
+    })?;
+    Ok(DLDataType { code: kind, bits, lanes: 1 })
 }
 
 fn describe(order: ByteOrder) -> &'static str {
@@ -370,8 +380,9 @@ pub fn tensor_layout(geom: &Geometry<'_>) -> Result<TensorLayout> {
     let mut first_bad = None;
     for k in (0..geom.ndim()).rev() {
         let (n, s) = (geom.shape[k], strides[k]);
-        out[k] = if s % itemsize == 0 && !empty {
-            (s / itemsize) as i64
+        // itemsize > 0 (validated): neither the remainder nor the quotient overflows.
+        out[k] = if s.checked_rem(itemsize) == Some(0) && !empty {
+            s.checked_div(itemsize).unwrap_or(0) as i64
         } else if n <= 1 || empty {
             contiguous
         } else {
@@ -442,11 +453,12 @@ pub fn view_layout(shape: &[i64], strides: Option<&[i64]>, itemsize: isize) -> R
         hi = itemsize;
         // Bounded by `validate`: sum(|stride| * (n - 1)) + itemsize fits.
         for (k, &n) in vshape.iter().enumerate() {
-            let span = vstrides[k] * (n - 1);
+            // items > 0, so n >= 1; nothing saturates (see above).
+            let span = vstrides[k].saturating_mul(n.saturating_sub(1));
             if span < 0 {
-                lo += span;
+                lo = lo.saturating_add(span);
             } else {
-                hi += span;
+                hi = hi.saturating_add(span);
             }
         }
     }
@@ -454,6 +466,7 @@ pub fn view_layout(shape: &[i64], strides: Option<&[i64]>, itemsize: isize) -> R
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
 mod tests {
     use super::*;
     use crate::error::Status;

@@ -54,9 +54,11 @@ impl Iterator for Slots<'_> {
                 if let Some(r) = run {
                     if *next < r.count {
                         let j = *next;
-                        *next += 1;
+                        // j < r.count, and the run's values lie within a parsed format's
+                        // item (at most isize::MAX bytes): nothing saturates.
+                        *next = next.saturating_add(1);
                         return Some(Slot {
-                            offset: r.offset + j * r.size,
+                            offset: r.offset.saturating_add(j.saturating_mul(r.size)),
                             size: r.size,
                             code: r.code,
                             order: r.byte_order(),

@@ -6,7 +6,7 @@
 //! flattened. So `T{b:a:xxx>i:b:d:c:}` has three values and value 2 is the double `c`.
 
 use crate::error::{Error, Result};
-use crate::format::{ByteOrder, Code, Format, Run};
+use crate::format::{ByteOrder, Code, Format, Kind, Run};
 
 use super::value::{self, Class, Value};
 
@@ -21,7 +21,10 @@ pub struct Slot {
 
 impl Slot {
     fn of(run: &Run, j: isize) -> Slot {
-        Slot { offset: run.offset + j * run.size, size: run.size, code: run.code, order: run.byte_order() }
+        // j < run.count, and a run lies within a parsed format's item (at most isize::MAX
+        // bytes): this does not saturate.
+        let offset = run.offset.saturating_add(j.saturating_mul(run.size));
+        Slot { offset, size: run.size, code: run.code, order: run.byte_order() }
     }
 
     /// The value of this slot in the item at `item`.
@@ -76,33 +79,77 @@ pub fn count(format: &Format) -> isize {
 /// lie within the item (a format that disagrees with its view's itemsize may place values
 /// beyond it).
 ///
-/// The cost is proportional to the number of runs before the value.
+/// Found through the structure, not by walking the values: a repeated struct is indexed
+/// by division (`"100000000T{id}"`, value 199999999, is element 99999999's `d`), so the
+/// cost is proportional to the number of fields of the format (times its nesting depth),
+/// whatever `field` is — refusing one past the last value included.
 pub fn slot(format: &Format, itemsize: isize, field: isize) -> Result<Slot> {
-    if field >= 0 {
-        let mut left = field;
-        for run in format.runs() {
-            if value::class(run.code) == Class::Pad {
-                continue;
-            }
-            if left < run.count {
-                let s = Slot::of(&run, left);
-                if s.offset + s.size > itemsize {
-                    return Err(Error::itemsize(format_args!(
-                        "value {field} ('{}' at offset {}, {} bytes) lies beyond the itemsize {itemsize}",
-                        s.code.as_str(),
-                        s.offset,
-                        s.size
-                    )));
-                }
-                return Ok(s);
-            }
-            left -= run.count;
+    if let Some(s) = (field >= 0).then(|| locate(format, 0, field)).flatten() {
+        // Both are within a parsed format's item size (at most isize::MAX), but saturate
+        // anyway: the comparison stays right.
+        if s.offset.saturating_add(s.size) > itemsize {
+            return Err(Error::itemsize(format_args!(
+                "value {field} ('{}' at offset {}, {} bytes) lies beyond the itemsize {itemsize}",
+                s.code.as_str(),
+                s.offset,
+                s.size
+            )));
         }
+        return Ok(s);
     }
     Err(Error::index(format_args!(
         "field = {field} is out of range: an item of format \"{format}\" has {} values",
         count(format)
     )))
+}
+
+/// The number of values of one item of `format` (padding skipped), saturating.
+/// Recursion depth is bounded by the parser's MAX_DEPTH: a Format only comes from it.
+fn values_of(format: &Format) -> isize {
+    format.fields().iter().fold(0isize, |n, f| {
+        crate::work::step(1);
+        let per_element = match f.kind() {
+            Kind::Struct(inner) => values_of(inner),
+            _ if f.code().map_or(true, |c| value::class(c) == Class::Pad) => 0,
+            _ => 1,
+        };
+        n.saturating_add(per_element.saturating_mul(f.values()))
+    })
+}
+
+/// Value `left` (>= 0) of an item of `format` placed at `base`, or `None` past the last.
+/// Recursion depth is bounded by the parser's MAX_DEPTH: a Format only comes from it.
+fn locate(format: &Format, base: isize, mut left: isize) -> Option<Slot> {
+    for f in format.fields() {
+        crate::work::step(1);
+        // Offsets within a parsed format are at most its item size, which fits isize:
+        // the saturating operations below never saturate.
+        let start = base.saturating_add(f.offset());
+        let per_element = match f.kind() {
+            Kind::Struct(inner) => values_of(inner),
+            _ if f.code().map_or(true, |c| value::class(c) == Class::Pad) => continue,
+            _ => 1,
+        };
+        // Saturating: a total above isize::MAX is above every `left` too.
+        let total = per_element.saturating_mul(f.values());
+        if left < total {
+            // per_element > 0 here, since total > left >= 0.
+            let (element, within) = (left.checked_div(per_element)?, left.checked_rem(per_element)?);
+            let at = start.saturating_add(element.saturating_mul(f.element_size()));
+            return match f.kind() {
+                Kind::Struct(inner) => locate(inner, at, within),
+                _ => Some(Slot {
+                    offset: at,
+                    size: f.element_size(),
+                    code: f.code().unwrap_or(Code::Pad),
+                    order: f.byte_order(),
+                }),
+            };
+        }
+        // total <= left, so this does not go below 0.
+        left = left.saturating_sub(total);
+    }
+    None
 }
 
 /// Every value slot of an item, in order, when there are at most `limit`; `None` when
@@ -134,7 +181,8 @@ pub fn check_fits(format: &Format, itemsize: isize) -> Result<()> {
             .repeats
             .iter()
             .fold(leaf.offset.saturating_add(leaf.count.saturating_mul(leaf.size)), |end, r| {
-                end.saturating_add((r.count - 1).saturating_mul(r.stride))
+                // r.count >= 1: total() > 0.
+                end.saturating_add(r.count.saturating_sub(1).saturating_mul(r.stride))
             });
         if end > itemsize {
             return Err(Error::itemsize(format_args!(

@@ -29,6 +29,10 @@
 //!   suboffset of a group goes to its last position). A transpose of a PIL-style image
 //!   is therefore refused, where CPython has no transpose at all.
 
+// Sizes, counts and offsets here come from outside input: every operation on them is
+// checked, or carries a comment proving its bounds (issue 12).
+#![warn(clippy::arithmetic_side_effects)]
+
 pub mod equal;
 pub mod item;
 pub mod validate;
@@ -36,6 +40,7 @@ pub mod value;
 pub mod walk;
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
 mod tests;
 
 use std::sync::Arc;
@@ -107,24 +112,29 @@ pub fn slice_indices(n: isize, start: Bound, stop: Bound, step: Bound) -> Result
     let back = step < 0;
     let clamp = |b: isize| -> isize {
         if b < 0 {
-            let b = b + n;
+            // b < 0 <= n: the sum cannot overflow.
+            let b = b.saturating_add(n);
             if b < 0 {
                 if back { -1 } else { 0 }
             } else {
                 b
             }
         } else if b >= n {
-            if back { n - 1 } else { n }
+            // n >= 0: n - 1 cannot overflow.
+            if back { n.saturating_sub(1) } else { n }
         } else {
             b
         }
     };
     let start = clamp(start.unwrap_or(if back { isize::MAX } else { 0 }));
     let stop = clamp(stop.unwrap_or(if back { isize::MIN } else { isize::MAX }));
+    // Both bounds are clamped to -1..=n, so the spans below are in 0..n; the divisor is at
+    // least 1 (step is at least -isize::MAX): nothing overflows or saturates.
+    let values = |span: isize, by: isize| span.checked_div(by).map_or(0, |q| q.saturating_add(1));
     let len = if back {
-        if stop < start { (start - stop - 1) / (-step) + 1 } else { 0 }
+        if stop < start { values(start.saturating_sub(stop).saturating_sub(1), step.saturating_neg()) } else { 0 }
     } else if start < stop {
-        (stop - start - 1) / step + 1
+        values(stop.saturating_sub(start).saturating_sub(1), step)
     } else {
         0
     };
@@ -199,12 +209,21 @@ impl Layout {
     /// the base of `dim`'s group (`None`: `buf` is).
     fn group_base(&self, dim: usize) -> Option<usize> {
         let subs = self.suboffsets.as_ref()?;
-        (0..dim).rev().find(|&k| subs[k] >= 0)
+        (0..dim).rev().find(|&k| {
+            crate::work::step(1);
+            subs[k] >= 0
+        })
     }
 
     /// Add `offset` bytes to the base of `dim`'s group.
     fn shift(&mut self, dim: usize, offset: isize) -> Result<()> {
-        match self.group_base(dim) {
+        self.shift_base(self.group_base(dim), offset)
+    }
+
+    /// Add `offset` bytes to the base of a group: `buf` (`None`) or the suboffset of
+    /// dimension `base`.
+    fn shift_base(&mut self, base: Option<usize>, offset: isize) -> Result<()> {
+        match base {
             None => self.buf = self.buf.wrapping_offset(offset),
             Some(k) => {
                 let subs = self.suboffsets.as_mut().expect("group_base found a suboffset");
@@ -288,20 +307,22 @@ impl Layout {
                 self.buf = p.wrapping_offset(sub);
             }
         } else {
-            let before = self.suboffsets.as_ref().map_or(-1, |s| s[d - 1]);
+            // d > 0 in this branch.
+            let prev = d.saturating_sub(1);
+            let before = self.suboffsets.as_ref().map_or(-1, |s| s[prev]);
             if before >= 0 {
                 return Err(Error::request(format_args!(
                     "cannot index dim {d}: it has suboffsets[{d}] = {sub} and dimension {} has suboffsets[{}] = \
                      {before}, so the two pointer reads cannot be merged into one dimension",
-                    d - 1,
-                    d - 1,
+                    prev,
+                    prev,
                 )));
             }
             // The offset goes to the base of the group (which d - 1 shares), and the
             // pointer is then read after dimension d - 1.
             self.shift(d, offset)?;
             if let Some(subs) = self.suboffsets.as_mut() {
-                subs[d - 1] = sub;
+                subs[prev] = sub;
             }
         }
         self.remove(d);
@@ -322,21 +343,30 @@ impl Layout {
         let ndim = self.ndim();
         debug_assert!(start.len() == ndim && shape.len() == ndim);
         for k in 0..ndim {
+            crate::work::step(1);
             let n = self.shape[k];
             let (s, m) = (start[k], shape[k]);
             if m < 0 {
                 return Err(Error::shape(format_args!("shape[{k}] = {m} is negative")));
             }
-            if s < 0 || s > n || m > n - s {
+            // 0 <= s <= n when n - s is reached: it cannot overflow.
+            if s < 0 || s > n || m > n.saturating_sub(s) {
                 return Err(Error::index(format_args!(
                     "start[{k}] = {s} with shape[{k}] = {m} is out of range for the source's shape[{k}] = {n}"
                 )));
             }
         }
+        // The base of dimension k's group, found as k goes (not searched per dimension:
+        // that made a view with suboffsets quadratic in its dimensions).
+        let mut base = None;
         for k in 0..ndim {
+            crate::work::step(1);
             let offset = self.offset_of(k, start[k])?;
-            self.shift(k, offset)?;
+            self.shift_base(base, offset)?;
             self.shape[k] = shape[k];
+            if self.suboffsets.as_ref().is_some_and(|s| s[k] >= 0) {
+                base = Some(k);
+            }
         }
         Ok(())
     }
@@ -349,6 +379,7 @@ impl Layout {
         debug_assert_eq!(axes.len(), ndim);
         let mut seen = [usize::MAX; MAX_NDIM];
         for (k, &a) in axes.iter().enumerate() {
+            crate::work::step(1);
             if a < 0 || a as usize >= ndim {
                 return Err(Error::argument(format_args!("axes[{k}] = {a} is out of range for ndim = {ndim}")));
             }
@@ -414,18 +445,20 @@ impl Layout {
                 "cannot broadcast {old} dimensions to {new}: broadcasting only adds dimensions"
             )));
         }
-        let lead = new - old;
+        // new >= old (checked above); lead + k < new below.
+        let lead = new.saturating_sub(old);
         let mut strides = vec![0isize; new];
         for k in 0..old {
-            let (n, m) = (self.shape[k], shape[lead + k]);
-            strides[lead + k] = if n == m {
+            crate::work::step(1);
+            let (n, m) = (self.shape[k], shape[lead.saturating_add(k)]);
+            strides[lead.saturating_add(k)] = if n == m {
                 self.strides[k]
             } else if n == 1 {
                 0
             } else {
                 return Err(Error::mismatch(format_args!(
                     "source shape[{k}] = {n} cannot be broadcast to shape[{}] = {m}: it must be equal or 1",
-                    lead + k
+                    lead.saturating_add(k)
                 )));
             };
         }
@@ -462,12 +495,13 @@ impl Layout {
         let len = self.len();
         let shape = match shape {
             None => {
-                if len % itemsize != 0 {
+                // itemsize > 0 (checked above): neither overflows.
+                if len.checked_rem(itemsize) != Some(0) {
                     return Err(Error::length(format_args!(
                         "len = {len} is not a multiple of the new itemsize {itemsize}"
                     )));
                 }
-                vec![len / itemsize]
+                vec![len.checked_div(itemsize).unwrap_or(0)]
             }
             Some(shape) => {
                 if shape.len() > MAX_NDIM {
@@ -499,27 +533,33 @@ fn permute_suboffsets(subs: &[isize], axes: &[usize]) -> Result<Vec<isize>> {
     let mut group = Vec::with_capacity(subs.len());
     let mut reads = Vec::new(); // the dimensions with a suboffset, in order
     for (k, &s) in subs.iter().enumerate() {
+        crate::work::step(1);
         group.push(reads.len());
         if s >= 0 {
             reads.push(k);
         }
     }
-    for w in 1..axes.len() {
-        let (a, b) = (axes[w - 1], axes[w]);
+    for (prev, pair) in axes.windows(2).enumerate() {
+        crate::work::step(1);
+        let (a, b) = (pair[0], pair[1]);
+        // An index into axes: below its length.
+        let w = prev.saturating_add(1);
         if group[a] > group[b] {
             let read = reads[group[b]];
             return Err(Error::request(format_args!(
                 "axes[{}] = {a} cannot come before axes[{w}] = {b}: dimension {read} has suboffsets[{read}] = {}, \
                  and no dimension can move across that pointer read",
-                w - 1,
+                prev,
                 subs[read]
             )));
         }
     }
     let mut out = vec![-1isize; axes.len()];
     for (pos, &a) in axes.iter().enumerate() {
+        crate::work::step(1);
         let g = group[a];
-        let last_of_group = axes.get(pos + 1).map_or(true, |&next| group[next] != g);
+        // pos < axes.len(): the next index does not overflow.
+        let last_of_group = axes.get(pos.saturating_add(1)).map_or(true, |&next| group[next] != g);
         if last_of_group && g < reads.len() {
             out[pos] = subs[reads[g]];
         }

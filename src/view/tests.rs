@@ -205,6 +205,26 @@ fn subviews_are_bounds_checked() {
     assert!(layout(base, 8, &[3, 4], &[32, 8]).subview(&[3, 4], &[0, 0]).is_ok());
 }
 
+/// With suboffsets, a subview moves the base of each dimension's group as slicing each
+/// dimension in turn does (the subview finds the bases in one pass; see the scaling test
+/// in `work.rs`). Layout arithmetic only: no pointer is read.
+#[test]
+fn subviews_with_suboffsets_move_each_groups_base_as_slices_do() {
+    let mut mem = [0u8; 8];
+    let base = mem.as_mut_ptr();
+    for subs in [vec![-1, -1, -1, -1, -1], vec![-1, 16, -1, 40, -1], vec![8, -1, 24, -1, 0], vec![0, 0, 0, 0, 0]] {
+        let mut l = layout(base, 2, &[3, 4, 2, 5, 3], &[100, 30, 14, 6, 2]);
+        l.suboffsets = Some(subs.clone());
+        let (start, shape) = ([1, 2, 1, 3, 0], [2, 1, 1, 2, 3]);
+        let mut sliced = l.clone();
+        for d in 0..5 {
+            sliced.slice(d as isize, Some(start[d]), Some(start[d] + shape[d]), None).unwrap();
+        }
+        l.subview(&start, &shape).unwrap();
+        assert_eq!(l, sliced, "suboffsets {subs:?}");
+    }
+}
+
 #[test]
 fn walks_in_c_and_f_order() {
     let mut mem = [0u8; 48];
@@ -314,6 +334,66 @@ fn item_values_are_numbered_as_struct_unpack() {
     assert_eq!(item::slot(&f, 12, 2).unwrap_err().status(), Status::InvalidItemsize);
     assert_eq!(item::check_fits(&f, 12).unwrap_err().status(), Status::InvalidItemsize);
     assert!(item::check_fits(&f, 16).is_ok());
+}
+
+/// Looking a value up through the structure finds the slot walking the values finds,
+/// for every value of formats with padding, nested and repeated structs, empty structs,
+/// zero counts, empty strings and pointers.
+#[test]
+fn item_lookup_agrees_with_walking_the_values() {
+    for text in [
+        "b",
+        "3x",
+        "T{b:a:xxx>i:b:d:c:}",
+        "2T{(2)h3s}c",
+        "x2T{}3T{x}0i(2,0)d0sc",
+        "3T{2T{bx}0T{i}T{}?}&iX{i}P",
+        "<(2,3)T{5sxh}:s:=Zd4c",
+        "T{T{T{b}}}2T{i0sT{2T{h}}}",
+    ] {
+        let f = Format::parse(text.as_bytes()).unwrap();
+        let walked = item::slots(&f, 1 << 20).unwrap();
+        assert_eq!(walked.len() as isize, item::count(&f), "{text}");
+        for (k, want) in walked.iter().enumerate() {
+            assert_eq!(item::slot(&f, f.itemsize(), k as isize).unwrap(), *want, "{text}: value {k}");
+        }
+        let past = item::slot(&f, f.itemsize(), walked.len() as isize).unwrap_err();
+        assert_eq!(past.status(), Status::IndexOutOfRange, "{text}");
+        assert_eq!(item::slot(&f, f.itemsize(), -1).unwrap_err().status(), Status::IndexOutOfRange, "{text}");
+    }
+}
+
+/// Value k of a format with huge repeat counts is found with the same work for every k,
+/// and refusing k = the number of values is as cheap. (Issue 12, defect 7: the lookup
+/// walked every run before the value, so refusing field 200000000 of "100000000T{id}"
+/// took 1.2 s.)
+#[test]
+fn item_lookup_work_does_not_grow_with_the_index() {
+    let f = Format::parse(b"100000000T{id}").unwrap();
+    assert_eq!(item::count(&f), 200_000_000);
+    let (s, first) = crate::work::count(|| item::slot(&f, f.itemsize(), 1).unwrap());
+    assert_eq!((s.offset, s.code), (8, Code::Double));
+    let (s, last) = crate::work::count(|| item::slot(&f, f.itemsize(), 199_999_999).unwrap());
+    assert_eq!((s.offset, s.size, s.code), (99_999_999 * 16 + 8, 8, Code::Double));
+    let (e, past) = crate::work::count(|| item::slot(&f, f.itemsize(), 200_000_000).unwrap_err());
+    assert_eq!(e.status(), Status::IndexOutOfRange);
+    assert!(e.message().contains("field = 200000000") && e.message().contains("has 200000000 values"), "{e}");
+    assert!(first > 0 && last <= first + 4 && past <= 4 * first + 8, "steps: {first}, {last}, {past}");
+    // Nested repetitions: a billion values, the last one as cheap as the first.
+    let g = Format::parse(b"1000T{1000T{x1000T{xb}}}").unwrap();
+    assert_eq!(item::count(&g), 1_000_000_000);
+    let (s, first) = crate::work::count(|| item::slot(&g, g.itemsize(), 0).unwrap());
+    assert_eq!(s.offset, 2);
+    let (s, last) = crate::work::count(|| item::slot(&g, g.itemsize(), 999_999_999).unwrap());
+    assert_eq!(s.offset, g.itemsize() - 1);
+    assert!(last <= 2 * first, "steps: {first}, {last}");
+    // The work is linear in the number of fields (the format's length), whatever k is.
+    crate::work::assert_scales("value lookup", if cfg!(miri) { 8 } else { 100 }, |n| {
+        let text = format!("{}1000000T{{id}}", "b".repeat(n));
+        let f = Format::parse(text.as_bytes()).unwrap();
+        let k = item::count(&f) - 1;
+        crate::work::count(|| item::slot(&f, f.itemsize(), k).unwrap()).1
+    });
 }
 
 #[test]

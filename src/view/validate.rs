@@ -67,6 +67,10 @@ struct Reach {
 }
 
 impl Reach {
+    // Every operand is a 64-bit size, stride, offset or address widened to i128: a product
+    // of two is below 2^126 in magnitude, and a sum adds at most 2 * 64 + 2 such terms —
+    // far below i128::MAX. Indices stay below their shape. Nothing here overflows.
+    #[allow(clippy::arithmetic_side_effects)]
     fn note(&mut self, start: i128, end: i128, what: impl FnOnce() -> String) -> Result<()> {
         if let Some((b0, b1)) = self.bounds {
             if start < b0 || end > b1 {
@@ -97,6 +101,10 @@ impl Reach {
 /// # Safety
 /// Without `bounds`, the pointers stored where the suboffsets say must be readable. With
 /// `bounds`, `[base, base + size)` must be readable.
+// Every operand is a 64-bit size, stride, offset or address widened to i128: a product
+// of two is below 2^126 in magnitude, and a sum adds at most 2 * 64 + 2 such terms —
+// far below i128::MAX. Indices stay below their shape. Nothing here overflows.
+#[allow(clippy::arithmetic_side_effects)]
 pub unsafe fn reach(layout: &Layout, bounds: Option<(usize, usize)>) -> Result<(isize, isize)> {
     let buf = layout.buf as usize as i128;
     let bounds = bounds.map(|(b, n)| (b as i128, b as i128 + n as i128));
@@ -114,6 +122,10 @@ pub unsafe fn reach(layout: &Layout, bounds: Option<(usize, usize)>) -> Result<(
 }
 
 /// The extent of dimensions `k..` from an address: `(lo, hi)` offsets.
+// Every operand is a 64-bit size, stride, offset or address widened to i128: a product
+// of two is below 2^126 in magnitude, and a sum adds at most 2 * 64 + 2 such terms —
+// far below i128::MAX. Indices stay below their shape. Nothing here overflows.
+#[allow(clippy::arithmetic_side_effects)]
 fn tail(layout: &Layout, k: usize) -> (i128, i128) {
     let (mut lo, mut hi) = (0i128, layout.itemsize as i128);
     for j in k..layout.ndim() {
@@ -133,6 +145,10 @@ fn tail(layout: &Layout, k: usize) -> (i128, i128) {
 ///
 /// # Safety
 /// As for [`reach`]. The recursion is one level per dimension with a suboffset (<= 64).
+// Every operand is a 64-bit size, stride, offset or address widened to i128: a product
+// of two is below 2^126 in magnitude, and a sum adds at most 2 * 64 + 2 such terms —
+// far below i128::MAX. Indices stay below their shape. Nothing here overflows.
+#[allow(clippy::arithmetic_side_effects)]
 unsafe fn walk(layout: &Layout, k: usize, anchor: *const u8, p: i128, r: &mut Reach) -> Result<()> {
     let subs = layout.suboffsets.as_deref().unwrap_or(&[]);
     let Some(d) = (k..layout.ndim()).find(|&j| subs.get(j).is_some_and(|&s| s >= 0)) else {

@@ -31,6 +31,11 @@ pub enum Real {
     Finite { neg: bool, mant: u128, exp: i32 },
 }
 
+// Exponent and mantissa arithmetic of the values of IEEE and x87 formats (not sizes from
+// input): exponents stay within a few times ±16,500 and mantissas within 128 bits, shifts
+// are below the width they shift (each function checks its range first), so nothing here
+// overflows.
+#[allow(clippy::arithmetic_side_effects)]
 impl Real {
     fn finite(neg: bool, mant: u128, exp: i32) -> Real {
         if mant == 0 {
@@ -181,6 +186,11 @@ impl Real {
 /// `mant * 2^exp` (mant > 0) rounded to nearest, ties to even, in a binary format with
 /// `frac` fraction bits and `ebits` exponent bits: its bits without the sign, or `None`
 /// when the value is beyond the largest finite number. A zero `mant` gives 0.
+// Exponent and mantissa arithmetic of the values of IEEE and x87 formats (not sizes from
+// input): exponents stay within a few times ±16,500 and mantissas within 128 bits, shifts
+// are below the width they shift (each function checks its range first), so nothing here
+// overflows.
+#[allow(clippy::arithmetic_side_effects)]
 fn round_binary(mant: u128, exp: i32, frac: u32, ebits: u32) -> Option<u128> {
     if mant == 0 {
         return Some(0);
@@ -217,6 +227,11 @@ fn round_binary(mant: u128, exp: i32, frac: u32, ebits: u32) -> Option<u128> {
 }
 
 /// `mant >> shift` rounded to nearest, ties to even (shift > 0).
+// Exponent and mantissa arithmetic of the values of IEEE and x87 formats (not sizes from
+// input): exponents stay within a few times ±16,500 and mantissas within 128 bits, shifts
+// are below the width they shift (each function checks its range first), so nothing here
+// overflows.
+#[allow(clippy::arithmetic_side_effects)]
 fn round_shift(mant: u128, shift: i32) -> u128 {
     if shift > 128 {
         return 0;
@@ -400,7 +415,8 @@ fn long_double(raw: &[u8], order: ByteOrder) -> Real {
             b.copy_from_slice(&raw[..10]);
             if order == ByteOrder::Big {
                 // A big-endian long double from elsewhere: its 10 bytes are at the end.
-                b.copy_from_slice(&raw[n - 10..]);
+                // n is 12 or 16 (long_double_is_x87).
+                b.copy_from_slice(&raw[n.saturating_sub(10)..]);
                 b.reverse();
             }
             let mant = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
@@ -421,7 +437,8 @@ fn store_long_double(r: Real, out: &mut [u8], order: ByteOrder) {
             out.fill(0);
             if order == ByteOrder::Big {
                 b.reverse();
-                out[n - 10..].copy_from_slice(&b);
+                // n is 12 or 16 (long_double_is_x87).
+                out[n.saturating_sub(10)..].copy_from_slice(&b);
             } else {
                 out[..10].copy_from_slice(&b);
             }
@@ -439,15 +456,36 @@ fn float(raw: &[u8], order: ByteOrder) -> Real {
     }
 }
 
+/// The values an integer of `size` bytes holds: signed, unsigned, or (an address) both.
+/// `size` is an integer code's size (1 to 8 bytes); a larger one is taken as 8.
+fn int_range(size: usize, signed: bool, address: bool) -> (i128, i128) {
+    // bits is 8..=64: every product, shift and difference below fits in an i128.
+    #[allow(clippy::arithmetic_side_effects)]
+    let (half, full) = {
+        let bits = size.clamp(1, 8) as u32 * 8;
+        ((1i128 << (bits - 1)), (1i128 << bits))
+    };
+    #[allow(clippy::arithmetic_side_effects)]
+    let range = if signed {
+        (-half, half - 1)
+    } else if address {
+        // An address, from a signed or an unsigned integer (as `struct.pack('P')`).
+        (-half, full - 1)
+    } else {
+        (0, full - 1)
+    };
+    range
+}
+
 /// Decode the value of `code` in `raw` (exactly one value's bytes) stored in `order`.
 /// `Pad` is never decoded (callers skip it); it gives empty bytes.
 pub fn decode(code: Code, raw: &[u8], order: ByteOrder) -> Value<'_> {
     match class(code) {
         Class::Signed => {
             let u = uint(raw, order);
-            let bits = 8 * raw.len() as u32;
-            // Sign-extend from the value's width.
-            let v = if bits >= 64 { u as i64 } else { ((u << (64 - bits)) as i64) >> (64 - bits) };
+            // Sign-extend from the value's width (1 to 8 bytes: an integer code's size).
+            let unused = 8usize.saturating_sub(raw.len()).saturating_mul(8) as u32;
+            let v = if unused == 0 { u as i64 } else { ((u << unused) as i64) >> unused };
             Value::Int(v)
         }
         Class::Unsigned | Class::Object => Value::UInt(uint(raw, order)),
@@ -494,15 +532,7 @@ pub fn encode(code: Code, value: &Value<'_>, out: &mut [u8], order: ByteOrder) -
     match class(code) {
         Class::Signed | Class::Unsigned => {
             let v = value.integer().ok_or_else(|| type_error(code, value, "an integer"))?;
-            let bits = 8 * size as u32;
-            let (lo, hi) = if class(code) == Class::Signed {
-                (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-            } else if matches!(code, Code::VoidPtr | Code::Pointer | Code::Function) {
-                // An address, from a signed or an unsigned integer (as `struct.pack('P')`).
-                (-(1i128 << (bits - 1)), (1i128 << bits) - 1)
-            } else {
-                (0, (1i128 << bits) - 1)
-            };
+            let (lo, hi) = int_range(size, class(code) == Class::Signed, matches!(code, Code::VoidPtr | Code::Pointer | Code::Function));
             if v < lo || v > hi {
                 return Err(range_error(code, value, format_args!("{lo}..={hi}")));
             }
@@ -562,11 +592,13 @@ pub fn encode(code: Code, value: &Value<'_>, out: &mut [u8], order: ByteOrder) -
             if size == 0 {
                 return Ok(());
             }
-            let n = b.len().min(size - 1).min(255);
+            // size > 0 (checked above).
+            let n = b.len().min(size.saturating_sub(1)).min(255);
             // SAFETY: as for `s`; the data goes after the length byte.
             unsafe { std::ptr::copy(b.as_ptr(), out.as_mut_ptr().add(1), n) };
             out[0] = n as u8;
-            out[1 + n..].fill(0);
+            // n < size: the length byte and n bytes fit.
+            out[n.saturating_add(1)..].fill(0);
         }
         Class::Pad => return Err(Error::argument("padding holds no value")),
     }

@@ -30,7 +30,10 @@ impl Walk {
             Order::F => true,
             Order::Any => crate::copy::effective_order(&layout.geometry(), Order::Any) == Order::F,
         };
-        let left = if layout.is_empty() { 0 } else { layout.shape.iter().product() };
+        // A validated view's element count fits (its len does); saturate rather than wrap
+        // anyway (an iterator's product escapes the arithmetic lint).
+        let left =
+            if layout.is_empty() { 0 } else { layout.shape.iter().try_fold(1isize, |n, &d| n.checked_mul(d)).unwrap_or(isize::MAX) };
         let index = vec![0; layout.ndim()];
         Walk { layout, fortran, index, offset: 0, left, total: left }
     }
@@ -62,7 +65,8 @@ impl Walk {
         if self.left != self.total {
             self.advance();
         }
-        self.left -= 1;
+        // left > 0 (checked above).
+        self.left = self.left.saturating_sub(1);
         let p = if self.layout.suboffsets.is_some() {
             // SAFETY: the index is within the shape; pointers are stored where suboffsets
             // say, by the caller's contract.
@@ -77,9 +81,10 @@ impl Walk {
     fn advance(&mut self) {
         let n = self.index.len();
         for step in 0..n {
-            let k = if self.fortran { step } else { n - 1 - step };
+            // step < n; index[k] < shape[k] before the increment.
+            let k = if self.fortran { step } else { n.saturating_sub(1).saturating_sub(step) };
             let s = self.layout.strides[k];
-            self.index[k] += 1;
+            self.index[k] = self.index[k].saturating_add(1);
             self.offset = self.offset.wrapping_add(s);
             if self.index[k] < self.layout.shape[k] {
                 return;
