@@ -346,11 +346,15 @@ pub fn contiguous_strides(
 /// instead of refusing a valid empty view (issue 12, defect 9).
 pub fn contiguous_strides_of_valid(shape: &[isize], itemsize: isize, order: Order, out: &mut [isize]) {
     debug_assert_eq!(out.len(), shape.len());
-    let order_dims = |k: usize| if order == Order::F { k } else { shape.len() - 1 - k };
     let mut sd = itemsize;
-    for k in (0..shape.len()).map(order_dims) {
+    let mut step = |k: usize| {
         out[k] = sd;
         sd = sd.saturating_mul(shape[k]);
+    };
+    if order == Order::F {
+        (0..shape.len()).for_each(&mut step);
+    } else {
+        (0..shape.len()).rev().for_each(&mut step);
     }
 }
 
