@@ -1,8 +1,11 @@
-# libpybuf — see README.md. `make demo` and `make test` are the two commands to know.
+# libpybuf — see README.md. `make` (the library, in build/lib) and `make test` are the two
+# commands to know.
 
 CARGO      ?= cargo
 PYTHON     ?= python3
 PREFIX     ?= /usr/local
+OBJCOPY    ?= objcopy
+STRIP      ?= strip
 BUILD      := build
 VENV       := .venv
 VPY        := $(VENV)/bin/python
@@ -13,8 +16,48 @@ CFLAGS_C   := -std=c99 -Wall -Wextra -Werror -O2
 
 all: lib
 
+# -- The build tree (README "Use it from your project") ----------------------------------
+# cargo builds target/release/libpybuf.{so,a} (with line tables, for the tests, valgrind
+# and sanitizer backtraces); `make lib` then stages what a C program links, in the layout
+# `make install` gives a prefix's lib/:
+#   build/lib/libpybuf.so.MAJOR.MINOR.PATCH  the shared library, its debug info split off
+#                                            into build/lib/.debug/ (gdb finds it there)
+#   build/lib/libpybuf.so.MAJOR -> it        the SONAME link, which the loader looks for
+#   build/lib/libpybuf.so -> libpybuf.so.MAJOR   for -lpybuf
+#   build/lib/libpybuf.a                     the static library, without debug info
+# so `cc prog.c -I include -L build/lib -lpybuf -Wl,-rpath,$PWD/build/lib` links and runs.
+# The version comes from Cargo.toml, and so does the SONAME (build.rs passes it to the
+# linker): libpybuf.so.MAJOR; staging checks that the built library carries it.
+VERSION      := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
+VMAJOR       := $(word 1,$(subst ., ,$(VERSION)))
+VMINOR       := $(word 2,$(subst ., ,$(VERSION)))
+SOVERSION    := $(VMAJOR)
+SHLIB        := libpybuf.so.$(VERSION)
+SONAME       := libpybuf.so.$(SOVERSION)
+BUILDLIB     := $(BUILD)/lib
+
 lib:
 	$(CARGO) build --release --lib
+	@$(MAKE) --no-print-directory stage
+
+.PHONY: stage
+stage: $(BUILDLIB)/$(SHLIB) $(BUILDLIB)/libpybuf.a
+	@:
+
+$(BUILDLIB)/$(SHLIB): $(RELEASE)/libpybuf.so
+	@if command -v readelf >/dev/null 2>&1 && ! readelf -d $< | grep -q 'soname: \[$(SONAME)\]'; then \
+		echo "$< lacks the SONAME $(SONAME) (see build.rs)" >&2; exit 1; fi
+	@mkdir -p $(BUILDLIB)/.debug
+	$(OBJCOPY) --only-keep-debug $< $(BUILDLIB)/.debug/$(SHLIB).debug
+	$(OBJCOPY) --strip-debug --add-gnu-debuglink=$(BUILDLIB)/.debug/$(SHLIB).debug $< $@.tmp
+	mv $@.tmp $@
+	ln -sf $(SHLIB) $(BUILDLIB)/$(SONAME)
+	ln -sf $(SONAME) $(BUILDLIB)/libpybuf.so
+
+$(BUILDLIB)/libpybuf.a: $(RELEASE)/libpybuf.a
+	@mkdir -p $(BUILDLIB)
+	$(STRIP) --strip-debug --enable-deterministic-archives -o $@.tmp $<
+	mv $@.tmp $@
 
 # Regenerate the committed header from the Rust source (cbindgen, pinned in Cargo.toml).
 header:
@@ -25,7 +68,7 @@ header-check:
 
 demo: lib
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_C) -Iinclude examples/demo.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/demo
+	$(CC) $(CFLAGS_C) -Iinclude examples/demo.c $(BUILDLIB)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/demo
 	./$(BUILD)/demo
 
 # A local virtualenv with numpy, pytest, cython and cmake (from PyPI).
@@ -54,19 +97,12 @@ bench: venv lib
 bench-criterion:
 	$(CARGO) bench --bench copy
 
-# -- Install (README "Install") -------------------------------------------------------
-# `make install PREFIX=/usr/local` (the default) installs the shared library with its
-# SONAME and links, the static library, pybuf.h, pybuf.pc, the CMake package (pybuf::pybuf)
-# and the Cython declarations. DESTDIR stages the files for a package; LIBDIR, INCLUDEDIR,
-# DATADIR, PKGCONFIGDIR, CMAKEDIR and PXDDIR override single directories.
-#
-# The version comes from Cargo.toml, and so does the SONAME (build.rs passes it to the
-# linker): libpybuf.so.MAJOR. The file is libpybuf.so.MAJOR.MINOR.PATCH; libpybuf.so.MAJOR
-# and libpybuf.so link to it.
-VERSION      := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
-VMAJOR       := $(word 1,$(subst ., ,$(VERSION)))
-VMINOR       := $(word 2,$(subst ., ,$(VERSION)))
-SOVERSION    := $(VMAJOR)
+# -- Install (README "Use it from your project", docs/install.md) ----------------------
+# `make install PREFIX=/usr/local` (the default) installs the staged build tree (build/lib:
+# the shared library with its SONAME link and link, the static library, no debug info),
+# pybuf.h, pybuf.pc, the CMake package (pybuf::pybuf) and the Cython declarations. DESTDIR
+# stages the files for a package; LIBDIR, INCLUDEDIR, DATADIR, PKGCONFIGDIR, CMAKEDIR and
+# PXDDIR override single directories.
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 DATADIR      ?= $(PREFIX)/share
@@ -82,15 +118,12 @@ configure = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@SOVERSION@|$(SOVERSION)|g' -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|g'
 
 install: lib
-	@if command -v readelf >/dev/null 2>&1 && ! readelf -d $(RELEASE)/libpybuf.so | \
-		grep -q 'soname: \[libpybuf.so.$(SOVERSION)\]'; then \
-		echo "$(RELEASE)/libpybuf.so lacks the SONAME libpybuf.so.$(SOVERSION) (see build.rs)" >&2; exit 1; fi
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(PXDDIR)
-	$(INSTALL) -m 755 $(RELEASE)/libpybuf.so $(DESTDIR)$(LIBDIR)/libpybuf.so.$(VERSION)
-	ln -sf libpybuf.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpybuf.so.$(SOVERSION)
-	ln -sf libpybuf.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libpybuf.so
-	$(INSTALL) -m 644 $(RELEASE)/libpybuf.a $(DESTDIR)$(LIBDIR)/libpybuf.a
+	$(INSTALL) -m 755 $(BUILDLIB)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB)
+	ln -sf $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpybuf.so
+	$(INSTALL) -m 644 $(BUILDLIB)/libpybuf.a $(DESTDIR)$(LIBDIR)/libpybuf.a
 	$(INSTALL) -m 644 include/pybuf.h $(DESTDIR)$(INCLUDEDIR)/pybuf.h
 	$(INSTALL) -m 644 bindings/cython/pybuf.pxd bindings/cython/pybuf_dlpack.pxd $(DESTDIR)$(PXDDIR)/
 	$(configure) packaging/pybuf.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/pybuf.pc
@@ -98,7 +131,7 @@ install: lib
 	$(configure) packaging/pybufConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/pybufConfigVersion.cmake
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libpybuf.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpybuf.so.$(SOVERSION) \
+	rm -f $(DESTDIR)$(LIBDIR)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/libpybuf.so $(DESTDIR)$(LIBDIR)/libpybuf.a \
 		$(DESTDIR)$(INCLUDEDIR)/pybuf.h $(DESTDIR)$(PKGCONFIGDIR)/pybuf.pc \
 		$(DESTDIR)$(CMAKEDIR)/pybufConfig.cmake $(DESTDIR)$(CMAKEDIR)/pybufConfigVersion.cmake \

@@ -834,7 +834,7 @@ static void handles_are_shared_between_threads(void) {
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* The README example */
+/* The docs/formats.md example */
 
 static void readme_example(void) {
     pybuf_format *f;

@@ -27,3 +27,5 @@ int main(void) {
     pybuf_release(&view); /* the last view: free_matrix runs now */
     return 0;
 }
+/* d 3x4, strides 32 8, m[2][1] = 9
+   owner: memory freed */

@@ -269,7 +269,7 @@ cdef class Exporter:
 
 # -- consuming ---------------------------------------------------------------------------
 
-# --- README snippet: consume (README.md, "Export and consume") ---
+# --- docs snippet: consume (docs/exporters.md, "Consume a numpy array from Cython") ---
 from cpython.buffer cimport PyBUF_FULL_RO, PyBuffer_Release, PyObject_GetBuffer
 from pybuf cimport pybuf_buffer, pybuf_last_error, pybuf_to_contiguous
 
@@ -285,7 +285,7 @@ def to_contiguous(obj, order="C"):
         return bytes(out)
     finally:
         PyBuffer_Release(&view)
-# --- end of README snippet ---
+# --- end of docs snippet ---
 
 
 def is_contiguous(obj, order="C"):

@@ -12,7 +12,7 @@ consumer.
 - Differential: for NumPy arrays of every dtype DLPack has and many layouts, the tensor
   pybuf_to_dlpack makes of the array's Py_buffer equals, field by field, the tensor
   NumPy's own __dlpack__ makes of the array.
-- The README's Interop snippets, compiled and run (C) or run (Python).
+- The interop snippets of docs/interop.md, compiled and run (C) or run (Python).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import pybuf_ctypes as pc
 
 REPO = Path(__file__).resolve().parents[3]
 BUILD = REPO / "build" / "cython"
-README = REPO / "README.md"
+INTEROP_DOC = REPO / "docs" / "interop.md"
 LITTLE = sys.byteorder == "little"
 
 UNREPRESENTABLE, UNSUPPORTED_DEVICE, READ_ONLY = -21, -22, -13
@@ -465,11 +465,11 @@ def test_dlpack_declarations_agree(lib):
 
 
 # ---------------------------------------------------------------------------------------
-# The README's Interop snippets
+# The interop snippets of docs/interop.md
 
 
 def _interop_snippets() -> list[tuple[str, str]]:
-    text = README.read_text()
+    text = INTEROP_DOC.read_text()
     text = text[text.index("<!-- interop snippets:"):text.index("<!-- end of interop snippets -->")]
     return re.findall(r"```(c|python)\n(.*?)```", text, flags=re.S)
 
@@ -501,4 +501,4 @@ def test_readme_interop_c_snippet_runs(tmp_path, index):
 
 def test_readme_interop_python_snippet_runs(pe):
     lang, body = _interop_snippets()[1]
-    exec(compile(body, "README.md (Interop)", "exec"), {})
+    exec(compile(body, "docs/interop.md", "exec"), {})

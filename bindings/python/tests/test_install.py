@@ -164,9 +164,9 @@ def test_readme_app_builds_and_runs(home, tmp_path, way):
     assert out.splitlines()[-1] == expected_output(body)
 
 
-def test_readme_names_the_installed_files(prefix):
-    text = README.read_text()
-    section = text[text.index("## Install"):text.index("## Interop")]
+def test_docs_name_the_installed_files(prefix):
+    text = (REPO / "docs" / "install.md").read_text()
+    section = text[text.index("## Install"):text.index("## Versions")]
     for path in installed_files():
         assert Path(path).name in section or Path(path).parent.name in section, path
 
@@ -426,3 +426,40 @@ def test_destdir_then_uninstall(tmp_path):
     run([*args, "uninstall"])
     left = sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
     assert left == []
+
+
+# ---------------------------------------------------------------------------------------
+# The complete Cython example (examples/cython: setup.py + pybuf_hello.pyx), built as its
+# docstring says against the installed package
+
+
+def test_cython_example_setup_py_against_the_installed_package(prefix, tmp_path):
+    tool("pkg-config")
+    if python_include() is None:
+        pytest.skip("no Python.h")
+    example = tmp_path / "example"
+    shutil.copytree(REPO / "examples" / "cython", example)
+    env = clean_env(PKG_CONFIG_PATH=str(prefix / "lib" / "pkgconfig"))
+    env.pop("LD_LIBRARY_PATH", None)
+    run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=example, env=env)
+    [module] = example.glob("pybuf_hello*.so")
+    # linked with the installed shared library by its SONAME, found through the run path
+    assert SONAME in elf_dynamic(module)["NEEDED"]
+    check = f"""
+import numpy as np, pybuf_hello
+a = np.arange(12.0).reshape(3, 4)
+assert pybuf_hello.to_contiguous(a.T) == a.T.tobytes()
+assert pybuf_hello.to_contiguous(a[:, ::-2], "F") == a[:, ::-2].tobytes(order="F")
+try:
+    pybuf_hello.to_contiguous(a, "X")
+except ValueError as e:
+    assert "order" in str(e), e
+else:
+    raise AssertionError("order 'X' was accepted")
+maps = open("/proc/self/maps").read()
+lib = [line.split()[-1] for line in maps.splitlines() if "libpybuf.so" in line]
+print(pybuf_hello.version(), sorted(set(lib)))
+"""
+    out = run([sys.executable, "-c", check], cwd=example, env=env).stdout.strip()
+    expected_lib = str((prefix / "lib" / f"libpybuf.so.{VERSION}").resolve())
+    assert out == f"{VERSION} {[expected_lib]!r}"
