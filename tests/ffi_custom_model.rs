@@ -172,37 +172,42 @@ unsafe extern "C" fn level_get(exporter: *mut c_void, view: *mut pybuf_buffer, f
     if rc != 0 {
         return rc;
     }
+    // The fields are written through the raw pointer, as C writes them: a `&mut` of the
+    // whole struct would retag it and invalidate the pointers into it that pybuf_fill_info
+    // stores (its shape is `&view->len`), which Miri reports.
+    let v = view;
     // SAFETY: the view was just filled; only its fields are replaced, never the arrays
     // pybuf owns.
-    let v = unsafe { &mut *view };
-    match l.twist {
-        None => {}
-        Some(Twist::FailAfter) => return Status::ShapeMismatch as c_int,
-        Some(Twist::ItemsizeZero) => v.itemsize = 0,
-        Some(Twist::ItemsizeNegative) => v.itemsize = -8,
-        Some(Twist::Ndim70) => v.ndim = 70,
-        Some(Twist::NdimNegative) => v.ndim = -1,
-        // (Strides are dropped where the new ndim could read past the old arrays.)
-        Some(Twist::NegativeShape) => {
-            (v.ndim, v.strides, v.suboffsets) = (2, null_mut(), null_mut());
-            v.shape = l.bad_shape.as_ptr().cast_mut();
-        }
-        Some(Twist::LenMismatch) => {
-            // A 3x4 array of 8-byte items in 95 bytes (pybuf_fill_info's shape is its len,
-            // so changing len alone would keep it consistent).
-            (v.ndim, v.itemsize, v.len, v.strides, v.suboffsets) = (2, 8, 95, null_mut(), null_mut());
-            v.shape = l.hand_shape.as_ptr().cast_mut();
-        }
-        Some(Twist::NullShape) => {
-            (v.ndim, v.strides, v.suboffsets) = (2, null_mut(), null_mut());
-            v.shape = null_mut();
-        }
-        Some(Twist::NullBuf) => v.buf = null_mut(),
-        Some(Twist::ReadonlyTwo) => v.readonly = 2,
-        Some(Twist::StridesWithoutShape) => {
-            v.ndim = 1;
-            v.shape = null_mut();
-            v.strides = l.bad_strides.as_ptr().cast_mut();
+    unsafe {
+        match l.twist {
+            None => {}
+            Some(Twist::FailAfter) => return Status::ShapeMismatch as c_int,
+            Some(Twist::ItemsizeZero) => (*v).itemsize = 0,
+            Some(Twist::ItemsizeNegative) => (*v).itemsize = -8,
+            Some(Twist::Ndim70) => (*v).ndim = 70,
+            Some(Twist::NdimNegative) => (*v).ndim = -1,
+            // (Strides are dropped where the new ndim could read past the old arrays.)
+            Some(Twist::NegativeShape) => {
+                ((*v).ndim, (*v).strides, (*v).suboffsets) = (2, null_mut(), null_mut());
+                (*v).shape = l.bad_shape.as_ptr().cast_mut();
+            }
+            Some(Twist::LenMismatch) => {
+                // A 3x4 array of 8-byte items in 95 bytes (pybuf_fill_info's shape is its len,
+                // so changing len alone would keep it consistent).
+                ((*v).ndim, (*v).itemsize, (*v).len, (*v).strides, (*v).suboffsets) = (2, 8, 95, null_mut(), null_mut());
+                (*v).shape = l.hand_shape.as_ptr().cast_mut();
+            }
+            Some(Twist::NullShape) => {
+                ((*v).ndim, (*v).strides, (*v).suboffsets) = (2, null_mut(), null_mut());
+                (*v).shape = null_mut();
+            }
+            Some(Twist::NullBuf) => (*v).buf = null_mut(),
+            Some(Twist::ReadonlyTwo) => (*v).readonly = 2,
+            Some(Twist::StridesWithoutShape) => {
+                (*v).ndim = 1;
+                (*v).shape = null_mut();
+                (*v).strides = l.bad_strides.as_ptr().cast_mut();
+            }
         }
     }
     l.gets_ok.set(l.gets_ok.get() + 1);
