@@ -285,18 +285,7 @@ fn every_case() -> Vec<Case> {
 
 fn run(case: Case, mem: &mut [f64; 12]) {
     let shape = [3isize, 4];
-    let desc = pybuf_exporter_desc {
-        buf: mem.as_mut_ptr().cast(),
-        len: 96,
-        offset: 0,
-        readonly: 0,
-        format: c"d".as_ptr(),
-        itemsize: 0,
-        ndim: 2,
-        shape: shape.as_ptr(),
-        strides: null(),
-        suboffsets: null(),
-    };
+    let desc = c_desc(mem.as_mut_ptr().cast(), 96, c"d", &shape);
     let owner = AtomicUsize::new(0);
     let mut builtin = null_mut();
     // SAFETY: the description's arrays and the counter outlive the exporter.
@@ -428,18 +417,7 @@ fn refused_fill_view_leaves_no_block() {
     static PROCS: pybuf_procs = pybuf_procs { getbuffer: Some(get), releasebuffer: None };
     let mut mem = [0f64; 12];
     let shape = [3isize, 4];
-    let desc = pybuf_exporter_desc {
-        buf: mem.as_mut_ptr().cast(),
-        len: 96,
-        offset: 0,
-        readonly: 0,
-        format: c"d".as_ptr(),
-        itemsize: 0,
-        ndim: 2,
-        shape: shape.as_ptr(),
-        strides: null(),
-        suboffsets: null(),
-    };
+    let desc = c_desc(mem.as_mut_ptr().cast(), 96, c"d", &shape);
     let o = pybuf_object { procs: &PROCS, exporter: (&desc as *const pybuf_exporter_desc).cast_mut().cast() };
     let blocks = live_blocks();
     for _ in 0..cases(1000) {

@@ -2,14 +2,17 @@
 //! the imported view while derived views live must not run the producer's deleter, which
 //! may free the memory they point into. Runs under Miri.
 
+mod common;
+use common::c_desc;
+
 use std::ffi::c_void;
-use std::ptr::{null, null_mut};
+use std::ptr::null_mut;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pybuf::abi::{pybuf_buffer, PYBUF_FULL_RO, PYBUF_RECORDS_RO};
 use pybuf::ffi::buffer::pybuf_release;
 use pybuf::ffi::dlpack::{pybuf_from_dlpack, pybuf_to_dlpack};
-use pybuf::ffi::exporter::{pybuf_exporter_desc, pybuf_fill_view};
+use pybuf::ffi::exporter::pybuf_fill_view;
 use pybuf::ffi::view::{pybuf_get_item, pybuf_slice, pybuf_transpose};
 
 unsafe extern "C" fn count(user: *mut c_void) {
@@ -21,18 +24,7 @@ unsafe extern "C" fn count(user: *mut c_void) {
 fn derived_views_of_an_import_hold_the_tensor() {
     let mut mem: Vec<f64> = (0..6).map(f64::from).collect();
     let shape = [2isize, 3];
-    let desc = pybuf_exporter_desc {
-        buf: mem.as_mut_ptr().cast(),
-        len: 48,
-        offset: 0,
-        readonly: 0,
-        format: c"d".as_ptr(),
-        itemsize: 8,
-        ndim: 2,
-        shape: shape.as_ptr(),
-        strides: null(),
-        suboffsets: null(),
-    };
+    let desc = c_desc(mem.as_mut_ptr().cast(), 48, c"d", &shape);
     let deleted = AtomicUsize::new(0);
     let user = &deleted as *const AtomicUsize as *mut c_void;
     // SAFETY: every view below is valid and released once; the counter and `mem` outlive them.

@@ -228,3 +228,25 @@ pub fn same_bytes(a: &pybuf_buffer, b: &pybuf_buffer) -> bool {
             == std::slice::from_raw_parts(b as *const _ as *const u8, size)
     }
 }
+
+/// The description of C-contiguous memory at `buf` (`len` bytes) of `shape` items of
+/// `format` (itemsize 0: the format's size), as a C caller writes one.
+pub fn c_desc(
+    buf: *mut u8,
+    len: pybuf_ssize_t,
+    format: &'static CStr,
+    shape: &[pybuf_ssize_t],
+) -> pybuf::ffi::exporter::pybuf_exporter_desc {
+    pybuf::ffi::exporter::pybuf_exporter_desc {
+        buf: buf.cast(),
+        len,
+        offset: 0,
+        readonly: 0,
+        format: format.as_ptr(),
+        itemsize: 0,
+        ndim: shape.len() as c_int,
+        shape: shape.as_ptr(),
+        strides: std::ptr::null(),
+        suboffsets: std::ptr::null(),
+    }
+}
