@@ -210,6 +210,12 @@ typedef struct DLManagedTensorVersioned {
 #define PYBUF_WRITE 512
 
 /**
+ * Bytes kept of a message, its terminating NUL included; a longer one is cut at a
+ * character boundary and ends in "...".
+ */
+#define MESSAGE_CAPACITY 1024
+
+/**
  * `pybuf_value.kind`: a signed integer in `i` (codes `b h i l q n`).
  */
 #define PYBUF_VALUE_INT 1
@@ -916,10 +922,12 @@ int pybuf_from_dlpack_legacy(struct pybuf_buffer *view, DLManagedTensor *tensor,
  * (`printf("%d %s", pybuf_is_contiguous(...), pybuf_last_error())` may print a message that
  * the other argument's call already replaced, as C leaves the order of evaluation open).
  *
+ * A message longer than 1023 bytes is cut at a character boundary and ends in "...".
+ *
  * Thread-safe: each thread has its own message. Every pybuf function, this one included,
  * may be called while a thread or the process ends (from a pthread key destructor or an
- * `atexit` handler, after the thread's own storage is destroyed): the status is then still
- * exact, and the message a fixed text that says it is unavailable.
+ * `atexit` handler, after the thread's other thread-local storage is destroyed): the
+ * status and the message work as at any other time, and nothing leaks.
  */
 const char *pybuf_last_error(void);
 

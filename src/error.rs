@@ -5,7 +5,7 @@
 //! `pybuf_last_error()` / `pybuf_last_status()` read.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int};
 use std::fmt;
 
 /// Status codes returned by fallible pybuf functions.
@@ -178,35 +178,79 @@ ctor! {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-thread_local! {
-    /// The calling thread's last status (a plain cell: success costs one store). It has no
-    /// destructor, so it stays readable while the thread is torn down.
-    static STATUS: Cell<Status> = const { Cell::new(Status::Ok) };
-    /// The calling thread's last message, meaningful while STATUS is not Ok. It owns a
-    /// heap string and so is destroyed at thread exit, before `atexit` handlers and pthread
-    /// key destructors run; every access goes through `try_with` and falls back to a static
-    /// message once it is gone (pybuf is then still callable, issue 12).
-    static MESSAGE: RefCell<Option<CString>> = const { RefCell::new(None) };
+/// Bytes kept of a message, its terminating NUL included; a longer one is cut at a
+/// character boundary and ends in "...".
+pub const MESSAGE_CAPACITY: usize = 1024;
+
+/// A thread's last message: a NUL-terminated string in place, so that the thread-local
+/// owns no heap memory and has no destructor. Such a thread-local is never destroyed and
+/// never registered for destruction: pybuf called while its thread ends (a pthread key
+/// destructor, an `atexit` handler) still records and reports its message, and leaks
+/// nothing (issue 12, defect 1).
+struct Message {
+    bytes: [u8; MESSAGE_CAPACITY],
 }
 
-/// What `pybuf_last_error()` says when the thread's message slot was already destroyed
-/// (a call from an `atexit` handler or a pthread key destructor) or is being written.
-const NO_MESSAGE: &std::ffi::CStr =
-    c"(no message: pybuf was called while this thread's storage was being destroyed; see pybuf_last_status())";
+impl Message {
+    fn set(&mut self, text: &str) {
+        const CUT: &str = "...";
+        let room = MESSAGE_CAPACITY - 1;
+        let mut end = 0;
+        for c in text.chars() {
+            let width = if c == '\0' { 2 } else { c.len_utf8() };
+            if end + width > room {
+                // Cut before this character, leaving room for the marker.
+                while end + CUT.len() > room {
+                    end -= 1;
+                    while !self.is_boundary(end) {
+                        end -= 1;
+                    }
+                }
+                self.bytes[end..end + CUT.len()].copy_from_slice(CUT.as_bytes());
+                end += CUT.len();
+                break;
+            }
+            if c == '\0' {
+                // A NUL would end the C string early: written as the two characters \0.
+                self.bytes[end..end + 2].copy_from_slice(b"\\0");
+            } else {
+                c.encode_utf8(&mut self.bytes[end..end + width]);
+            }
+            end += width;
+        }
+        self.bytes[end] = 0;
+    }
+
+    /// Whether `at` starts a character of the message written so far.
+    fn is_boundary(&self, at: usize) -> bool {
+        at == 0 || (self.bytes[at] & 0xC0) != 0x80
+    }
+}
+
+thread_local! {
+    /// The calling thread's last status (a plain cell: success costs one store).
+    static STATUS: Cell<Status> = const { Cell::new(Status::Ok) };
+    /// The calling thread's last message, meaningful while STATUS is not Ok.
+    static MESSAGE: RefCell<Message> = const { RefCell::new(Message { bytes: [0; MESSAGE_CAPACITY] }) };
+}
+
+/// What `pybuf_last_error()` says when the thread's message cannot be read (a pybuf
+/// call made while the message was being written, which pybuf itself never does).
+const NO_MESSAGE: &std::ffi::CStr = c"(no message: see pybuf_last_status())";
 
 fn set_status(status: Status) {
-    // A `Cell` without a destructor is never destroyed; `try_with` still keeps a future
-    // change of the type from turning this into a panic at thread exit.
+    // Neither thread-local has a destructor, so `try_with` never fails; it keeps a
+    // future change of their types from turning into a panic at thread exit.
     let _ = STATUS.try_with(|s| s.set(status));
 }
 
 /// Record `err` as the calling thread's last error and return its status as a C int.
-/// Never panics, also during thread teardown.
+/// Never panics and never allocates, also while the thread ends.
 pub fn record(err: &Error) -> c_int {
     set_status(err.status);
     let _ = MESSAGE.try_with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
-            *m = Some(CString::new(err.message.replace('\0', "\\0")).unwrap_or_default());
+            m.set(&err.message);
         }
     });
     err.status as c_int
@@ -241,9 +285,11 @@ pub fn last_message_ptr() -> *const c_char {
     if last_status() == Status::Ok {
         return c"".as_ptr();
     }
+    // The pointer stays valid after the borrow ends: the buffer lives as long as the
+    // thread, and only the next pybuf call on this thread writes it.
     MESSAGE
         .try_with(|m| match m.try_borrow() {
-            Ok(m) => m.as_ref().map_or(NO_MESSAGE.as_ptr(), |c| c.as_ptr()),
+            Ok(m) => m.bytes.as_ptr().cast::<c_char>(),
             Err(_) => NO_MESSAGE.as_ptr(),
         })
         .unwrap_or(NO_MESSAGE.as_ptr())
@@ -273,6 +319,31 @@ mod tests {
         assert_eq!(Status::ValueOutOfRange as c_int, -25);
         assert_eq!(Status::ValueMismatch as c_int, -26);
         assert_eq!(Status::ValueMismatch.name(), "PYBUF_STATUS_VALUE_MISMATCH");
+    }
+
+    fn message() -> String {
+        // SAFETY: the pointer is valid until the next record on this thread.
+        unsafe { std::ffi::CStr::from_ptr(last_message_ptr()) }.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_and_nuls_escaped() {
+        record(&Error::shape("a\0b"));
+        assert_eq!(message(), "a\\0b");
+        for extra in 0..4 {
+            // 'é' is two bytes: the cut never splits it.
+            let long = format!("{}{}", "x".repeat(extra), "é".repeat(2 * MESSAGE_CAPACITY));
+            record(&Error::shape(&long));
+            let m = message();
+            assert!(m.len() < MESSAGE_CAPACITY && m.len() >= MESSAGE_CAPACITY - 5, "{}", m.len());
+            assert!(m.ends_with("..."));
+            assert!(long.starts_with(&m[..m.len() - 3]));
+        }
+        let exact = "y".repeat(MESSAGE_CAPACITY - 1);
+        record(&Error::shape(&exact));
+        assert_eq!(message(), exact, "a message that fits is kept whole");
+        record(&Error::shape("short"));
+        assert_eq!(message(), "short", "a shorter message after a long one");
     }
 
     #[test]

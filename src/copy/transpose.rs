@@ -118,35 +118,61 @@ unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: us
     // line so that they do not all map to one cache set.
     let row = ((w_max + 64) * itemsize + 64) as isize;
     let need = bi * row as usize + 64;
-    // `try_with`: during thread teardown (a copy from a pthread key destructor or an
-    // `atexit` handler) the stage may already be destroyed; the fallback needs none.
-    let staged = STAGE.try_with(|cell| {
-        let Ok(mut stage) = cell.try_borrow_mut() else { return false };
-        if stage.len() < need {
-            stage.clear();
-            if stage.try_reserve_exact(need).is_err() {
-                return false;
-            }
-            stage.resize(need, 0);
-        }
-        // Align the stage to a cache line.
-        let base = stage.as_mut_ptr();
-        let sp = base.wrapping_add(base.align_offset(64));
-        // SAFETY: forwarded; the stage holds `bi` rows of `row` bytes after alignment.
-        unsafe { streamed_panels(dst, src, t, itemsize, micro, sp, bi, w_max, row) };
-        true
-    })
-    .unwrap_or(false);
-    if !staged {
+    let Some(mut stage) = stage::take(need) else {
         // SAFETY: forwarded; without a staging buffer, the in-cache path is still correct.
-        unsafe { run(dst, src, t, itemsize, false) }
-    }
+        return unsafe { run(dst, src, t, itemsize, false) };
+    };
+    // Align the stage to a cache line.
+    let base = stage.as_mut_ptr();
+    let sp = base.wrapping_add(base.align_offset(64));
+    // SAFETY: forwarded; the stage holds `bi` rows of `row` bytes after alignment.
+    unsafe { streamed_panels(dst, src, t, itemsize, micro, sp, bi, w_max, row) };
+    stage::give_back(stage);
 }
 
-thread_local! {
-    /// The staging buffer of this thread, kept between calls (at most `PANEL_BYTES` plus
-    /// padding), so that large copies do not map fresh pages each time.
-    static STAGE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+/// The staging buffers of streamed transposes (at most `PANEL_BYTES` plus padding each),
+/// kept between calls so that large copies do not map fresh pages each time.
+///
+/// A global pool, not a thread-local: a thread-local that owns memory has a destructor,
+/// and one first used while its thread ends (a copy from a pthread key destructor or an
+/// `atexit` handler) is never destroyed, so each such thread leaked its buffer (issue 12,
+/// found by valgrind on `c_tests/test_teardown.c`). The pool keeps a few buffers for the
+/// threads that copy at the same time and frees the rest.
+mod stage {
+    use std::sync::Mutex;
+
+    static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    /// Buffers kept at most (each about 300 KiB).
+    const KEEP: usize = 4;
+
+    #[cfg(test)]
+    thread_local! {
+        /// Set by the tests of the fallback: this thread gets no stage.
+        pub(super) static REFUSE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// A buffer of at least `need` bytes, or None (no memory).
+    pub(super) fn take(need: usize) -> Option<Vec<u8>> {
+        #[cfg(test)]
+        if REFUSE.with(|r| r.get()) {
+            return None;
+        }
+        let mut stage = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+        if stage.len() < need {
+            stage.clear();
+            stage.try_reserve_exact(need).ok()?;
+            stage.resize(need, 0);
+        }
+        Some(stage)
+    }
+
+    /// Return a buffer to the pool (or free it when the pool is full).
+    pub(super) fn give_back(stage: Vec<u8>) {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < KEEP {
+            pool.push(stage);
+        }
+    }
 }
 
 /// The panel loop of [`run_streamed`].
@@ -343,14 +369,13 @@ unsafe fn scalar(dst: *mut u8, src: *const u8, ni: usize, nj: usize, t: &Transpo
     }
 }
 
-/// Run `f` while this thread's staging buffer is in use, so that streamed transposes in
-/// `f` take their fallback (for tests of it).
+/// Run `f` with no staging buffer for this thread, so that streamed transposes in `f`
+/// take their fallback (for tests of it).
 #[cfg(test)]
 pub(super) fn with_stage_taken(f: impl FnOnce()) {
-    STAGE.with(|cell| {
-        let _taken = cell.borrow_mut();
-        f()
-    })
+    stage::REFUSE.with(|r| r.set(true));
+    f();
+    stage::REFUSE.with(|r| r.set(false));
 }
 
 /// The portable scalar path only (for tests of the fallback).

@@ -10,10 +10,12 @@ use crate::error;
 /// (`printf("%d %s", pybuf_is_contiguous(...), pybuf_last_error())` may print a message that
 /// the other argument's call already replaced, as C leaves the order of evaluation open).
 ///
+/// A message longer than 1023 bytes is cut at a character boundary and ends in "...".
+///
 /// Thread-safe: each thread has its own message. Every pybuf function, this one included,
 /// may be called while a thread or the process ends (from a pthread key destructor or an
-/// `atexit` handler, after the thread's own storage is destroyed): the status is then still
-/// exact, and the message a fixed text that says it is unavailable.
+/// `atexit` handler, after the thread's other thread-local storage is destroyed): the
+/// status and the message work as at any other time, and nothing leaks.
 #[no_mangle]
 pub extern "C" fn pybuf_last_error() -> *const c_char {
     error::last_message_ptr()
