@@ -709,7 +709,10 @@ extern "C" {
  * Returns 1 or 0. It returns 0 for any other order, and 0 with an error recorded
  * (see `pybuf_last_error`) when `view` is NULL or malformed, where CPython may crash.
  *
- * Thread-safe; reads `view` only.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Thread-safe; reads `view` only.
  */
 int pybuf_is_contiguous(const struct pybuf_buffer *view, char order);
 
@@ -722,7 +725,12 @@ int pybuf_is_contiguous(const struct pybuf_buffer *view, char order);
  * Returns NULL with an error recorded when an argument is NULL, the view is malformed, or
  * an index is outside `0..shape[i]` (CPython does not check).
  *
- * Thread-safe; reads `view` and, with suboffsets, the pointers stored in its memory.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; with suboffsets,
+ * the pointers stored in its memory are valid.
+ * `indices` is NULL or holds `view->ndim` entries. Thread-safe; reads `view` and, with
+ * suboffsets, the pointers stored in its memory.
  */
 void *pybuf_get_pointer(const struct pybuf_buffer *view, const pybuf_ssize_t *indices);
 
@@ -735,7 +743,9 @@ void *pybuf_get_pointer(const struct pybuf_buffer *view, const pybuf_ssize_t *in
  * when ndim is 0), ndim outside 0..=64, a negative shape entry, itemsize <= 0, another
  * order, or overflow.
  *
- * Thread-safe.
+ * # Safety
+ * `shape` is NULL or holds `ndim` readable entries; `strides` is NULL or holds `ndim`
+ * writable entries; the two do not overlap. Thread-safe.
  */
 int pybuf_fill_contiguous_strides(int ndim,
                                   const pybuf_ssize_t *shape,
@@ -756,7 +766,11 @@ int pybuf_fill_contiguous_strides(int ndim,
  * `len` > 0, `len` < 0, `readonly` not 0 or 1, flag bits that are no PYBUF_* request,
  * or `flags` equal to PYBUF_READ (refused by CPython too).
  *
- * Thread-safe for distinct views.
+ * # Safety
+ * `view` is NULL or points to writable memory for a `pybuf_buffer`; `buf`, when `len` > 0,
+ * addresses `len` bytes (writable unless `readonly` is 1) that stay valid until the view
+ * is released. The view's `shape` and `strides` point into the struct itself: do not move
+ * or copy it while it is used. Thread-safe for distinct views.
  */
 int pybuf_fill_info(struct pybuf_buffer *view,
                     void *obj,
@@ -773,7 +787,10 @@ int pybuf_fill_info(struct pybuf_buffer *view,
  * copy of a view pybuf filled (at another address), is left untouched and
  * `PYBUF_STATUS_FOREIGN_VIEW` is recorded (see `pybuf_last_status`).
  *
- * Thread-safe for distinct views.
+ * # Safety
+ * `view` is NULL or points to a `pybuf_buffer` (of any origin: foreign views are left
+ * alone); no other thread uses it during the call, and no pointer into it is used
+ * afterwards. Thread-safe for distinct views.
  */
 void pybuf_release(struct pybuf_buffer *view);
 
@@ -785,7 +802,11 @@ void pybuf_release(struct pybuf_buffer *view);
  * Correct even when `dst` overlaps the memory of `src`. Returns 0, or a negative status
  * with `dst` untouched.
  *
- * Thread-safe; reads `src`, writes only `dst[0..len)`.
+ * # Safety
+ * `src` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * readable for every element it describes. `dst` is NULL or writable for `len` bytes (it
+ * may overlap the memory of `src`). Thread-safe; reads `src`, writes only `dst[0..len)`.
  */
 int pybuf_to_contiguous(void *dst, const struct pybuf_buffer *src, pybuf_ssize_t len, char order);
 
@@ -800,7 +821,11 @@ int pybuf_to_contiguous(void *dst, const struct pybuf_buffer *src, pybuf_ssize_t
  * elements), and handles NULL strides with order 'F' and overlapping memory correctly.
  * Returns 0, or a negative status with `dst` untouched.
  *
- * Thread-safe for distinct destinations.
+ * # Safety
+ * `dst` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * writable for every element it describes. `src` is NULL or readable for `len` bytes (it
+ * may overlap the memory of `dst`). Thread-safe for distinct destinations.
  */
 int pybuf_from_contiguous(const struct pybuf_buffer *dst,
                           const void *src,
@@ -816,6 +841,12 @@ int pybuf_from_contiguous(const struct pybuf_buffer *dst,
  * Returns 0, or a negative status with `dst` untouched: NULL or malformed views, a
  * read-only `dst`, a `dst` with a zero stride, different shapes or itemsizes.
  *
+ * # Safety
+ * `dst` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * writable for every element it describes. `src` is NULL or points to a valid view: its
+ * `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated, and its memory is readable for every element it describes.
  * Thread-safe for distinct destinations.
  */
 int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
@@ -850,6 +881,12 @@ int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
  * exactly once (which frees it). On failure `*out` is untouched and `owner` is never
  * called.
  *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Its memory stays valid until the tensor's deleter runs (pass `owner` to be told).
+ * `owner` is NULL or a function safe to call once with `user` from the thread that runs
+ * the deleter. `out` is NULL or points to a writable `DLManagedTensorVersioned *`.
  * Thread-safe; no other thread may release `view` during the call.
  */
 int pybuf_to_dlpack(const struct pybuf_buffer *view,
@@ -863,7 +900,13 @@ int pybuf_to_dlpack(const struct pybuf_buffer *view,
  * `PYBUF_STATUS_READ_ONLY`, since the tensor could not say so (NumPy refuses the same);
  * everything else is as for `pybuf_to_dlpack`, with the deleter `DLManagedTensor`'s.
  *
- * Thread-safe; no other thread may release `view` during the call.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Its memory stays valid until the tensor's deleter runs (pass `owner` to be told).
+ * `owner` is NULL or a function safe to call once with `user` from the thread that runs
+ * the deleter. `out` is NULL or points to a writable `DLManagedTensor *`. Thread-safe; no
+ * other thread may release `view` during the call.
  */
 int pybuf_to_dlpack_legacy(const struct pybuf_buffer *view,
                            pybuf_owner_fn owner,
@@ -893,7 +936,12 @@ int pybuf_to_dlpack_legacy(const struct pybuf_buffer *view,
  * it was. On failure nothing is written, and the tensor is still the caller's, who must
  * call its deleter (DLPack requires this after a version mismatch too).
  *
- * Thread-safe for distinct views; the deleter may run on the thread that releases.
+ * # Safety
+ * `view` is NULL or points to writable memory for a `pybuf_buffer` (overwritten, not
+ * released). `tensor` is NULL or a valid `DLManagedTensorVersioned` whose `shape` (and
+ * `strides`, if not NULL) hold `ndim` entries, that nobody else will call the deleter of
+ * once this succeeds. Thread-safe for distinct views; the deleter may run on the thread
+ * that releases.
  */
 int pybuf_from_dlpack(struct pybuf_buffer *view,
                       DLManagedTensorVersioned *tensor,
@@ -905,7 +953,12 @@ int pybuf_from_dlpack(struct pybuf_buffer *view,
  * NumPy refuses to export read-only arrays so). Everything else, ownership included, is
  * as for `pybuf_from_dlpack`.
  *
- * Thread-safe for distinct views; the deleter may run on the thread that releases.
+ * # Safety
+ * `view` is NULL or points to writable memory for a `pybuf_buffer` (overwritten, not
+ * released). `tensor` is NULL or a valid `DLManagedTensor` whose `shape` (and `strides`,
+ * if not NULL) hold `ndim` entries, that nobody else will call the deleter of once this
+ * succeeds. Thread-safe for distinct views; the deleter may run on the thread that
+ * releases.
  */
 int pybuf_from_dlpack_legacy(struct pybuf_buffer *view, DLManagedTensor *tensor, int flags);
 
@@ -949,6 +1002,12 @@ const char *pybuf_status_name(int status);
  * returned. On failure `*out` is untouched, `owner` is never called, and a negative
  * status is returned.
  *
+ * # Safety
+ * `desc` is NULL or points to a valid `pybuf_exporter_desc`: `format` NULL or
+ * NUL-terminated, `shape`, `strides` and `suboffsets` NULL or of `ndim` entries, and `buf`
+ * valid for `len` bytes until `owner` is called (or, without an owner, as long as the
+ * exporter or a view of it lives). `owner` is NULL or a function safe to call once with
+ * `user` from any thread. `out` is NULL or points to a writable `pybuf_exporter *`.
  * Thread-safe.
  */
 int pybuf_exporter_new(const struct pybuf_exporter_desc *desc,
@@ -960,7 +1019,9 @@ int pybuf_exporter_new(const struct pybuf_exporter_desc *desc,
  * A new reference to `e` (the same pointer), to hand to another thread or owner. Each
  * reference is given back with `pybuf_exporter_free`. Returns NULL if `e` is NULL.
  *
- * Thread-safe.
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. Thread-safe.
  */
 struct pybuf_exporter *pybuf_exporter_clone(struct pybuf_exporter *e);
 
@@ -968,7 +1029,9 @@ struct pybuf_exporter *pybuf_exporter_clone(struct pybuf_exporter *e);
  * Give back one reference to `e`. The memory stays exported while views of it are alive;
  * the owner callback runs when the last reference or view goes. NULL is a no-op.
  *
- * Thread-safe.
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. Each reference is freed once, and not used afterwards. Thread-safe.
  */
 void pybuf_exporter_free(struct pybuf_exporter *e);
 
@@ -986,7 +1049,11 @@ void pybuf_exporter_free(struct pybuf_exporter *e);
  * format belong to the exporter. On failure `view` is untouched and the message names the
  * requirement that failed.
  *
- * Thread-safe: any number of threads may export from and release views of one exporter.
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. `view` is NULL or points to writable memory for a `pybuf_buffer`
+ * (overwritten, not released). Thread-safe: any number of threads may export from and
+ * release views of one exporter.
  */
 int pybuf_exporter_get_buffer(struct pybuf_exporter *e, struct pybuf_buffer *view, int flags);
 
@@ -994,7 +1061,9 @@ int pybuf_exporter_get_buffer(struct pybuf_exporter *e, struct pybuf_buffer *vie
  * The number of live views of `e` (filled and not yet released), or -1 with an error if
  * `e` is NULL.
  *
- * Thread-safe (the count may change as soon as it is read).
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. Thread-safe (the count may change as soon as it is read).
  */
 pybuf_ssize_t pybuf_exporter_exports(const struct pybuf_exporter *e);
 
@@ -1004,7 +1073,11 @@ pybuf_ssize_t pybuf_exporter_exports(const struct pybuf_exporter *e);
  * PYBUF_STATUS_EXPORTS_EXIST while views are alive, as bytearray refuses to resize
  * ("Existing exports of data: object cannot be re-sized"). The owner callback is kept.
  *
- * Thread-safe.
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. `desc` is NULL or points to a valid `pybuf_exporter_desc`: `format` NULL or
+ * NUL-terminated, `shape`, `strides` and `suboffsets` NULL or of `ndim` entries, and `buf`
+ * valid for `len` bytes until the exporter is replaced again or freed. Thread-safe.
  */
 int pybuf_exporter_replace(struct pybuf_exporter *e, const struct pybuf_exporter_desc *desc);
 
@@ -1015,7 +1088,11 @@ int pybuf_exporter_replace(struct pybuf_exporter *e, const struct pybuf_exporter
  * memory must stay valid until the view is released. Release it with `pybuf_release`
  * (which `pybuf_object_get_buffer`'s views do by themselves).
  *
- * Thread-safe for distinct views.
+ * # Safety
+ * `view` is NULL or points to writable memory for a `pybuf_buffer` (overwritten, not
+ * released). `desc` is NULL or points to a valid `pybuf_exporter_desc`: `format` NULL or
+ * NUL-terminated, `shape`, `strides` and `suboffsets` NULL or of `ndim` entries, and `buf`
+ * valid for `len` bytes until the view is released. Thread-safe for distinct views.
  */
 int pybuf_fill_view(struct pybuf_buffer *view, const struct pybuf_exporter_desc *desc, int flags);
 
@@ -1045,7 +1122,11 @@ struct pybuf_object pybuf_exporter_as_object(struct pybuf_exporter *e);
  * the view calls each level's `releasebuffer` once, outermost first, and gives back each
  * export.
  *
- * Thread-safe if the exporter's functions are.
+ * # Safety
+ * `obj` is NULL or points to a valid `pybuf_object`: `procs` NULL or pointing to a
+ * `pybuf_buffer_procs` whose functions follow the buffer protocol for `exporter`, both
+ * alive until the view is released. `view` is NULL or points to writable memory for a
+ * `pybuf_buffer` (overwritten, not released). Thread-safe if the exporter's functions are.
  */
 int pybuf_object_get_buffer(const struct pybuf_object *obj, struct pybuf_buffer *view, int flags);
 
@@ -1056,7 +1137,8 @@ int pybuf_object_get_buffer(const struct pybuf_object *obj, struct pybuf_buffer 
  *
  * Returns -1 with an error recorded when `format` is NULL, malformed, or has no size.
  *
- * Thread-safe.
+ * # Safety
+ * `format` is NULL or a NUL-terminated string. Thread-safe.
  */
 pybuf_ssize_t pybuf_size_from_format(const char *format);
 
@@ -1072,7 +1154,9 @@ pybuf_ssize_t pybuf_size_from_format(const char *format);
  * deeper than 64 levels), `PYBUF_STATUS_OVERFLOW` (a count or size beyond
  * `PY_SSIZE_T_MAX`).
  *
- * Thread-safe.
+ * # Safety
+ * `format` is NULL or a NUL-terminated string. It is not kept. `out` is NULL or points to
+ * a writable `pybuf_format *`. Thread-safe.
  */
 int pybuf_format_parse(const char *format, struct pybuf_format **out);
 
@@ -1083,7 +1167,10 @@ int pybuf_format_parse(const char *format, struct pybuf_format **out);
  * A nested handle (from `pybuf_format_field.nested`) belongs to its parent: passing it
  * here frees nothing and records `PYBUF_STATUS_INVALID_ARGUMENT`.
  *
- * Not thread-safe with respect to `f`: no other thread may be using it.
+ * # Safety
+ * `f` is NULL or a handle from `pybuf_format_parse` (not a nested one), freed once; no
+ * thread uses it, its nested handles or the strings they returned during or after the
+ * call. Not thread-safe with respect to `f`: no other thread may be using it.
  */
 void pybuf_format_free(struct pybuf_format *f);
 
@@ -1092,6 +1179,9 @@ void pybuf_format_free(struct pybuf_format *f);
  * struct (its trailing padding included).
  *
  * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
  */
 pybuf_ssize_t pybuf_format_itemsize(const struct pybuf_format *f);
 
@@ -1101,6 +1191,9 @@ pybuf_ssize_t pybuf_format_itemsize(const struct pybuf_format *f);
  * `dtype.alignment` for the struct).
  *
  * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
  */
 pybuf_ssize_t pybuf_format_alignment(const struct pybuf_format *f);
 
@@ -1109,6 +1202,9 @@ pybuf_ssize_t pybuf_format_alignment(const struct pybuf_format *f);
  * is one field with count 3; `"T{ii}"` is one struct field).
  *
  * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
  */
 pybuf_ssize_t pybuf_format_field_count(const struct pybuf_format *f);
 
@@ -1119,7 +1215,10 @@ pybuf_ssize_t pybuf_format_field_count(const struct pybuf_format *f);
  * Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
  * (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
  *
- * Thread-safe.
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
+ * `out` is NULL or points to a writable `pybuf_format_field`. Its pointers are valid until
+ * the outermost handle is freed. Thread-safe.
  */
 int pybuf_format_get_field(const struct pybuf_format *f,
                            pybuf_ssize_t index,
@@ -1131,6 +1230,9 @@ int pybuf_format_get_field(const struct pybuf_format *f,
  *
  * Returns -1 with an error recorded when `f` is NULL. Thread-safe (the first call
  * builds the list).
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
  */
 pybuf_ssize_t pybuf_format_leaf_count(const struct pybuf_format *f);
 
@@ -1141,7 +1243,10 @@ pybuf_ssize_t pybuf_format_leaf_count(const struct pybuf_format *f);
  * Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
  * (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
  *
- * Thread-safe.
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
+ * `out` is NULL or points to a writable `pybuf_format_leaf`. Its pointers are valid until
+ * the outermost handle is freed. Thread-safe.
  */
 int pybuf_format_get_leaf(const struct pybuf_format *f,
                           pybuf_ssize_t index,
@@ -1156,6 +1261,10 @@ int pybuf_format_get_leaf(const struct pybuf_format *f,
  *
  * The string belongs to the handle and lives as long as it. Returns NULL with an error
  * recorded when `f` is NULL. Thread-safe (the first call builds the string).
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). The
+ * string returned is valid until the outermost handle is freed.
  */
 const char *pybuf_format_canonical(const struct pybuf_format *f);
 
@@ -1169,6 +1278,9 @@ const char *pybuf_format_canonical(const struct pybuf_format *f);
  * `PYBUF_STATUS_FORMAT_MISMATCH` and `pybuf_last_error()` names the first differing
  * field), or `PYBUF_STATUS_NULL_POINTER` when `a` or `b` is NULL.
  *
+ * # Safety
+ * `a` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). `b`
+ * is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
  * Thread-safe.
  */
 int pybuf_format_equal(const struct pybuf_format *a, const struct pybuf_format *b);
@@ -1188,6 +1300,10 @@ int pybuf_format_equal(const struct pybuf_format *a, const struct pybuf_format *
  *
  * The time is proportional to the number of runs of values (see
  * `pybuf_format_runs_next`), not to the length of the strings. Thread-safe.
+ *
+ * # Safety
+ * `a` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). `b`
+ * is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
  */
 int pybuf_format_compatible(const struct pybuf_format *a, const struct pybuf_format *b);
 
@@ -1199,7 +1315,10 @@ int pybuf_format_compatible(const struct pybuf_format *a, const struct pybuf_for
  * `pybuf_format_runs_free`. Returns `PYBUF_STATUS_NULL_POINTER` with `*out` untouched
  * when `f` or `out` is NULL.
  *
- * Thread-safe with respect to `f`.
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). It
+ * stays alive (not freed) until the iterator is freed. `out` is NULL or points to a
+ * writable `pybuf_format_runs *`. Thread-safe with respect to `f`.
  */
 int pybuf_format_runs_new(const struct pybuf_format *f, struct pybuf_format_runs **out);
 
@@ -1210,7 +1329,10 @@ int pybuf_format_runs_new(const struct pybuf_format *f, struct pybuf_format_runs
  * returning 0), or `PYBUF_STATUS_NULL_POINTER` when `it` or `out` is NULL. A format
  * with a huge repeat (`"1000000000T{id}"`) yields that many runs, one per call.
  *
- * Not thread-safe with respect to `it`.
+ * # Safety
+ * `it` is NULL or a live iterator from `pybuf_format_runs_new`, used by one thread at a
+ * time. `out` is NULL or points to a writable `pybuf_format_run`. Not thread-safe with
+ * respect to `it`.
  */
 int pybuf_format_runs_next(struct pybuf_format_runs *it, struct pybuf_format_run *out);
 
@@ -1218,7 +1340,9 @@ int pybuf_format_runs_next(struct pybuf_format_runs *it, struct pybuf_format_run
  * Free an iterator made by `pybuf_format_runs_new`. `pybuf_format_runs_free(NULL)`
  * does nothing.
  *
- * Not thread-safe with respect to `it`.
+ * # Safety
+ * `it` is NULL or a live iterator from `pybuf_format_runs_new`, freed once and not used
+ * afterwards. Not thread-safe with respect to `it`.
  */
 void pybuf_format_runs_free(struct pybuf_format_runs *it);
 
@@ -1237,7 +1361,10 @@ void pybuf_format_runs_free(struct pybuf_format_runs *it);
  * other parse statuses) for a malformed `expected` or `view->format`, the message
  * saying which.
  *
- * Thread-safe; reads `view` only.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. `expected` is NULL or a NUL-terminated string. Thread-safe; reads `view` only.
  */
 int pybuf_check_format(const struct pybuf_buffer *view, const char *expected);
 
@@ -1253,7 +1380,10 @@ int pybuf_check_format(const struct pybuf_buffer *view, const char *expected);
  * `PYBUF_STATUS_INVALID_ARGUMENT` for another `order`; or the errors of
  * `pybuf_check_format`.
  *
- * Thread-safe; reads `view` only.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. `expected` is NULL or a NUL-terminated string. Thread-safe; reads `view` only.
  */
 int pybuf_check_format_ex(const struct pybuf_buffer *view,
                           const char *expected,
@@ -1279,6 +1409,8 @@ int pybuf_check_format_ex(const struct pybuf_buffer *view,
  * format with no array-interface type (`u`, `p`, pointers), `PYBUF_STATUS_LENGTH_MISMATCH`
  * when `size` is too small.
  *
+ * # Safety
+ * `format` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
  * Thread-safe.
  */
 pybuf_ssize_t pybuf_format_to_typestr(const char *format,
@@ -1297,6 +1429,8 @@ pybuf_ssize_t pybuf_format_to_typestr(const char *format,
  * Arguments, output (the length is returned; `out` NULL with `size` 0 asks for it;
  * nothing is written when it does not fit) and errors as for `pybuf_format_to_typestr`.
  *
+ * # Safety
+ * `format` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
  * Thread-safe.
  */
 pybuf_ssize_t pybuf_format_to_descr(const char *format,
@@ -1316,7 +1450,9 @@ pybuf_ssize_t pybuf_format_to_descr(const char *format,
  * lacks (datetime64, timedelta64, a size with no code such as `"<i16"`, `"|S0"`),
  * `PYBUF_STATUS_LENGTH_MISMATCH` when `size` is too small.
  *
- * Thread-safe.
+ * # Safety
+ * `typestr` is NULL or a NUL-terminated string. `out` is NULL or writable for `size`
+ * bytes. Thread-safe.
  */
 pybuf_ssize_t pybuf_format_from_typestr(const char *typestr, char *out, pybuf_ssize_t size);
 
@@ -1337,6 +1473,8 @@ pybuf_ssize_t pybuf_format_from_typestr(const char *typestr, char *out, pybuf_ss
  * name with ':'; `PYBUF_STATUS_OVERFLOW` when a field's or the item's size in bytes
  * exceeds `pybuf_ssize_t` (`"[('', '|V8', (2305843009213693952,))]"`).
  *
+ * # Safety
+ * `descr` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
  * Thread-safe.
  */
 pybuf_ssize_t pybuf_format_from_descr(const char *descr, char *out, pybuf_ssize_t size);
@@ -1371,7 +1509,12 @@ const char *pybuf_version_string(void);
  * `src` (as `pybuf_is_contiguous` reports it), INVALID_ARGUMENT (`dim` out of range, a
  * step of 0, `dst == src`, a released `src`), OVERFLOW.
  *
- * Thread-safe for distinct `dst`.
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). Thread-safe for distinct `dst`.
  */
 int pybuf_slice(struct pybuf_buffer *dst,
                 const struct pybuf_buffer *src,
@@ -1397,7 +1540,12 @@ int pybuf_slice(struct pybuf_buffer *dst,
  * `src`, INVALID_ARGUMENT (`dim` out of range, `dst == src`), INDEX_OUT_OF_RANGE,
  * BUFFER_REQUEST, OVERFLOW.
  *
- * Thread-safe for distinct `dst`.
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). Thread-safe for distinct `dst`.
  */
 int pybuf_index(struct pybuf_buffer *dst,
                 const struct pybuf_buffer *src,
@@ -1414,7 +1562,13 @@ int pybuf_index(struct pybuf_buffer *dst,
  * `src`, INVALID_SHAPE (a negative `shape[k]`), INDEX_OUT_OF_RANGE (a block outside
  * `src`), INVALID_ARGUMENT, OVERFLOW. See the module documentation for ownership.
  *
- * Thread-safe for distinct `dst`.
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). `start` and `shape` are NULL or hold `src->ndim`
+ * entries. Thread-safe for distinct `dst`.
  */
 int pybuf_subview(struct pybuf_buffer *dst,
                   const struct pybuf_buffer *src,
@@ -1429,7 +1583,12 @@ int pybuf_subview(struct pybuf_buffer *dst,
  * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
  * `src`, BUFFER_REQUEST (suboffsets), INVALID_ARGUMENT.
  *
- * Thread-safe for distinct `dst`.
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). Thread-safe for distinct `dst`.
  */
 int pybuf_transpose(struct pybuf_buffer *dst, const struct pybuf_buffer *src);
 
@@ -1446,6 +1605,12 @@ int pybuf_transpose(struct pybuf_buffer *dst, const struct pybuf_buffer *src);
  * `src`, INVALID_ARGUMENT (an axis out of range or repeated, `dst == src`),
  * BUFFER_REQUEST (a dimension moved across a pointer read).
  *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). `axes` is NULL or holds `src->ndim` entries.
  * Thread-safe for distinct `dst`.
  */
 int pybuf_permute(struct pybuf_buffer *dst, const struct pybuf_buffer *src, const int *axes);
@@ -1471,7 +1636,13 @@ int pybuf_permute(struct pybuf_buffer *dst, const struct pybuf_buffer *src, cons
  * INVALID_SHAPE (a negative entry), the parse statuses of `format` (INVALID_FORMAT,
  * UNSUPPORTED_FORMAT), INVALID_ITEMSIZE (a format of size 0), OVERFLOW.
  *
- * Thread-safe for distinct `dst`.
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). `format` is NULL or a NUL-terminated string.
+ * `shape` is NULL or holds `ndim` entries. Thread-safe for distinct `dst`.
  */
 int pybuf_cast(struct pybuf_buffer *dst,
                const struct pybuf_buffer *src,
@@ -1489,7 +1660,12 @@ int pybuf_cast(struct pybuf_buffer *dst,
  * `src`, INVALID_ARGUMENT (`dim`), INVALID_SHAPE (a negative `length`), SHAPE_MISMATCH
  * (a dimension of another length than 1 or `length`).
  *
- * Thread-safe for distinct `dst`.
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). Thread-safe for distinct `dst`.
  */
 int pybuf_broadcast(struct pybuf_buffer *dst,
                     const struct pybuf_buffer *src,
@@ -1506,6 +1682,12 @@ int pybuf_broadcast(struct pybuf_buffer *dst,
  * `src`, INVALID_NDIM (`ndim` outside 0..=64), INVALID_SHAPE (a negative entry),
  * SHAPE_MISMATCH (fewer dimensions than `src`, or a length that cannot be broadcast).
  *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). `shape` is NULL or holds `ndim` entries.
  * Thread-safe for distinct `dst`.
  */
 int pybuf_broadcast_to(struct pybuf_buffer *dst,
@@ -1522,7 +1704,10 @@ int pybuf_broadcast_to(struct pybuf_buffer *dst,
  * Returns -1 with an error recorded for NULL, a malformed view or format, or a format
  * whose values reach beyond the view's itemsize (INVALID_ITEMSIZE).
  *
- * Thread-safe; reads `view` only.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Thread-safe; reads `view` only.
  */
 pybuf_ssize_t pybuf_item_fields(const struct pybuf_buffer *view);
 
@@ -1543,7 +1728,12 @@ pybuf_ssize_t pybuf_item_fields(const struct pybuf_buffer *view);
  * view, INDEX_OUT_OF_RANGE (an index, or `field`), the format's parse statuses,
  * INVALID_ITEMSIZE (the value lies beyond the view's itemsize).
  *
- * Thread-safe; reads `view` and its memory.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * readable for every element it describes. `indices` is NULL or holds `view->ndim`
+ * entries. `out` is NULL or points to a writable `pybuf_value`. A string value in it
+ * points into the view's memory. Thread-safe; reads `view` and its memory.
  */
 int pybuf_get_item(const struct pybuf_buffer *view,
                    const pybuf_ssize_t *indices,
@@ -1565,7 +1755,12 @@ int pybuf_get_item(const struct pybuf_buffer *view,
  * `pybuf_get_item`, READ_ONLY, TYPE_MISMATCH, VALUE_OUT_OF_RANGE, INVALID_ARGUMENT (a
  * `kind` that is no PYBUF_VALUE_*, a BOOL other than 0 or 1, a negative `size`).
  *
- * Thread-safe for distinct elements.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * writable for every element it describes. `indices` is NULL or holds `view->ndim`
+ * entries. `value` is NULL or points to a valid `pybuf_value` (a string one addressing its
+ * `len` bytes). Thread-safe for distinct elements.
  */
 int pybuf_set_item(const struct pybuf_buffer *view,
                    const pybuf_ssize_t *indices,
@@ -1583,7 +1778,11 @@ int pybuf_set_item(const struct pybuf_buffer *view,
  * returns 0; otherwise a negative status with `*out` untouched: NULL_POINTER, a
  * malformed view, INVALID_ARGUMENT (order).
  *
- * Thread-safe; reads `view` only.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Its memory stays valid while the iterator is used. `out` is NULL or points to a
+ * writable `pybuf_iter *`. Thread-safe; reads `view` only.
  */
 int pybuf_iter_new(const struct pybuf_buffer *view, char order, struct pybuf_iter **out);
 
@@ -1595,13 +1794,20 @@ int pybuf_iter_new(const struct pybuf_buffer *view, char order, struct pybuf_ite
  *
  * With suboffsets, the pointers stored in the memory are followed as
  * `pybuf_get_pointer` follows them. Not thread-safe with respect to `it`.
+ *
+ * # Safety
+ * `it` is NULL or a live iterator from `pybuf_iter_new`, used by one thread at a time,
+ * whose view's memory is still valid. `element` is NULL or writable; `indices` is NULL or
+ * holds the view's `ndim` writable entries.
  */
 int pybuf_iter_next(struct pybuf_iter *it, void **element, pybuf_ssize_t *indices);
 
 /**
  * Free an iterator made by `pybuf_iter_new`. `pybuf_iter_free(NULL)` does nothing.
  *
- * Not thread-safe with respect to `it`.
+ * # Safety
+ * `it` is NULL or a live iterator from `pybuf_iter_new`, freed once and not used
+ * afterwards. Not thread-safe with respect to `it`.
  */
 void pybuf_iter_free(struct pybuf_iter *it);
 
@@ -1620,6 +1826,12 @@ void pybuf_iter_free(struct pybuf_iter *it);
  * and both values); or a negative status: NULL_POINTER, a malformed view, a format's
  * parse status, INVALID_ITEMSIZE (a format whose values reach beyond its itemsize).
  *
+ * # Safety
+ * `a` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are NULL
+ * or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * readable for every element it describes. `b` is NULL or points to a valid view: its
+ * `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated, and its memory is readable for every element it describes.
  * Thread-safe; reads both views and their memory.
  */
 int pybuf_equal(const struct pybuf_buffer *a, const struct pybuf_buffer *b);
@@ -1648,7 +1860,11 @@ int pybuf_equal(const struct pybuf_buffer *a, const struct pybuf_buffer *b);
  * INVALID_ITEMSIZE, INVALID_STRIDES, INVALID_SUBOFFSETS, LENGTH_MISMATCH (len, or bytes
  * outside the memory), OVERFLOW, the format's parse statuses.
  *
- * Thread-safe; reads `view` and, at the memory level, `[base, base + size)`.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated. At
+ * PYBUF_VALIDATE_MEMORY, `base` addresses `size` readable bytes (the view's memory need
+ * not be valid: only stored pointers found inside that range are read). Thread-safe; reads `view` and, at the memory level, `[base, base + size)`.
  */
 int pybuf_validate(const struct pybuf_buffer *view,
                    int level,
@@ -1665,6 +1881,10 @@ int pybuf_validate(const struct pybuf_buffer *view,
  * Returns 0, or a negative status with `*lo` and `*hi` untouched: NULL_POINTER, a
  * malformed view, OVERFLOW (bytes farther from `buf` than a pybuf_ssize_t can say).
  *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; with suboffsets,
+ * the pointers stored in its memory are valid. `lo` and `hi` are NULL or writable.
  * Thread-safe; reads `view` and, with suboffsets, its memory.
  */
 int pybuf_extent(const struct pybuf_buffer *view, pybuf_ssize_t *lo, pybuf_ssize_t *hi);

@@ -76,6 +76,8 @@ fn run(f: impl FnOnce() -> Result<pybuf_ssize_t>) -> pybuf_ssize_t {
 /// format with no array-interface type (`u`, `p`, pointers), `PYBUF_STATUS_LENGTH_MISMATCH`
 /// when `size` is too small.
 ///
+/// # Safety
+/// `format` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_to_typestr(
@@ -103,6 +105,8 @@ pub unsafe extern "C" fn pybuf_format_to_typestr(
 /// Arguments, output (the length is returned; `out` NULL with `size` 0 asks for it;
 /// nothing is written when it does not fit) and errors as for `pybuf_format_to_typestr`.
 ///
+/// # Safety
+/// `format` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_to_descr(
@@ -131,7 +135,9 @@ pub unsafe extern "C" fn pybuf_format_to_descr(
 /// lacks (datetime64, timedelta64, a size with no code such as `"<i16"`, `"|S0"`),
 /// `PYBUF_STATUS_LENGTH_MISMATCH` when `size` is too small.
 ///
-/// Thread-safe.
+/// # Safety
+/// `typestr` is NULL or a NUL-terminated string. `out` is NULL or writable for `size`
+/// bytes. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_from_typestr(
     typestr: *const c_char,
@@ -163,6 +169,8 @@ pub unsafe extern "C" fn pybuf_format_from_typestr(
 /// name with ':'; `PYBUF_STATUS_OVERFLOW` when a field's or the item's size in bytes
 /// exceeds `pybuf_ssize_t` (`"[('', '|V8', (2305843009213693952,))]"`).
 ///
+/// # Safety
+/// `descr` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_from_descr(
