@@ -53,6 +53,13 @@ count_pytest() {
 }
 
 run cargo count_cargo cargo test --release
+# The API reference needs Doxygen: on a fresh machine (CI) install Debian's package when
+# root, saying so; otherwise the docs suite fails and names the command.
+if ! command -v doxygen >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "=== installing doxygen for the docs suite: apt-get install -y doxygen"
+    apt-get install -y doxygen >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y doxygen >/dev/null 2>&1; }
+fi
+run docs count_clean bash -c 'make --no-print-directory docs && echo clean'
 run clippy count_clean bash -c 'cargo clippy --all-targets -- -D warnings && echo clean'
 run rustdoc count_clean bash -c 'RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps && echo clean'
 run ctest count_ctest bash -c '

@@ -98,7 +98,7 @@ pub unsafe extern "C" fn pybuf_format_to_typestr(
 /// The `__array_interface__` `descr` of one item of the PEP 3118 `format`, as the text
 /// of its Python literal (`ast.literal_eval` reads it): `"[('', '<f8')]"` for a scalar;
 /// for a struct one `(name, type)` or `(name, type, shape)` per field, a nested list for a
-/// nested struct, and `('', '|V<n>')` for the gaps (alignment, `x` padding, an `itemsize`
+/// nested struct, and `('', '|Vn')` (n bytes) for the gaps (alignment, `x` padding, an `itemsize`
 /// larger than the format's): `"T{b:a:d:b:}"` is `"[('a', '|i1'), ('', '|V7'), ('b',
 /// '<f8')]"` on x86-64. Unnamed fields are named as NumPy names them (`f0`, `f1`, ...).
 ///

@@ -208,7 +208,7 @@ struct Derived {
     format: Option<CString>,
 }
 
-/// Read `src`, apply `op`, and fill `dst` with the result (see the module documentation).
+/// Read `src`, apply `op`, and fill `dst` with the result (the rules under "Derived views" at the top of this file).
 ///
 /// # Safety
 /// `src` is NULL or a valid view (arrays of ndim entries, a NUL-terminated format);
@@ -317,7 +317,7 @@ fn bound(b: pybuf_ssize_t) -> Option<isize> {
 ///
 /// Every dimension can be sliced (memoryview slices only 1-D views). With suboffsets,
 /// `buf` or the suboffset of the dimension's pointer group moves, as CPython moves it
-/// for PIL-style arrays. See the module documentation of derived views for ownership.
+/// for PIL-style arrays. Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src` (as `pybuf_is_contiguous` reports it), INVALID_ARGUMENT (`dim` out of range, a
@@ -356,7 +356,7 @@ pub unsafe extern "C" fn pybuf_slice(
 /// nothing and keeps its `buf` (no element is ever addressed through it). Indexing dimension
 /// `d` when both `d` and `d - 1` have suboffsets is refused (BUFFER_REQUEST): the two
 /// pointer reads cannot be merged. The result keeps a suboffsets array (all negative,
-/// perhaps) when the source had one. See the module documentation for ownership.
+/// perhaps) when the source had one. Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_ARGUMENT (`dim` out of range, `dst == src`), INDEX_OUT_OF_RANGE,
@@ -389,7 +389,7 @@ pub unsafe extern "C" fn pybuf_index(
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_SHAPE (a negative `shape[k]`), INDEX_OUT_OF_RANGE (a block outside
-/// `src`), INVALID_ARGUMENT, OVERFLOW. See the module documentation for ownership.
+/// `src`), INVALID_ARGUMENT, OVERFLOW. Ownership: see "Derived views" in the Views group.
 ///
 /// # Safety
 /// `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
@@ -419,7 +419,7 @@ pub unsafe extern "C" fn pybuf_subview(
 
 /// Fill `dst` with `src`, its axes reversed (numpy's `.T`): shape and strides reversed.
 /// A view with suboffsets is transposed only when no dimension moves across a pointer
-/// read (see `pybuf_permute`). See the module documentation for ownership.
+/// read (see `pybuf_permute`). Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, BUFFER_REQUEST (suboffsets), INVALID_ARGUMENT.
@@ -444,7 +444,7 @@ pub unsafe extern "C" fn pybuf_transpose(dst: *mut pybuf_buffer, src: *const pyb
 ///
 /// With suboffsets, the dimensions up to each one that has a suboffset form a group, and
 /// only permutations within groups are possible: a pointer read cannot move (CPython
-/// cannot permute such views at all). See the module documentation for ownership.
+/// cannot permute such views at all). Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_ARGUMENT (an axis out of range or repeated, `dst == src`),
@@ -487,8 +487,8 @@ pub unsafe extern "C" fn pybuf_permute(
 /// only 1-D to N-D or N-D to 1-D), any format pybuf parses (memoryview takes only native
 /// single-character formats), a cast between two non-byte formats (memoryview needs 'B',
 /// 'b' or 'c' on one side), empty views and zeros in `shape` (memoryview refuses them).
-/// The format string is copied as given ("@d" stays "@d"). See the module documentation
-/// for ownership.
+/// The format string is copied as given ("@d" stays "@d"). Ownership: see "Derived
+/// views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, BUFFER_REQUEST, LENGTH_MISMATCH, INVALID_NDIM (`ndim` outside -1..=64),
@@ -546,7 +546,7 @@ pub unsafe extern "C" fn pybuf_cast(
 /// Fill `dst` with `src` where dimension `dim`, of length 1, has length `length` and
 /// stride 0: every index in it reads the same element (a dimension that already has
 /// `length` keeps its stride). `dst` is read-only, as numpy's `broadcast_to` makes it: a
-/// write would change several elements. See the module documentation for ownership.
+/// write would change several elements. Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_ARGUMENT (`dim`), INVALID_SHAPE (a negative `length`), SHAPE_MISMATCH
@@ -574,7 +574,7 @@ pub unsafe extern "C" fn pybuf_broadcast(
 /// Fill `dst` with `src` broadcast to `ndim` dimensions of `shape`, as numpy's
 /// `broadcast_to`: the dimensions are matched from the last, each must equal the target
 /// or be 1 (its stride becomes 0), and new leading dimensions get stride 0. `dst` is
-/// read-only. See the module documentation for ownership.
+/// read-only. Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_NDIM (`ndim` outside 0..=64), INVALID_SHAPE (a negative entry),
