@@ -12,7 +12,7 @@ VPY        := $(VENV)/bin/python
 RELEASE    := target/release
 CFLAGS_C   := -std=c99 -Wall -Wextra -Werror -O2
 
-.PHONY: all lib header header-check demo test venv cargo-test ctest pytest cython bench bench-criterion clean install uninstall
+.PHONY: all lib header header-check docs docs-deps demo test venv cargo-test ctest pytest cython bench bench-criterion clean install uninstall
 
 all: lib
 
@@ -65,6 +65,18 @@ header:
 
 header-check:
 	$(CARGO) test --release --test header
+
+# The HTML API reference of include/pybuf.h, by topic (docs/Doxyfile), in build/docs/html;
+# any Doxygen warning fails it. Needs Doxygen: `make docs-deps` installs Debian's package
+# (apt-get install -y doxygen, as root); `make docs` itself installs nothing.
+docs:
+	@command -v doxygen >/dev/null 2>&1 || { echo "make docs needs Doxygen: run 'apt-get install doxygen' (or 'make docs-deps' as root)" >&2; exit 1; }
+	@mkdir -p $(BUILD)/docs
+	doxygen docs/Doxyfile
+	@echo "API reference: $(BUILD)/docs/html/index.html"
+
+docs-deps:
+	apt-get install -y doxygen
 
 demo: lib
 	@mkdir -p $(BUILD)

@@ -155,6 +155,22 @@ static void malformed(void) {
     }
 }
 
+/* Issue 13: two byte order markers in a row, with or without whitespace between them, are
+   refused as struct.calcsize and NumPy refuse them; one marker, even alone, is a format. */
+static void two_markers_in_a_row(void) {
+    CHECK_BAD("<>", PYBUF_STATUS_INVALID_FORMAT);
+    CHECK_BAD("<>i", PYBUF_STATUS_INVALID_FORMAT);
+    CHECK_BAD("<<i", PYBUF_STATUS_INVALID_FORMAT);
+    CHECK_BAD("< >i", PYBUF_STATUS_INVALID_FORMAT);
+    CHECK_BAD("@=", PYBUF_STATUS_INVALID_FORMAT);
+    CHECK_BAD("T{<>i}", PYBUF_STATUS_INVALID_FORMAT);
+    CHECK_BAD("i<>i", PYBUF_STATUS_INVALID_FORMAT);
+    CHECK_SIZE("<", 0);
+    CHECK_SIZE("< i", 4);
+    CHECK_SIZE("<i>i", 8);
+    CHECK_SIZE("T{<i}", 4);
+}
+
 static void null_format(void) {
     CHECK_BAD(NULL, PYBUF_STATUS_NULL_POINTER);
 }
@@ -165,6 +181,7 @@ int main(void) {
     RUN(standard_sizes);
     RUN(counts);
     RUN(malformed);
+    RUN(two_markers_in_a_row);
     RUN(null_format);
     return check_report();
 }

@@ -15,153 +15,62 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** The version of this header (equal to Cargo.toml's), and as one number:
-    MAJOR * 10000 + MINOR * 100 + PATCH. Compare with pybuf_version() at run time. */
-#define PYBUF_VERSION_MAJOR 0
-#define PYBUF_VERSION_MINOR 1
-#define PYBUF_VERSION_PATCH 0
-#define PYBUF_VERSION_NUMBER 100
-#define PYBUF_VERSION_STRING "0.1.0"
-
-/*
- * DLPack 1.1's structs (https://github.com/dmlc/dlpack), for pybuf_to_dlpack and
- * pybuf_from_dlpack: the names, fields, layout and constants of dlpack.h, declared under
- * dlpack.h's own include guard. Include the two headers in either order: when dlpack.h
- * comes first, its declarations are used and these are skipped; when pybuf.h comes first,
- * a later dlpack.h is skipped. A program that needs more of dlpack.h than its structs (a
- * newer device type, the exchange API) includes dlpack.h before pybuf.h.
- */
-#ifndef DLPACK_DLPACK_H_
-#define DLPACK_DLPACK_H_
-
-#ifdef __cplusplus
-#define DLPACK_EXTERN_C extern "C"
-#else
-#define DLPACK_EXTERN_C
-#endif
-
-#define DLPACK_MAJOR_VERSION 1
-#define DLPACK_MINOR_VERSION 1
-
-#ifdef _WIN32
-#ifdef DLPACK_EXPORTS
-#define DLPACK_DLL __declspec(dllexport)
-#else
-#define DLPACK_DLL __declspec(dllimport)
-#endif
-#else
-#define DLPACK_DLL
-#endif
-
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** The ABI version of a DLManagedTensorVersioned (pybuf reads major version 1). */
-typedef struct {
-    uint32_t major;
-    uint32_t minor;
-} DLPackVersion;
+/* ================================================================================
+ * ABI and flags
+ * ================================================================================ */
 
-/** Where memory is (pybuf reads kDLCPU, kDLCUDAHost, kDLROCMHost and kDLCUDAManaged). */
-#ifdef __cplusplus
-typedef enum : int32_t {
-#else
-typedef enum {
-#endif
-    kDLCPU = 1,
-    kDLCUDA = 2,
-    kDLCUDAHost = 3,
-    kDLOpenCL = 4,
-    kDLVulkan = 7,
-    kDLMetal = 8,
-    kDLVPI = 9,
-    kDLROCM = 10,
-    kDLROCMHost = 11,
-    kDLExtDev = 12,
-    kDLCUDAManaged = 13,
-    kDLOneAPI = 14,
-    kDLWebGPU = 15,
-    kDLHexagon = 16,
-    kDLMAIA = 17,
-    kDLTrn = 18,
-} DLDeviceType;
+/**
+ * \defgroup pybuf_abi ABI and flags
+ * pybuf_buffer is byte for byte CPython's Py_buffer, pybuf_ssize_t its Py_ssize_t, and the
+ * PYBUF_* request flags equal CPython's PyBUF_*: a view filled by CPython, numpy or
+ * Cython can be passed to pybuf and back without conversion.
+ * @{
+ */
 
-/** A device: its type and index (0 for host memory). */
-typedef struct {
-    DLDeviceType device_type;
-    int32_t device_id;
-} DLDevice;
+/**
+ * A signed size with the width of CPython's `Py_ssize_t` (`ssize_t`/`intptr_t`).
+ */
+typedef ptrdiff_t pybuf_ssize_t;
 
-/** The kinds of element types, stored in DLDataType.code. */
-typedef enum {
-    kDLInt = 0U,
-    kDLUInt = 1U,
-    kDLFloat = 2U,
-    kDLOpaqueHandle = 3U,
-    kDLBfloat = 4U,
-    kDLComplex = 5U,
-    kDLBool = 6U,
-    kDLFloat8_e3m4 = 7U,
-    kDLFloat8_e4m3 = 8U,
-    kDLFloat8_e4m3b11fnuz = 9U,
-    kDLFloat8_e4m3fn = 10U,
-    kDLFloat8_e4m3fnuz = 11U,
-    kDLFloat8_e5m2 = 12U,
-    kDLFloat8_e5m2fnuz = 13U,
-    kDLFloat8_e8m0fnu = 14U,
-    kDLFloat6_e2m3fn = 15U,
-    kDLFloat6_e3m2fn = 16U,
-    kDLFloat4_e2m1fn = 17U,
-} DLDataTypeCode;
-
-/** An element type: a DLDataTypeCode, its width in bits, and 1 lane (vectors: more). */
-typedef struct {
-    uint8_t code;
-    uint8_t bits;
-    uint16_t lanes;
-} DLDataType;
-
-/** Memory, device, shape and element strides (not bytes), and element type. */
-typedef struct {
-    void *data;
-    DLDevice device;
-    int32_t ndim;
-    DLDataType dtype;
-    int64_t *shape;
-    int64_t *strides;
-    uint64_t byte_offset;
-} DLTensor;
-
-/** The legacy (pre-1.0) exchange struct: the consumer calls deleter(self) once. */
-typedef struct DLManagedTensor {
-    DLTensor dl_tensor;
-    void *manager_ctx;
-    void (*deleter)(struct DLManagedTensor *self);
-} DLManagedTensor;
-
-/** DLManagedTensorVersioned.flags: the memory must not be written. */
-#define DLPACK_FLAG_BITMASK_READ_ONLY (1UL << 0UL)
-/** DLManagedTensorVersioned.flags: the producer copied the memory for this tensor. */
-#define DLPACK_FLAG_BITMASK_IS_COPIED (1UL << 1UL)
-/** DLManagedTensorVersioned.flags: a sub-byte element type is padded, not packed. */
-#define DLPACK_FLAG_BITMASK_IS_SUBBYTE_TYPE_PADDED (1UL << 2UL)
-
-/** The DLPack 1.x exchange struct: the consumer calls deleter(self) once. */
-typedef struct DLManagedTensorVersioned {
-    DLPackVersion version;
-    void *manager_ctx;
-    void (*deleter)(struct DLManagedTensorVersioned *self);
-    uint64_t flags;
-    DLTensor dl_tensor;
-} DLManagedTensorVersioned;
-
-#ifdef __cplusplus
-}
-#endif
-
-#endif /* DLPACK_DLPACK_H_ */
-
+/**
+ * A view of typed, strided memory: field for field CPython's `Py_buffer`.
+ *
+ * A view filled by CPython (`PyObject_GetBuffer`) can be passed to every pybuf consumer
+ * function unchanged, and a view filled by pybuf can be handed to CPython.
+ *
+ * - `buf`: the start of the memory (of element 0, not of the allocation).
+ * - `obj`: belongs to the user. pybuf never reads it, never frees it, and leaves it NULL
+ *   unless the caller passes an object (Cython sets it to `self`).
+ * - `len`: product(shape) * itemsize, in bytes.
+ * - `itemsize`: the size of one element in bytes (> 0).
+ * - `readonly`: 1 if the memory must not be written, else 0.
+ * - `ndim`: the number of dimensions, 0 to PYBUF_MAX_NDIM.
+ * - `format`: a PEP 3118 format string; NULL means "B" (unsigned bytes).
+ * - `shape`: `ndim` lengths; NULL is allowed only when ndim is 0, or 1 for the answer to
+ *   a PYBUF_SIMPLE request: the view is then `len` unsigned bytes, whatever `itemsize`
+ *   says (PEP 3118), and `strides` must be NULL too.
+ * - `strides`: `ndim` byte steps; NULL means C-contiguous.
+ * - `suboffsets`: NULL, or `ndim` entries where a non-negative entry means "dereference a
+ *   pointer here and add this offset" (PIL-style arrays).
+ * - `internal`: pybuf's own bookkeeping for views that pybuf filled. Do not touch it.
+ */
+typedef struct pybuf_buffer {
+    void *buf;
+    void *obj;
+    pybuf_ssize_t len;
+    pybuf_ssize_t itemsize;
+    int readonly;
+    int ndim;
+    char *format;
+    pybuf_ssize_t *shape;
+    pybuf_ssize_t *strides;
+    pybuf_ssize_t *suboffsets;
+    void *internal;
+} pybuf_buffer;
 
 /**
  * The largest ndim a view may have (CPython's `PyBUF_MAX_NDIM`).
@@ -209,72 +118,126 @@ typedef struct DLManagedTensorVersioned {
 
 #define PYBUF_WRITE 512
 
-/**
- * Bytes kept of a message, its terminating NUL included; a longer one is cut at a
- * character boundary and ends in "...".
- */
-#define MESSAGE_CAPACITY 1024
+/** @} */ /* end of pybuf_abi */
+
+/* ================================================================================
+ * Consumers mirroring CPython
+ * ================================================================================ */
 
 /**
- * `pybuf_value.kind`: a signed integer in `i` (codes `b h i l q n`).
+ * \defgroup pybuf_consumer Consumers mirroring CPython
+ * The PyBuffer_* functions of CPython's C API, for any pybuf_buffer, with the same results,
+ * except that a NULL or malformed view is refused with a status instead of crashing.
+ * @{
  */
-#define PYBUF_VALUE_INT 1
 
 /**
- * `pybuf_value.kind`: an unsigned integer in `u` (codes `B H I L Q N`; `u`, `w` as
- * code units; `P`, `O`, `&`, `X{}` as addresses).
+ * Whether `view` is contiguous in `order`: 'C' (row-major), 'F' (column-major) or 'A'
+ * (either). Mirrors `PyBuffer_IsContiguous`: a view with suboffsets is never contiguous,
+ * NULL strides mean C-contiguous, and an empty view is contiguous in every order.
+ *
+ * Returns 1 or 0. It returns 0 for any other order, and 0 with an error recorded
+ * (see `pybuf_last_error`) when `view` is NULL or malformed, where CPython may crash.
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Thread-safe; reads `view` only.
  */
-#define PYBUF_VALUE_UINT 2
+int pybuf_is_contiguous(const struct pybuf_buffer *view, char order);
 
 /**
- * `pybuf_value.kind`: a double in `real` (codes `e f d`, and `g` rounded to a double).
+ * The address of the element at `indices` (`ndim` entries; may be NULL when ndim is 0).
+ * Mirrors `PyBuffer_GetPointer`, suboffsets included: at a dimension with a non-negative
+ * suboffset, the pointer stored there is followed and the suboffset added. NULL strides
+ * mean C-contiguous.
+ *
+ * Returns NULL with an error recorded when an argument is NULL, the view is malformed, or
+ * an index is outside `0..shape[i]` (CPython does not check).
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; with suboffsets,
+ * the pointers stored in its memory are valid.
+ * `indices` is NULL or holds `view->ndim` entries. Thread-safe; reads `view` and, with
+ * suboffsets, the pointers stored in its memory.
  */
-#define PYBUF_VALUE_DOUBLE 3
+void *pybuf_get_pointer(const struct pybuf_buffer *view, const pybuf_ssize_t *indices);
 
 /**
- * `pybuf_value.kind`: a complex number in `real` and `imag` (codes `Zf Zd`, and `Zg`
- * rounded).
+ * Write into `strides` (`ndim` entries) the strides of a contiguous array of `shape`
+ * and `itemsize` in `order`: 'C' or 'A' for row-major (as CPython treats 'A'), 'F' for
+ * column-major. Mirrors `PyBuffer_FillContiguousStrides`.
+ *
+ * Returns 0, or a negative status with `strides` untouched: NULL pointers (allowed only
+ * when ndim is 0), ndim outside 0..=64, a negative shape entry, itemsize <= 0, another
+ * order, or overflow.
+ *
+ * # Safety
+ * `shape` is NULL or holds `ndim` readable entries; `strides` is NULL or holds `ndim`
+ * writable entries; the two do not overlap. Thread-safe.
  */
-#define PYBUF_VALUE_COMPLEX 4
+int pybuf_fill_contiguous_strides(int ndim,
+                                  const pybuf_ssize_t *shape,
+                                  pybuf_ssize_t *strides,
+                                  pybuf_ssize_t itemsize,
+                                  char order);
 
 /**
- * `pybuf_value.kind`: a truth value, 0 or 1, in `b` (code `?`).
+ * Fill `view` as a one-dimensional array of `len` unsigned bytes at `buf`, honouring the
+ * request `flags`. Mirrors `PyBuffer_FillInfo`: with PYBUF_WRITABLE on read-only memory
+ * it fails; `format` is "B" with PYBUF_FORMAT, else NULL; `shape` points to `view->len`
+ * with PYBUF_ND; `strides` points to `view->itemsize` with PYBUF_STRIDES.
+ *
+ * `obj` is stored in `view->obj` untouched; it belongs to the caller (pass NULL, or
+ * `self` from a Cython `__getbuffer__`). Release the view with `pybuf_release`.
+ *
+ * Returns 0, or a negative status with `view` untouched: `view` NULL, `buf` NULL with
+ * `len` > 0, `len` < 0, `readonly` not 0 or 1, flag bits that are no PYBUF_* request,
+ * or `flags` equal to PYBUF_READ (refused by CPython too).
+ *
+ * # Safety
+ * `view` is NULL or points to writable memory for a `pybuf_buffer`; `buf`, when `len` > 0,
+ * addresses `len` bytes (writable unless `readonly` is 1) that stay valid until the view
+ * is released. The view's `shape` and `strides` point into the struct itself: do not move
+ * or copy it while it is used. Thread-safe for distinct views.
  */
-#define PYBUF_VALUE_BOOL 5
+int pybuf_fill_info(struct pybuf_buffer *view,
+                    void *obj,
+                    void *buf,
+                    pybuf_ssize_t len,
+                    int readonly,
+                    int flags);
 
 /**
- * `pybuf_value.kind`: `size` bytes at `bytes` (codes `c s p`).
+ * Release a view that pybuf filled, giving back what it holds. `view->obj` is left to
+ * the caller. Releasing a view twice, or releasing NULL, does nothing.
+ *
+ * A view that pybuf did not fill (one from CPython or numpy, or a zeroed struct), or a
+ * copy of a view pybuf filled (at another address), is left untouched and
+ * `PYBUF_STATUS_FOREIGN_VIEW` is recorded (see `pybuf_last_status`).
+ *
+ * # Safety
+ * `view` is NULL or points to a `pybuf_buffer` (of any origin: foreign views are left
+ * alone); no other thread uses it during the call, and no pointer into it is used
+ * afterwards. Thread-safe for distinct views.
  */
-#define PYBUF_VALUE_BYTES 6
+void pybuf_release(struct pybuf_buffer *view);
+
+/** @} */ /* end of pybuf_consumer */
+
+/* ================================================================================
+ * Errors
+ * ================================================================================ */
 
 /**
- * `pybuf_validate` level: the geometry (see `pybuf_validate`).
+ * \defgroup pybuf_errors Errors
+ * Fallible functions return 0 (or a value) on success and a negative pybuf_status (or -1,
+ * NULL) on failure. Every pybuf call records its outcome for the calling thread:
+ * pybuf_last_status() and pybuf_last_error() describe it until the next pybuf call on that
+ * thread, so copy the message before calling pybuf again.
+ * @{
  */
-#define PYBUF_VALIDATE_LAYOUT 1
-
-/**
- * `pybuf_validate` level: the geometry and the format.
- */
-#define PYBUF_VALIDATE_FORMAT 2
-
-/**
- * `pybuf_validate` level: the geometry, the format, and every byte reached.
- */
-#define PYBUF_VALIDATE_MEMORY 3
-
-/**
- * A byte order.
- */
-typedef enum pybuf_byte_order {
-    /**
-     * Least significant byte first.
-     */
-    PYBUF_BYTE_ORDER_LITTLE = 1,
-    /**
-     * Most significant byte first.
-     */
-    PYBUF_BYTE_ORDER_BIG = 2,
-} pybuf_byte_order;
 
 /**
  * Status codes returned by fallible pybuf functions.
@@ -405,76 +368,58 @@ typedef enum pybuf_status {
 } pybuf_status;
 
 /**
+ * The message of the calling thread's last pybuf call: what was wrong and with which
+ * value, or "" if that call succeeded. Never NULL. The string belongs to pybuf and stays
+ * valid until the next pybuf call on this thread: copy it before calling pybuf again
+ * (`printf("%d %s", pybuf_is_contiguous(...), pybuf_last_error())` may print a message that
+ * the other argument's call already replaced, as C leaves the order of evaluation open).
+ *
+ * A message longer than 1023 bytes is cut at a character boundary and ends in "...".
+ *
+ * Thread-safe: each thread has its own message. Every pybuf function, this one included,
+ * may be called while a thread or the process ends (from a pthread key destructor or an
+ * `atexit` handler, after the thread's other thread-local storage is destroyed): the
+ * status and the message work as at any other time, and nothing leaks.
+ */
+const char *pybuf_last_error(void);
+
+/**
+ * The status of the calling thread's last pybuf call: 0 (PYBUF_STATUS_OK) or one of the
+ * negative `pybuf_status` values.
+ *
+ * Thread-safe: each thread has its own status.
+ */
+int pybuf_last_status(void);
+
+/**
+ * A static name for a status value ("PYBUF_STATUS_INVALID_SHAPE"), or
+ * "PYBUF_STATUS_UNKNOWN" for a value that is no status. Never NULL; never freed.
+ *
+ * Thread-safe.
+ */
+const char *pybuf_status_name(int status);
+
+/** @} */ /* end of pybuf_errors */
+
+/* ================================================================================
+ * Exporters
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_exporters Exporters
+ * The built-in exporter: describe memory once (pybuf_exporter_desc), then hand out views of
+ * it to any number of consumers and threads; the memory is given back (owner) when the
+ * last view and reference are gone. pybuf_fill_view fills one view of described memory
+ * without an exporter.
+ * @{
+ */
+
+/**
  * An exporter of memory: opaque, atomically reference-counted. Created by
  * `pybuf_exporter_new`; each `pybuf_exporter_free` gives back one reference and each
  * filled view holds one until `pybuf_release`.
  */
 typedef struct pybuf_exporter pybuf_exporter;
-
-/**
- * A parsed PEP 3118 format string: an opaque handle.
- *
- * Made by `pybuf_format_parse` and freed by `pybuf_format_free`. The handles reached
- * through `pybuf_format_field.nested` are parts of their parent: they stay valid until
- * the parent is freed, and are never freed themselves. Immutable; see the thread-safety
- * note of each function.
- */
-typedef struct pybuf_format pybuf_format;
-
-/**
- * An iterator over the values of a format in offset order (see
- * `pybuf_format_runs_next`). Made by `pybuf_format_runs_new`, freed by
- * `pybuf_format_runs_free`. Independent of the handle it was made from, which may be
- * freed first.
- */
-typedef struct pybuf_format_runs pybuf_format_runs;
-
-/**
- * An iterator over the elements of a view: opaque. Made by `pybuf_iter_new`, freed by
- * `pybuf_iter_free`.
- */
-typedef struct pybuf_iter pybuf_iter;
-
-/**
- * A signed size with the width of CPython's `Py_ssize_t` (`ssize_t`/`intptr_t`).
- */
-typedef ptrdiff_t pybuf_ssize_t;
-
-/**
- * A view of typed, strided memory: field for field CPython's `Py_buffer`.
- *
- * A view filled by CPython (`PyObject_GetBuffer`) can be passed to every pybuf consumer
- * function unchanged, and a view filled by pybuf can be handed to CPython.
- *
- * - `buf`: the start of the memory (of element 0, not of the allocation).
- * - `obj`: belongs to the user. pybuf never reads it, never frees it, and leaves it NULL
- *   unless the caller passes an object (Cython sets it to `self`).
- * - `len`: product(shape) * itemsize, in bytes.
- * - `itemsize`: the size of one element in bytes (> 0).
- * - `readonly`: 1 if the memory must not be written, else 0.
- * - `ndim`: the number of dimensions, 0 to PYBUF_MAX_NDIM.
- * - `format`: a PEP 3118 format string; NULL means "B" (unsigned bytes).
- * - `shape`: `ndim` lengths; NULL is allowed only when ndim is 0, or 1 for the answer to
- *   a PYBUF_SIMPLE request: the view is then `len` unsigned bytes, whatever `itemsize`
- *   says (PEP 3118), and `strides` must be NULL too.
- * - `strides`: `ndim` byte steps; NULL means C-contiguous.
- * - `suboffsets`: NULL, or `ndim` entries where a non-negative entry means "dereference a
- *   pointer here and add this offset" (PIL-style arrays).
- * - `internal`: pybuf's own bookkeeping for views that pybuf filled. Do not touch it.
- */
-typedef struct pybuf_buffer {
-    void *buf;
-    void *obj;
-    pybuf_ssize_t len;
-    pybuf_ssize_t itemsize;
-    int readonly;
-    int ndim;
-    char *format;
-    pybuf_ssize_t *shape;
-    pybuf_ssize_t *strides;
-    pybuf_ssize_t *suboffsets;
-    void *internal;
-} pybuf_buffer;
 
 /**
  * Called once, with the user pointer, when an exporter and every view of it are gone.
@@ -510,6 +455,124 @@ typedef struct pybuf_exporter_desc {
 } pybuf_exporter_desc;
 
 /**
+ * Create an exporter of the memory `desc` describes. The description is validated
+ * (format, geometry, overflow, and that the array lies within `[buf, buf + len)`) and
+ * copied. `owner`, if not NULL, is called once with `user` when the exporter and every
+ * view of it are gone; the memory must stay valid until then.
+ *
+ * On success `*out` is a new handle (free it with `pybuf_exporter_free`) and 0 is
+ * returned. On failure `*out` is untouched, `owner` is never called, and a negative
+ * status is returned.
+ *
+ * # Safety
+ * `desc` is NULL or points to a valid `pybuf_exporter_desc`: `format` NULL or
+ * NUL-terminated, `shape`, `strides` and `suboffsets` NULL or of `ndim` entries, and `buf`
+ * valid for `len` bytes until `owner` is called (or, without an owner, as long as the
+ * exporter or a view of it lives). `owner` is NULL or a function safe to call once with
+ * `user` from any thread. `out` is NULL or points to a writable `pybuf_exporter *`.
+ * Thread-safe.
+ */
+int pybuf_exporter_new(const struct pybuf_exporter_desc *desc,
+                       pybuf_owner_fn owner,
+                       void *user,
+                       struct pybuf_exporter **out);
+
+/**
+ * A new reference to `e` (the same pointer), to hand to another thread or owner. Each
+ * reference is given back with `pybuf_exporter_free`. Returns NULL if `e` is NULL.
+ *
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. Thread-safe.
+ */
+struct pybuf_exporter *pybuf_exporter_clone(struct pybuf_exporter *e);
+
+/**
+ * Give back one reference to `e`. The memory stays exported while views of it are alive;
+ * the owner callback runs when the last reference or view goes. NULL is a no-op.
+ *
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. Each reference is freed once, and not used afterwards. Thread-safe.
+ */
+void pybuf_exporter_free(struct pybuf_exporter *e);
+
+/**
+ * Fill `view` for the request `flags` (PYBUF_*), as CPython's `_testbuffer.ndarray`
+ * answers requests: PYBUF_WRITABLE on read-only memory fails; without PYBUF_FORMAT the
+ * format is NULL ("B"); C_, F_ and ANY_CONTIGUOUS are checked; suboffsets need
+ * PYBUF_INDIRECT; without PYBUF_STRIDES the memory must be C-contiguous and strides are
+ * NULL; without PYBUF_ND shape is NULL, which is refused with PYBUF_FORMAT.
+ *
+ * On success the view holds a reference to `e` and counts as a live export until
+ * `pybuf_release(view)`, which must be given this same `pybuf_buffer` (not a copy of
+ * it). `view->obj` is never read or written: it is the caller's (a Cython
+ * `__getbuffer__` sets it to `self`; C callers may leave it NULL). The view's arrays and
+ * format belong to the exporter. On failure `view` is untouched and the message names the
+ * requirement that failed.
+ *
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. `view` is NULL or points to writable memory for a `pybuf_buffer`
+ * (overwritten, not released). Thread-safe: any number of threads may export from and
+ * release views of one exporter.
+ */
+int pybuf_exporter_get_buffer(struct pybuf_exporter *e, struct pybuf_buffer *view, int flags);
+
+/**
+ * The number of live views of `e` (filled and not yet released), or -1 with an error if
+ * `e` is NULL.
+ *
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. Thread-safe (the count may change as soon as it is read).
+ */
+pybuf_ssize_t pybuf_exporter_exports(const struct pybuf_exporter *e);
+
+/**
+ * Replace the memory `e` exports with `desc` (validated and copied as by
+ * `pybuf_exporter_new`), for example after resizing it. Refused with
+ * PYBUF_STATUS_EXPORTS_EXIST while views are alive, as bytearray refuses to resize
+ * ("Existing exports of data: object cannot be re-sized"). The owner callback is kept.
+ *
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+ * yet freed. `desc` is NULL or points to a valid `pybuf_exporter_desc`: `format` NULL or
+ * NUL-terminated, `shape`, `strides` and `suboffsets` NULL or of `ndim` entries, and `buf`
+ * valid for `len` bytes until the exporter is replaced again or freed. Thread-safe.
+ */
+int pybuf_exporter_replace(struct pybuf_exporter *e, const struct pybuf_exporter_desc *desc);
+
+/**
+ * Fill `view` from `desc` for the request `flags`, with the same rules as
+ * `pybuf_exporter_get_buffer`: the helper for a custom exporter's `getbuffer`. The
+ * view owns copies of the arrays and format (so `desc`'s may change afterwards); the
+ * memory must stay valid until the view is released. Release it with `pybuf_release`
+ * (which `pybuf_object_get_buffer`'s views do by themselves).
+ *
+ * # Safety
+ * `view` is NULL or points to writable memory for a `pybuf_buffer` (overwritten, not
+ * released). `desc` is NULL or points to a valid `pybuf_exporter_desc`: `format` NULL or
+ * NUL-terminated, `shape`, `strides` and `suboffsets` NULL or of `ndim` entries, and `buf`
+ * valid for `len` bytes until the view is released. Thread-safe for distinct views.
+ */
+int pybuf_fill_view(struct pybuf_buffer *view, const struct pybuf_exporter_desc *desc, int flags);
+
+/** @} */ /* end of pybuf_exporters */
+
+/* ================================================================================
+ * Custom exporters
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_custom_exporters Custom exporters
+ * Any object with getbuffer and releasebuffer functions (pybuf_procs), as a Python type's
+ * tp_as_buffer: pybuf_object_get_buffer is PyObject_GetBuffer for it, and an exporter may
+ * delegate to others to any depth.
+ * @{
+ */
+
+/**
  * A custom exporter's buffer functions, as CPython's `PyBufferProcs`.
  *
  * - `getbuffer(exporter, view, flags)` fills `view` for the request `flags` and returns 0,
@@ -531,6 +594,613 @@ typedef struct pybuf_object {
     const struct pybuf_procs *procs;
     void *exporter;
 } pybuf_object;
+
+/**
+ * A `pybuf_object` for the built-in exporter `e` (borrowed: it holds no reference).
+ *
+ * Thread-safe.
+ */
+struct pybuf_object pybuf_exporter_as_object(struct pybuf_exporter *e);
+
+/**
+ * Get a view of any exporter, built-in or custom, for the request `flags`: mirrors
+ * `PyObject_GetBuffer`. On success the view is released with `pybuf_release`, which
+ * calls the exporter's `releasebuffer`. The exporter fills `view` itself: on failure it
+ * is as the exporter left it (pybuf's own exporters leave it untouched).
+ *
+ * A custom exporter's view is checked (ndim, shape, itemsize, len) before it is
+ * returned; a malformed one is released again, as by `pybuf_release` (its
+ * `releasebuffer`, then anything pybuf filled it with, such as a `pybuf_fill_view` or a
+ * delegated export), and refused with PYBUF_STATUS_BUFFER_REQUEST. A `getbuffer` that
+ * fills the view through pybuf and then fails has that view given back too (without its
+ * own `releasebuffer`). Either way the view is then marked released: `pybuf_release` of
+ * it does nothing.
+ *
+ * An exporter may delegate to others to any depth: its `getbuffer` may call
+ * `pybuf_object_get_buffer` or `pybuf_exporter_get_buffer` on the same view. Releasing
+ * the view calls each level's `releasebuffer` once, outermost first, and gives back each
+ * export.
+ *
+ * # Safety
+ * `obj` is NULL or points to a valid `pybuf_object`: `procs` NULL or pointing to a
+ * `pybuf_buffer_procs` whose functions follow the buffer protocol for `exporter`, both
+ * alive until the view is released. `view` is NULL or points to writable memory for a
+ * `pybuf_buffer` (overwritten, not released). Thread-safe if the exporter's functions are.
+ */
+int pybuf_object_get_buffer(const struct pybuf_object *obj, struct pybuf_buffer *view, int flags);
+
+/** @} */ /* end of pybuf_custom_exporters */
+
+/* ================================================================================
+ * Views
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_views Views
+ * memoryview's operations for any pybuf_buffer: derived views, equality and validation.
+ *
+ * Derived views. Every derivation (slice, index, sub-view, transpose, permute, cast,
+ * broadcast) reads a source view and fills a new one, dst, without copying memory. dst
+ * is written only on success, and never read (release it first if it held a view); it
+ * must not be src itself. The derived view owns its shape, strides (non-NULL when
+ * ndim > 0), suboffsets (non-NULL when the source had them and ndim > 0) and a copy of
+ * its format (NULL when the source's is), kept in a block in `internal`; a 0-d result
+ * has NULL arrays. Its obj is NULL: pybuf takes no reference to anything. Release it
+ * with pybuf_release (this same struct, not a copy), in any order with respect to its
+ * source and to other views derived from either; it may be derived again, to any depth.
+ *
+ * The memory must stay valid while the derived view is used. When the source is a view
+ * of a built-in exporter (pybuf_exporter_get_buffer), or a view derived from one, the
+ * derived view holds an export of that exporter: it counts in pybuf_exporter_exports (so
+ * pybuf_exporter_replace is refused) and keeps the memory alive until it is released,
+ * even after the source view is released. For any other source (CPython, numpy, a
+ * custom exporter, pybuf_fill_info, pybuf_fill_view) pybuf holds nothing: the caller
+ * keeps the source, and so the memory, alive as long as the derived view is used.
+ *
+ * Threads: a derivation reads src and writes dst; any number of threads may derive from
+ * one source at once, and release their views in any order. See docs/views.md.
+ * @{
+ */
+
+/**
+ * The "None" of a slice bound or step (`PTRDIFF_MIN`): `pybuf_slice(dst, src, 0,
+ * PYBUF_SLICE_NONE, PYBUF_SLICE_NONE, -1)` is `[::-1]`. (An explicit start or stop of
+ * `PTRDIFF_MIN` would otherwise mean the same as any value below `-shape[dim]`, except
+ * as the start of a slice with a negative step.)
+ */
+#define PYBUF_SLICE_NONE PTRDIFF_MIN
+
+/**
+ * Fill `dst` with `src` sliced in dimension `dim` (0-based, below `src->ndim`) by
+ * `start:stop:step`, each `PYBUF_SLICE_NONE` for Python's `None`. Python's rules
+ * (`slice.indices`): a missing step is 1, negative bounds count from the end, bounds are
+ * clamped to the dimension, a negative step walks backwards. So `(1, PYBUF_SLICE_NONE,
+ * 2)` is `[1::2]` and `(PYBUF_SLICE_NONE, PYBUF_SLICE_NONE, -1)` is `[::-1]`.
+ *
+ * Every dimension can be sliced (memoryview slices only 1-D views). With suboffsets,
+ * `buf` or the suboffset of the dimension's pointer group moves, as CPython moves it
+ * for PIL-style arrays. Ownership: see "Derived views" in the Views group.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src` (as `pybuf_is_contiguous` reports it), INVALID_ARGUMENT (`dim` out of range, a
+ * step of 0, `dst == src`, a released `src`), OVERFLOW.
+ *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). Thread-safe for distinct `dst`.
+ */
+int pybuf_slice(struct pybuf_buffer *dst,
+                const struct pybuf_buffer *src,
+                int dim,
+                pybuf_ssize_t start,
+                pybuf_ssize_t stop,
+                pybuf_ssize_t step);
+
+/**
+ * Fill `dst` with the elements of `src` whose index in dimension `dim` is `index`
+ * (negative counts from the end, as in Python), without that dimension: ndim - 1
+ * dimensions (a 0-d view from a 1-d one).
+ *
+ * With suboffsets: indexing a dimension that has a suboffset moves it to the dimension
+ * before; indexing dimension 0 of a view with `suboffsets[0] >= 0` reads the pointer
+ * stored there (as `_testbuffer` does), so the memory must hold it; an empty view reads
+ * nothing and keeps its `buf` (no element is ever addressed through it). Indexing dimension
+ * `d` when both `d` and `d - 1` have suboffsets is refused (BUFFER_REQUEST): the two
+ * pointer reads cannot be merged. The result keeps a suboffsets array (all negative,
+ * perhaps) when the source had one. Ownership: see "Derived views" in the Views group.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_ARGUMENT (`dim` out of range, `dst == src`), INDEX_OUT_OF_RANGE,
+ * BUFFER_REQUEST, OVERFLOW.
+ *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). Thread-safe for distinct `dst`.
+ */
+int pybuf_index(struct pybuf_buffer *dst,
+                const struct pybuf_buffer *src,
+                int dim,
+                pybuf_ssize_t index);
+
+/**
+ * Fill `dst` with the block of `src` that starts at index `start[k]` and has
+ * `shape[k]` elements in every dimension `k` (`src->ndim` entries each; NULL only when
+ * ndim is 0): `src[start[0]:start[0]+shape[0], ...]`, but nothing is clamped: every
+ * block must lie within `src`.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_SHAPE (a negative `shape[k]`), INDEX_OUT_OF_RANGE (a block outside
+ * `src`), INVALID_ARGUMENT, OVERFLOW. Ownership: see "Derived views" in the Views group.
+ *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). `start` and `shape` are NULL or hold `src->ndim`
+ * entries. Thread-safe for distinct `dst`.
+ */
+int pybuf_subview(struct pybuf_buffer *dst,
+                  const struct pybuf_buffer *src,
+                  const pybuf_ssize_t *start,
+                  const pybuf_ssize_t *shape);
+
+/**
+ * Fill `dst` with `src`, its axes reversed (numpy's `.T`): shape and strides reversed.
+ * A view with suboffsets is transposed only when no dimension moves across a pointer
+ * read (see `pybuf_permute`). Ownership: see "Derived views" in the Views group.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, BUFFER_REQUEST (suboffsets), INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). Thread-safe for distinct `dst`.
+ */
+int pybuf_transpose(struct pybuf_buffer *dst, const struct pybuf_buffer *src);
+
+/**
+ * Fill `dst` with `src`, its axes in the order `axes` (`src->ndim` entries, a
+ * permutation of 0 .. ndim - 1; NULL only when ndim is 0): dimension `k` of `dst` is
+ * dimension `axes[k]` of `src`, as numpy's `transpose(axes)`.
+ *
+ * With suboffsets, the dimensions up to each one that has a suboffset form a group, and
+ * only permutations within groups are possible: a pointer read cannot move (CPython
+ * cannot permute such views at all). Ownership: see "Derived views" in the Views group.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_ARGUMENT (an axis out of range or repeated, `dst == src`),
+ * BUFFER_REQUEST (a dimension moved across a pointer read).
+ *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). `axes` is NULL or holds `src->ndim` entries.
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_permute(struct pybuf_buffer *dst, const struct pybuf_buffer *src, const int *axes);
+
+/**
+ * Fill `dst` with the memory of `src` read as items of `format` in `ndim` dimensions of
+ * `shape`, C-contiguous (memoryview.cast). `format` NULL keeps the source's format and
+ * itemsize (a reshape); `ndim` -1 means one dimension of `src->len / itemsize` items
+ * (`shape` is then not read), as memoryview.cast without a shape.
+ *
+ * memoryview's rules: `src` must be C-contiguous without suboffsets (else
+ * BUFFER_REQUEST), and product(shape) * itemsize must equal `src->len` (else
+ * LENGTH_MISMATCH; without a shape, `src->len` must be a multiple of the itemsize).
+ * Where pybuf goes further: any number of dimensions on both sides (memoryview casts
+ * only 1-D to N-D or N-D to 1-D), any format pybuf parses (memoryview takes only native
+ * single-character formats), a cast between two non-byte formats (memoryview needs 'B',
+ * 'b' or 'c' on one side), empty views and zeros in `shape` (memoryview refuses them).
+ * The format string is copied as given ("@d" stays "@d"). Ownership: see "Derived
+ * views" in the Views group.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, BUFFER_REQUEST, LENGTH_MISMATCH, INVALID_NDIM (`ndim` outside -1..=64),
+ * INVALID_SHAPE (a negative entry), the parse statuses of `format` (INVALID_FORMAT,
+ * UNSUPPORTED_FORMAT), INVALID_ITEMSIZE (a format of size 0), OVERFLOW.
+ *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). `format` is NULL or a NUL-terminated string.
+ * `shape` is NULL or holds `ndim` entries. Thread-safe for distinct `dst`.
+ */
+int pybuf_cast(struct pybuf_buffer *dst,
+               const struct pybuf_buffer *src,
+               const char *format,
+               int ndim,
+               const pybuf_ssize_t *shape);
+
+/**
+ * Fill `dst` with `src` where dimension `dim`, of length 1, has length `length` and
+ * stride 0: every index in it reads the same element (a dimension that already has
+ * `length` keeps its stride). `dst` is read-only, as numpy's `broadcast_to` makes it: a
+ * write would change several elements. Ownership: see "Derived views" in the Views group.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_ARGUMENT (`dim`), INVALID_SHAPE (a negative `length`), SHAPE_MISMATCH
+ * (a dimension of another length than 1 or `length`).
+ *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). Thread-safe for distinct `dst`.
+ */
+int pybuf_broadcast(struct pybuf_buffer *dst,
+                    const struct pybuf_buffer *src,
+                    int dim,
+                    pybuf_ssize_t length);
+
+/**
+ * Fill `dst` with `src` broadcast to `ndim` dimensions of `shape`, as numpy's
+ * `broadcast_to`: the dimensions are matched from the last, each must equal the target
+ * or be 1 (its stride becomes 0), and new leading dimensions get stride 0. `dst` is
+ * read-only. Ownership: see "Derived views" in the Views group.
+ *
+ * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
+ * `src`, INVALID_NDIM (`ndim` outside 0..=64), INVALID_SHAPE (a negative entry),
+ * SHAPE_MISMATCH (fewer dimensions than `src`, or a length that cannot be broadcast).
+ *
+ * # Safety
+ * `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+ * overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+ * its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+ * Views group for who keeps it alive). `shape` is NULL or holds `ndim` entries.
+ * Thread-safe for distinct `dst`.
+ */
+int pybuf_broadcast_to(struct pybuf_buffer *dst,
+                       const struct pybuf_buffer *src,
+                       int ndim,
+                       const pybuf_ssize_t *shape);
+
+/**
+ * Whether `a` and `b` are equal as memoryview's `==` decides it, for every format:
+ * the shapes first (the same ndim, and equal lengths up to the first zero), then the
+ * values of every pair of elements with the same index, each side read with its own
+ * format, compared as Python compares the values `struct.unpack` gives. So a NaN equals
+ * nothing (a view holding one is not equal to itself), `"<i"` equals `">i"` and `"b"`
+ * equals `"d"` when they hold the same numbers, and items with different numbers of
+ * values are never equal. memoryview gives up on formats the struct module does not
+ * know (`T{...}`, `Zd`, `g`, ...); pybuf compares them all (`O` values as addresses).
+ *
+ * Returns 1 (last status OK); 0 when they differ, with last status SHAPE_MISMATCH (the
+ * shapes) or VALUE_MISMATCH (a value: `pybuf_last_error()` names the element, the field
+ * and both values); or a negative status: NULL_POINTER, a malformed view, a format's
+ * parse status, INVALID_ITEMSIZE (a format whose values reach beyond its itemsize).
+ *
+ * # Safety
+ * `a` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are NULL
+ * or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * readable for every element it describes. `b` is NULL or points to a valid view: its
+ * `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated, and its memory is readable for every element it describes.
+ * Thread-safe; reads both views and their memory.
+ */
+int pybuf_equal(const struct pybuf_buffer *a, const struct pybuf_buffer *b);
+
+/**
+ * `pybuf_validate` level: the geometry (see `pybuf_validate`).
+ */
+#define PYBUF_VALIDATE_LAYOUT 1
+
+/**
+ * `pybuf_validate` level: the geometry and the format.
+ */
+#define PYBUF_VALIDATE_FORMAT 2
+
+/**
+ * `pybuf_validate` level: the geometry, the format, and every byte reached.
+ */
+#define PYBUF_VALIDATE_MEMORY 3
+
+/**
+ * Check a view that came from elsewhere before trusting it, at `level`. At
+ * PYBUF_VALIDATE_LAYOUT it accepts exactly the views that every other pybuf function
+ * accepts, and refuses the others with the status they would return (one function
+ * decides it for all):
+ *
+ * - PYBUF_VALIDATE_LAYOUT: ndim in 0..=64; shape non-NULL (except the NULL-shape views
+ *   of PYBUF_SIMPLE requests, see `pybuf_buffer`) with no negative entry; itemsize > 0;
+ *   len equal to product(shape) * itemsize; no offset computation (strides times
+ *   shape, plus suboffsets) that overflows; readonly 0 or 1; buf non-NULL when len > 0;
+ *   suboffsets only together with strides.
+ * - PYBUF_VALIDATE_FORMAT: also, a non-NULL format parses and has the view's itemsize
+ *   (a NULL format, the answer to a request without PYBUF_FORMAT, is not checked; nor
+ *   is the itemsize of a view without a shape, which is bytes).
+ * - PYBUF_VALIDATE_MEMORY: also, every byte the view reaches lies inside `[base, base +
+ *   size)`. With suboffsets every pointer is checked to lie inside before it is read,
+ *   and the memory it leads to must lie inside too. `base` and `size` are read only at
+ *   this level.
+ *
+ * Returns 0, or the first failure's status with a message naming the value: NULL_POINTER,
+ * INVALID_ARGUMENT (level, a negative `size`), INVALID_NDIM, INVALID_SHAPE,
+ * INVALID_ITEMSIZE, INVALID_STRIDES, INVALID_SUBOFFSETS, LENGTH_MISMATCH (len, or bytes
+ * outside the memory), OVERFLOW, the format's parse statuses.
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated. At
+ * PYBUF_VALIDATE_MEMORY, `base` addresses `size` readable bytes (the view's memory need
+ * not be valid: only stored pointers found inside that range are read). Thread-safe; reads `view` and, at the memory level, `[base, base + size)`.
+ */
+int pybuf_validate(const struct pybuf_buffer *view,
+                   int level,
+                   const void *base,
+                   pybuf_ssize_t size);
+
+/**
+ * The bytes the elements of `view` cover, as offsets from `view->buf`: every byte lies
+ * in `[buf + *lo, buf + *hi)`, and the range is the smallest such; `(0, 0)` for an empty
+ * view. With suboffsets the stored pointers are followed (so the memory must hold them:
+ * check a foreign view with `pybuf_validate` at PYBUF_VALIDATE_MEMORY first), and the
+ * range covers the pointers read too.
+ *
+ * Returns 0, or a negative status with `*lo` and `*hi` untouched: NULL_POINTER, a
+ * malformed view, OVERFLOW (bytes farther from `buf` than a pybuf_ssize_t can say).
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; with suboffsets,
+ * the pointers stored in its memory are valid. `lo` and `hi` are NULL or writable.
+ * Thread-safe; reads `view` and, with suboffsets, its memory.
+ */
+int pybuf_extent(const struct pybuf_buffer *view, pybuf_ssize_t *lo, pybuf_ssize_t *hi);
+
+/** @} */ /* end of pybuf_views */
+
+/* ================================================================================
+ * Items and iteration
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_items Items and iteration
+ * Element values as struct.unpack and struct.pack read and write them, for every format,
+ * and iteration over the elements of a view in C, Fortran or memory order.
+ * @{
+ */
+
+/**
+ * `pybuf_value.kind`: a signed integer in `i` (codes `b h i l q n`).
+ */
+#define PYBUF_VALUE_INT 1
+
+/**
+ * `pybuf_value.kind`: an unsigned integer in `u` (codes `B H I L Q N`; `u`, `w` as
+ * code units; `P`, `O`, `&`, `X{}` as addresses).
+ */
+#define PYBUF_VALUE_UINT 2
+
+/**
+ * `pybuf_value.kind`: a double in `real` (codes `e f d`, and `g` rounded to a double).
+ */
+#define PYBUF_VALUE_DOUBLE 3
+
+/**
+ * `pybuf_value.kind`: a complex number in `real` and `imag` (codes `Zf Zd`, and `Zg`
+ * rounded).
+ */
+#define PYBUF_VALUE_COMPLEX 4
+
+/**
+ * `pybuf_value.kind`: a truth value, 0 or 1, in `b` (code `?`).
+ */
+#define PYBUF_VALUE_BOOL 5
+
+/**
+ * `pybuf_value.kind`: `size` bytes at `bytes` (codes `c s p`).
+ */
+#define PYBUF_VALUE_BYTES 6
+
+/**
+ * One value of one element, tagged by `kind` (a `PYBUF_VALUE_*` constant); only the
+ * member(s) that `kind` names are meaningful.
+ *
+ * - `i`: PYBUF_VALUE_INT; `u`: PYBUF_VALUE_UINT; `b`: PYBUF_VALUE_BOOL (0 or 1);
+ * - `real`: PYBUF_VALUE_DOUBLE, and with `imag` PYBUF_VALUE_COMPLEX;
+ * - `bytes`, `size`: PYBUF_VALUE_BYTES. From `pybuf_get_item` they point into the
+ *   view's memory (valid as long as it is); for `pybuf_set_item` they are the caller's
+ *   and are only read (`(NULL, 0)` is empty).
+ */
+typedef struct pybuf_value {
+    int kind;
+    int b;
+    int64_t i;
+    uint64_t u;
+    double real;
+    double imag;
+    const void *bytes;
+    pybuf_ssize_t size;
+} pybuf_value;
+
+/**
+ * The number of values in one item of `view`, as `struct.unpack` counts them: padding
+ * skipped, a string (`s`, `p`) one value, every `c` of a count one, arrays and nested
+ * structs flattened (`"T{b:a:xxx>i:b:d:c:}"` has 3, `"(2,2)d"` 4). A NULL format, or a
+ * view without a shape, is "B" (1).
+ *
+ * Returns -1 with an error recorded for NULL, a malformed view or format, or a format
+ * whose values reach beyond the view's itemsize (INVALID_ITEMSIZE).
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Thread-safe; reads `view` only.
+ */
+pybuf_ssize_t pybuf_item_fields(const struct pybuf_buffer *view);
+
+/**
+ * The value `field` of the element at `indices` (as `pybuf_get_pointer`: `ndim`
+ * entries, each in `0..shape[k]`, NULL for a 0-d view), converted from the format's
+ * byte order, in `*out`.
+ *
+ * `field` numbers the values of the item as `struct.unpack` returns them (see
+ * `pybuf_item_fields`): 0 for a single-value format; for `"T{b:a:xxx>i:b:d:c:}"`
+ * field 2 is the big-endian double `c`. The kind is the format's: INT for `b h i l q
+ * n`, UINT for `B H I L Q N u w P O & X{}`, DOUBLE for `e f d g` (`g` rounded to the
+ * nearest double), COMPLEX for `Zf Zd Zg`, BOOL for `?` (any non-zero byte is 1), BYTES
+ * for `c s p` (pointing into the view's memory; `p` gives the bytes its length byte
+ * announces).
+ *
+ * Returns 0, or a negative status with `*out` untouched: NULL_POINTER, a malformed
+ * view, INDEX_OUT_OF_RANGE (an index, or `field`), the format's parse statuses,
+ * INVALID_ITEMSIZE (the value lies beyond the view's itemsize).
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * readable for every element it describes. `indices` is NULL or holds `view->ndim`
+ * entries. `out` is NULL or points to a writable `pybuf_value`. A string value in it
+ * points into the view's memory. Thread-safe; reads `view` and its memory.
+ */
+int pybuf_get_item(const struct pybuf_buffer *view,
+                   const pybuf_ssize_t *indices,
+                   pybuf_ssize_t field,
+                   struct pybuf_value *out);
+
+/**
+ * Store `*value` as the value `field` of the element at `indices` (see
+ * `pybuf_get_item`), in the format's byte order, with `struct.pack`'s rules: integer
+ * codes take INT, UINT or BOOL values in their range (else VALUE_OUT_OF_RANGE) and
+ * refuse doubles (TYPE_MISMATCH); `e f d g` take numbers but not complex ones, and
+ * refuse a finite double too large for `e` or `f` (VALUE_OUT_OF_RANGE); `Zf Zd Zg`
+ * take any number; `?` stores the truth value of anything; `c` takes exactly one byte,
+ * `s` is truncated or padded with zero bytes, `p` stores its length byte; `O` (object
+ * references) is never written. The other values of the element are untouched, and
+ * `value->bytes` may point into the view's memory.
+ *
+ * Returns 0, or a negative status with the memory untouched: the errors of
+ * `pybuf_get_item`, READ_ONLY, TYPE_MISMATCH, VALUE_OUT_OF_RANGE, INVALID_ARGUMENT (a
+ * `kind` that is no PYBUF_VALUE_*, a BOOL other than 0 or 1, a negative `size`).
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * writable for every element it describes. `indices` is NULL or holds `view->ndim`
+ * entries. `value` is NULL or points to a valid `pybuf_value` (a string one addressing its
+ * `len` bytes). Thread-safe for distinct elements.
+ */
+int pybuf_set_item(const struct pybuf_buffer *view,
+                   const pybuf_ssize_t *indices,
+                   pybuf_ssize_t field,
+                   const struct pybuf_value *value);
+
+/**
+ * An iterator over the elements of a view: opaque. Made by `pybuf_iter_new`, freed by
+ * `pybuf_iter_free`.
+ */
+typedef struct pybuf_iter pybuf_iter;
+
+/**
+ * Start iterating over every element of `view` in `order`: 'C' (the last index fastest),
+ * 'F' (the first fastest) or 'A' (F for a view that is F- but not C-contiguous, else C,
+ * as `pybuf_to_contiguous`). The iterator copies the view's geometry, so the view
+ * struct may change or be released afterwards; the memory must stay valid while the
+ * iterator is used.
+ *
+ * On success stores a new iterator in `*out` (free it with `pybuf_iter_free`) and
+ * returns 0; otherwise a negative status with `*out` untouched: NULL_POINTER, a
+ * malformed view, INVALID_ARGUMENT (order).
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Its memory stays valid while the iterator is used. `out` is NULL or points to a
+ * writable `pybuf_iter *`. Thread-safe; reads `view` only.
+ */
+int pybuf_iter_new(const struct pybuf_buffer *view, char order, struct pybuf_iter **out);
+
+/**
+ * Step `it` to the next element: store its address in `*element` and its index in
+ * `indices` (`ndim` entries), each unless NULL, and return 1; return 0 after the last
+ * element (nothing stored; later calls keep returning 0). A 0-d view has one element;
+ * an empty view none. Returns NULL_POINTER when `it` is NULL.
+ *
+ * With suboffsets, the pointers stored in the memory are followed as
+ * `pybuf_get_pointer` follows them. Not thread-safe with respect to `it`.
+ *
+ * # Safety
+ * `it` is NULL or a live iterator from `pybuf_iter_new`, used by one thread at a time,
+ * whose view's memory is still valid. `element` is NULL or writable; `indices` is NULL or
+ * holds the view's `ndim` writable entries.
+ */
+int pybuf_iter_next(struct pybuf_iter *it, void **element, pybuf_ssize_t *indices);
+
+/**
+ * Free an iterator made by `pybuf_iter_new`. `pybuf_iter_free(NULL)` does nothing.
+ *
+ * # Safety
+ * `it` is NULL or a live iterator from `pybuf_iter_new`, freed once and not used
+ * afterwards. Not thread-safe with respect to `it`.
+ */
+void pybuf_iter_free(struct pybuf_iter *it);
+
+/** @} */ /* end of pybuf_items */
+
+/* ================================================================================
+ * Formats
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_formats Formats
+ * PEP 3118 format strings: sizes as struct.calcsize, a parsed handle with its fields,
+ * leaves and runs of values, and type checks of a view. The grammar and the differences
+ * from struct and NumPy are in docs/formats.md.
+ * @{
+ */
+
+/**
+ * The size in bytes of one item of `format`, a PEP 3118 format string. Mirrors
+ * `PyBuffer_SizeFromFormat`: it equals `struct.calcsize(format)` for every format the
+ * struct module accepts, and NumPy's itemsize for a `T{...}` struct.
+ *
+ * Returns -1 with an error recorded when `format` is NULL, malformed, or has no size.
+ *
+ * # Safety
+ * `format` is NULL or a NUL-terminated string. Thread-safe.
+ */
+pybuf_ssize_t pybuf_size_from_format(const char *format);
+
+/**
+ * A byte order.
+ */
+typedef enum pybuf_byte_order {
+    /**
+     * Least significant byte first.
+     */
+    PYBUF_BYTE_ORDER_LITTLE = 1,
+    /**
+     * Most significant byte first.
+     */
+    PYBUF_BYTE_ORDER_BIG = 2,
+} pybuf_byte_order;
+
+/**
+ * A parsed PEP 3118 format string: an opaque handle.
+ *
+ * Made by `pybuf_format_parse` and freed by `pybuf_format_free`. The handles reached
+ * through `pybuf_format_field.nested` are parts of their parent: they stay valid until
+ * the parent is freed, and are never freed themselves. Immutable; see the thread-safety
+ * note of each function.
+ */
+typedef struct pybuf_format pybuf_format;
 
 /**
  * One field of a format, as `pybuf_format_get_field` describes it. Every pointer in it
@@ -675,113 +1345,274 @@ typedef struct pybuf_format_run {
 } pybuf_format_run;
 
 /**
- * One value of one element, tagged by `kind` (a `PYBUF_VALUE_*` constant); only the
- * member(s) that `kind` names are meaningful.
- *
- * - `i`: PYBUF_VALUE_INT; `u`: PYBUF_VALUE_UINT; `b`: PYBUF_VALUE_BOOL (0 or 1);
- * - `real`: PYBUF_VALUE_DOUBLE, and with `imag` PYBUF_VALUE_COMPLEX;
- * - `bytes`, `size`: PYBUF_VALUE_BYTES. From `pybuf_get_item` they point into the
- *   view's memory (valid as long as it is); for `pybuf_set_item` they are the caller's
- *   and are only read (`(NULL, 0)` is empty).
+ * An iterator over the values of a format in offset order (see
+ * `pybuf_format_runs_next`). Made by `pybuf_format_runs_new`, freed by
+ * `pybuf_format_runs_free`. Independent of the handle it was made from, which may be
+ * freed first.
  */
-typedef struct pybuf_value {
-    int kind;
-    int b;
-    int64_t i;
-    uint64_t u;
-    double real;
-    double imag;
-    const void *bytes;
-    pybuf_ssize_t size;
-} pybuf_value;
+typedef struct pybuf_format_runs pybuf_format_runs;
 
 /**
- * The "None" of a slice bound or step (`PTRDIFF_MIN`): `pybuf_slice(dst, src, 0,
- * PYBUF_SLICE_NONE, PYBUF_SLICE_NONE, -1)` is `[::-1]`. (An explicit start or stop of
- * `PTRDIFF_MIN` would otherwise mean the same as any value below `-shape[dim]`, except
- * as the start of a slice with a negative step.)
+ * Parse the PEP 3118 format string `format` and lay it out (see the README's
+ * "Formats" section for the grammar and the layout rules).
+ *
+ * On success stores a new handle in `*out` and returns 0; free it with
+ * `pybuf_format_free`. On failure returns a negative status with `*out` untouched:
+ * `PYBUF_STATUS_NULL_POINTER` (`format` or `out` NULL), `PYBUF_STATUS_INVALID_FORMAT`
+ * (malformed; the message names the byte position and the reason),
+ * `PYBUF_STATUS_UNSUPPORTED_FORMAT` (well formed but without a byte size: `t`, nesting
+ * deeper than 64 levels), `PYBUF_STATUS_OVERFLOW` (a count or size beyond
+ * `PY_SSIZE_T_MAX`).
+ *
+ * # Safety
+ * `format` is NULL or a NUL-terminated string. It is not kept. `out` is NULL or points to
+ * a writable `pybuf_format *`. Thread-safe.
  */
-#define PYBUF_SLICE_NONE PTRDIFF_MIN
-
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
+int pybuf_format_parse(const char *format, struct pybuf_format **out);
 
 /**
- * Whether `view` is contiguous in `order`: 'C' (row-major), 'F' (column-major) or 'A'
- * (either). Mirrors `PyBuffer_IsContiguous`: a view with suboffsets is never contiguous,
- * NULL strides mean C-contiguous, and an empty view is contiguous in every order.
+ * Free a handle made by `pybuf_format_parse`, with its nested handles, names, shapes
+ * and canonical string. `pybuf_format_free(NULL)` does nothing.
  *
- * Returns 1 or 0. It returns 0 for any other order, and 0 with an error recorded
- * (see `pybuf_last_error`) when `view` is NULL or malformed, where CPython may crash.
+ * A nested handle (from `pybuf_format_field.nested`) belongs to its parent: passing it
+ * here frees nothing and records `PYBUF_STATUS_INVALID_ARGUMENT`.
  *
- * Thread-safe; reads `view` only.
+ * # Safety
+ * `f` is NULL or a handle from `pybuf_format_parse` (not a nested one), freed once; no
+ * thread uses it, its nested handles or the strings they returned during or after the
+ * call. Not thread-safe with respect to `f`: no other thread may be using it.
  */
-int pybuf_is_contiguous(const struct pybuf_buffer *view, char order);
+void pybuf_format_free(struct pybuf_format *f);
 
 /**
- * The address of the element at `indices` (`ndim` entries; may be NULL when ndim is 0).
- * Mirrors `PyBuffer_GetPointer`, suboffsets included: at a dimension with a non-negative
- * suboffset, the pointer stored there is followed and the suboffset added. NULL strides
- * mean C-contiguous.
+ * The size in bytes of one item: of the whole format, or for a nested handle of the
+ * struct (its trailing padding included).
  *
- * Returns NULL with an error recorded when an argument is NULL, the view is malformed, or
- * an index is outside `0..shape[i]` (CPython does not check).
+ * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
  *
- * Thread-safe; reads `view` and, with suboffsets, the pointers stored in its memory.
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
  */
-void *pybuf_get_pointer(const struct pybuf_buffer *view, const pybuf_ssize_t *indices);
+pybuf_ssize_t pybuf_format_itemsize(const struct pybuf_format *f);
 
 /**
- * Write into `strides` (`ndim` entries) the strides of a contiguous array of `shape`
- * and `itemsize` in `order`: 'C' or 'A' for row-major (as CPython treats 'A'), 'F' for
- * column-major. Mirrors `PyBuffer_FillContiguousStrides`.
+ * The alignment of the format: the largest alignment of its fields laid out in `@`
+ * mode, 1 if none is. It is what a `T{}` around the format is aligned to (NumPy's
+ * `dtype.alignment` for the struct).
  *
- * Returns 0, or a negative status with `strides` untouched: NULL pointers (allowed only
- * when ndim is 0), ndim outside 0..=64, a negative shape entry, itemsize <= 0, another
- * order, or overflow.
+ * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
  *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
+ */
+pybuf_ssize_t pybuf_format_alignment(const struct pybuf_format *f);
+
+/**
+ * The number of fields at the top level of `f` (one per item of the string: `"3i"`
+ * is one field with count 3; `"T{ii}"` is one struct field).
+ *
+ * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
+ */
+pybuf_ssize_t pybuf_format_field_count(const struct pybuf_format *f);
+
+/**
+ * Describe field `index` (0-based, below `pybuf_format_field_count(f)`) of `f` in
+ * `*out`.
+ *
+ * Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
+ * (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
+ * `out` is NULL or points to a writable `pybuf_format_field`. Its pointers are valid until
+ * the outermost handle is freed. Thread-safe.
+ */
+int pybuf_format_get_field(const struct pybuf_format *f,
+                           pybuf_ssize_t index,
+                           struct pybuf_format_field *out);
+
+/**
+ * The number of leaves of `f` (see `pybuf_format_leaf`): one per scalar item of the
+ * string, however often enclosing structs repeat it (`"1000000000T{id}"` has 2).
+ *
+ * Returns -1 with an error recorded when `f` is NULL. Thread-safe (the first call
+ * builds the list).
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
+ */
+pybuf_ssize_t pybuf_format_leaf_count(const struct pybuf_format *f);
+
+/**
+ * Describe leaf `index` (0-based, below `pybuf_format_leaf_count(f)`, in string
+ * order) of `f` in `*out`.
+ *
+ * Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
+ * (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
+ * `out` is NULL or points to a writable `pybuf_format_leaf`. Its pointers are valid until
+ * the outermost handle is freed. Thread-safe.
+ */
+int pybuf_format_get_leaf(const struct pybuf_format *f,
+                          pybuf_ssize_t index,
+                          struct pybuf_format_leaf *out);
+
+/**
+ * The canonical spelling of `f`: markers only where the mode changes (`>` for `!`),
+ * counts only when not 1, no whitespace. It parses back to a format equal to `f`
+ * (`pybuf_format_equal` gives 1). For a nested handle it is the struct's contents,
+ * which parsed alone may have a smaller item size (the top level has no trailing
+ * padding).
+ *
+ * The string belongs to the handle and lives as long as it. Returns NULL with an error
+ * recorded when `f` is NULL. Thread-safe (the first call builds the string).
+ *
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). The
+ * string returned is valid until the outermost handle is freed.
+ */
+const char *pybuf_format_canonical(const struct pybuf_format *f);
+
+/**
+ * Whether `a` and `b` are the same format: the same fields with the same codes, names,
+ * counts, shapes and modes (so `"!i"` equals `">i"` and `"i i"` equals `"ii"`, but
+ * `"<i"` does not equal `"i"`, nor `"2i"` `"ii"`). Equal formats have equal canonical
+ * strings.
+ *
+ * Returns 1 (the last status is then `PYBUF_STATUS_OK`), 0 (the last status is
+ * `PYBUF_STATUS_FORMAT_MISMATCH` and `pybuf_last_error()` names the first differing
+ * field), or `PYBUF_STATUS_NULL_POINTER` when `a` or `b` is NULL.
+ *
+ * # Safety
+ * `a` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). `b`
+ * is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
  * Thread-safe.
  */
-int pybuf_fill_contiguous_strides(int ndim,
-                                  const pybuf_ssize_t *shape,
-                                  pybuf_ssize_t *strides,
-                                  pybuf_ssize_t itemsize,
-                                  char order);
+int pybuf_format_equal(const struct pybuf_format *a, const struct pybuf_format *b);
 
 /**
- * Fill `view` as a one-dimensional array of `len` unsigned bytes at `buf`, honouring the
- * request `flags`. Mirrors `PyBuffer_FillInfo`: with PYBUF_WRITABLE on read-only memory
- * it fails; `format` is "B" with PYBUF_FORMAT, else NULL; `shape` points to `view->len`
- * with PYBUF_ND; `strides` points to `view->itemsize` with PYBUF_STRIDES.
+ * Whether an item of `a` and an item of `b` can be read as each other: the same item
+ * size and, at every byte offset, values of the same kind, size and byte order.
+ * Padding, names, and how values are grouped into structs, counts and shapes do not
+ * matter; `c` and `s` are both bytes; integers of one signedness and one size match
+ * whatever their letter. So `"<d"` matches `"d"` on a little-endian machine, `"l"`
+ * matches `"q"` where long is 64 bits, `"T{ii}"` matches `"2i"`, and `"i"` does not
+ * match `"f"` or `"I"`.
  *
- * `obj` is stored in `view->obj` untouched; it belongs to the caller (pass NULL, or
- * `self` from a Cython `__getbuffer__`). Release the view with `pybuf_release`.
+ * Returns 1, 0 (last status `PYBUF_STATUS_FORMAT_MISMATCH`; `pybuf_last_error()` names
+ * the item sizes or the first differing value, its offset and its field), or
+ * `PYBUF_STATUS_NULL_POINTER`.
  *
- * Returns 0, or a negative status with `view` untouched: `view` NULL, `buf` NULL with
- * `len` > 0, `len` < 0, `readonly` not 0 or 1, flag bits that are no PYBUF_* request,
- * or `flags` equal to PYBUF_READ (refused by CPython too).
+ * The time is proportional to the number of runs of values (see
+ * `pybuf_format_runs_next`), not to the length of the strings. Thread-safe.
  *
- * Thread-safe for distinct views.
+ * # Safety
+ * `a` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). `b`
+ * is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
  */
-int pybuf_fill_info(struct pybuf_buffer *view,
-                    void *obj,
-                    void *buf,
-                    pybuf_ssize_t len,
-                    int readonly,
-                    int flags);
+int pybuf_format_compatible(const struct pybuf_format *a, const struct pybuf_format *b);
 
 /**
- * Release a view that pybuf filled, giving back what it holds. `view->obj` is left to
- * the caller. Releasing a view twice, or releasing NULL, does nothing.
+ * Start iterating the values of `f` in offset order: every leaf of every repetition of
+ * the enclosing structs, as runs of consecutive values, padding included (code "x").
  *
- * A view that pybuf did not fill (one from CPython or numpy, or a zeroed struct), or a
- * copy of a view pybuf filled (at another address), is left untouched and
- * `PYBUF_STATUS_FOREIGN_VIEW` is recorded (see `pybuf_last_status`).
+ * On success stores a new iterator in `*out` and returns 0; free it with
+ * `pybuf_format_runs_free`. Returns `PYBUF_STATUS_NULL_POINTER` with `*out` untouched
+ * when `f` or `out` is NULL.
  *
- * Thread-safe for distinct views.
+ * # Safety
+ * `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). It
+ * stays alive (not freed) until the iterator is freed. `out` is NULL or points to a
+ * writable `pybuf_format_runs *`. Thread-safe with respect to `f`.
  */
-void pybuf_release(struct pybuf_buffer *view);
+int pybuf_format_runs_new(const struct pybuf_format *f, struct pybuf_format_runs **out);
+
+/**
+ * Store the next run of `it` in `*out`.
+ *
+ * Returns 1 when a run was stored, 0 at the end (`*out` untouched; later calls keep
+ * returning 0), or `PYBUF_STATUS_NULL_POINTER` when `it` or `out` is NULL. A format
+ * with a huge repeat (`"1000000000T{id}"`) yields that many runs, one per call.
+ *
+ * # Safety
+ * `it` is NULL or a live iterator from `pybuf_format_runs_new`, used by one thread at a
+ * time. `out` is NULL or points to a writable `pybuf_format_run`. Not thread-safe with
+ * respect to `it`.
+ */
+int pybuf_format_runs_next(struct pybuf_format_runs *it, struct pybuf_format_run *out);
+
+/**
+ * Free an iterator made by `pybuf_format_runs_new`. `pybuf_format_runs_free(NULL)`
+ * does nothing.
+ *
+ * # Safety
+ * `it` is NULL or a live iterator from `pybuf_format_runs_new`, freed once and not used
+ * afterwards. Not thread-safe with respect to `it`.
+ */
+void pybuf_format_runs_free(struct pybuf_format_runs *it);
+
+/**
+ * Whether `view`'s memory is laid out as items of the format `expected`, as a Cython
+ * typed memoryview checks it: `view->itemsize` equals the item size of `expected`, and
+ * `view->format` (NULL means "B") is layout compatible with `expected` in the sense of
+ * `pybuf_format_compatible`, except that the item size computed from `view->format`
+ * itself does not matter. So on a little-endian machine a view of format "<d" matches
+ * "d", a view of "l" matches "q" where long is 64 bits, and "i" does not match "f".
+ *
+ * Returns 0 on a match; `PYBUF_STATUS_FORMAT_MISMATCH` when the view does not match,
+ * with a message naming the first differing value, its byte offset and its field (or
+ * the item sizes); or another negative status: `PYBUF_STATUS_NULL_POINTER`, a malformed
+ * view (as `pybuf_is_contiguous` reports it), `PYBUF_STATUS_INVALID_FORMAT` (and the
+ * other parse statuses) for a malformed `expected` or `view->format`, the message
+ * saying which.
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. `expected` is NULL or a NUL-terminated string. Thread-safe; reads `view` only.
+ */
+int pybuf_check_format(const struct pybuf_buffer *view, const char *expected);
+
+/**
+ * `pybuf_check_format`, then the number of dimensions and the contiguity: `ndim` is
+ * the required `view->ndim` (-1 for any); `order` is 'C', 'F' or 'A' for a view that
+ * must be contiguous in that order (as `pybuf_is_contiguous` says), or 0 for any
+ * layout.
+ *
+ * Returns 0 on a match; `PYBUF_STATUS_FORMAT_MISMATCH` when the view differs in ndim,
+ * format, item size or contiguity (checked in that order; the message says which);
+ * `PYBUF_STATUS_INVALID_NDIM` for `ndim` outside -1..=64;
+ * `PYBUF_STATUS_INVALID_ARGUMENT` for another `order`; or the errors of
+ * `pybuf_check_format`.
+ *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. `expected` is NULL or a NUL-terminated string. Thread-safe; reads `view` only.
+ */
+int pybuf_check_format_ex(const struct pybuf_buffer *view,
+                          const char *expected,
+                          int ndim,
+                          char order);
+
+/** @} */ /* end of pybuf_formats */
+
+/* ================================================================================
+ * Copy
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_copy Copy
+ * Copies between views and contiguous memory (PyBuffer_ToContiguous,
+ * PyBuffer_FromContiguous) and between two views, correct when they overlap. See
+ * docs/copy-engine.md.
+ * @{
+ */
 
 /**
  * Copy the elements of `src` into `len` bytes of contiguous memory at `dst`, in `order`:
@@ -791,7 +1622,11 @@ void pybuf_release(struct pybuf_buffer *view);
  * Correct even when `dst` overlaps the memory of `src`. Returns 0, or a negative status
  * with `dst` untouched.
  *
- * Thread-safe; reads `src`, writes only `dst[0..len)`.
+ * # Safety
+ * `src` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * readable for every element it describes. `dst` is NULL or writable for `len` bytes (it
+ * may overlap the memory of `src`). Thread-safe; reads `src`, writes only `dst[0..len)`.
  */
 int pybuf_to_contiguous(void *dst, const struct pybuf_buffer *src, pybuf_ssize_t len, char order);
 
@@ -806,7 +1641,11 @@ int pybuf_to_contiguous(void *dst, const struct pybuf_buffer *src, pybuf_ssize_t
  * elements), and handles NULL strides with order 'F' and overlapping memory correctly.
  * Returns 0, or a negative status with `dst` untouched.
  *
- * Thread-safe for distinct destinations.
+ * # Safety
+ * `dst` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * writable for every element it describes. `src` is NULL or readable for `len` bytes (it
+ * may overlap the memory of `dst`). Thread-safe for distinct destinations.
  */
 int pybuf_from_contiguous(const struct pybuf_buffer *dst,
                           const void *src,
@@ -822,9 +1661,168 @@ int pybuf_from_contiguous(const struct pybuf_buffer *dst,
  * Returns 0, or a negative status with `dst` untouched: NULL or malformed views, a
  * read-only `dst`, a `dst` with a zero stride, different shapes or itemsizes.
  *
+ * # Safety
+ * `dst` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+ * writable for every element it describes. `src` is NULL or points to a valid view: its
+ * `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+ * NULL or NUL-terminated, and its memory is readable for every element it describes.
  * Thread-safe for distinct destinations.
  */
 int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
+
+/** @} */ /* end of pybuf_copy */
+
+/* ================================================================================
+ * DLPack
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_dlpack DLPack
+ * Views to and from DLPack tensors (1.x DLManagedTensorVersioned and the legacy
+ * DLManagedTensor), without copying. The DLPack structs follow, as dlpack.h declares
+ * them. See docs/interop.md.
+ * @{
+ */
+
+/*
+ * DLPack 1.1's structs (https://github.com/dmlc/dlpack), for pybuf_to_dlpack and
+ * pybuf_from_dlpack: the names, fields, layout and constants of dlpack.h, declared under
+ * dlpack.h's own include guard. Include the two headers in either order: when dlpack.h
+ * comes first, its declarations are used and these are skipped; when pybuf.h comes first,
+ * a later dlpack.h is skipped. A program that needs more of dlpack.h than its structs (a
+ * newer device type, the exchange API) includes dlpack.h before pybuf.h.
+ */
+#ifndef DLPACK_DLPACK_H_
+#define DLPACK_DLPACK_H_
+
+#ifdef __cplusplus
+#define DLPACK_EXTERN_C extern "C"
+#else
+#define DLPACK_EXTERN_C
+#endif
+
+#define DLPACK_MAJOR_VERSION 1
+#define DLPACK_MINOR_VERSION 1
+
+#ifdef _WIN32
+#ifdef DLPACK_EXPORTS
+#define DLPACK_DLL __declspec(dllexport)
+#else
+#define DLPACK_DLL __declspec(dllimport)
+#endif
+#else
+#define DLPACK_DLL
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The ABI version of a DLManagedTensorVersioned (pybuf reads major version 1). */
+typedef struct {
+    uint32_t major;
+    uint32_t minor;
+} DLPackVersion;
+
+/** Where memory is (pybuf reads kDLCPU, kDLCUDAHost, kDLROCMHost and kDLCUDAManaged). */
+#ifdef __cplusplus
+typedef enum : int32_t {
+#else
+typedef enum {
+#endif
+    kDLCPU = 1,
+    kDLCUDA = 2,
+    kDLCUDAHost = 3,
+    kDLOpenCL = 4,
+    kDLVulkan = 7,
+    kDLMetal = 8,
+    kDLVPI = 9,
+    kDLROCM = 10,
+    kDLROCMHost = 11,
+    kDLExtDev = 12,
+    kDLCUDAManaged = 13,
+    kDLOneAPI = 14,
+    kDLWebGPU = 15,
+    kDLHexagon = 16,
+    kDLMAIA = 17,
+    kDLTrn = 18,
+} DLDeviceType;
+
+/** A device: its type and index (0 for host memory). */
+typedef struct {
+    DLDeviceType device_type;
+    int32_t device_id;
+} DLDevice;
+
+/** The kinds of element types, stored in DLDataType.code. */
+typedef enum {
+    kDLInt = 0U,
+    kDLUInt = 1U,
+    kDLFloat = 2U,
+    kDLOpaqueHandle = 3U,
+    kDLBfloat = 4U,
+    kDLComplex = 5U,
+    kDLBool = 6U,
+    kDLFloat8_e3m4 = 7U,
+    kDLFloat8_e4m3 = 8U,
+    kDLFloat8_e4m3b11fnuz = 9U,
+    kDLFloat8_e4m3fn = 10U,
+    kDLFloat8_e4m3fnuz = 11U,
+    kDLFloat8_e5m2 = 12U,
+    kDLFloat8_e5m2fnuz = 13U,
+    kDLFloat8_e8m0fnu = 14U,
+    kDLFloat6_e2m3fn = 15U,
+    kDLFloat6_e3m2fn = 16U,
+    kDLFloat4_e2m1fn = 17U,
+} DLDataTypeCode;
+
+/** An element type: a DLDataTypeCode, its width in bits, and 1 lane (vectors: more). */
+typedef struct {
+    uint8_t code;
+    uint8_t bits;
+    uint16_t lanes;
+} DLDataType;
+
+/** Memory, device, shape and element strides (not bytes), and element type. */
+typedef struct {
+    void *data;
+    DLDevice device;
+    int32_t ndim;
+    DLDataType dtype;
+    int64_t *shape;
+    int64_t *strides;
+    uint64_t byte_offset;
+} DLTensor;
+
+/** The legacy (pre-1.0) exchange struct: the consumer calls deleter(self) once. */
+typedef struct DLManagedTensor {
+    DLTensor dl_tensor;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensor *self);
+} DLManagedTensor;
+
+/** DLManagedTensorVersioned.flags: the memory must not be written. */
+#define DLPACK_FLAG_BITMASK_READ_ONLY (1UL << 0UL)
+/** DLManagedTensorVersioned.flags: the producer copied the memory for this tensor. */
+#define DLPACK_FLAG_BITMASK_IS_COPIED (1UL << 1UL)
+/** DLManagedTensorVersioned.flags: a sub-byte element type is padded, not packed. */
+#define DLPACK_FLAG_BITMASK_IS_SUBBYTE_TYPE_PADDED (1UL << 2UL)
+
+/** The DLPack 1.x exchange struct: the consumer calls deleter(self) once. */
+typedef struct DLManagedTensorVersioned {
+    DLPackVersion version;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensorVersioned *self);
+    uint64_t flags;
+    DLTensor dl_tensor;
+} DLManagedTensorVersioned;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DLPACK_DLPACK_H_ */
 
 /**
  * Make a DLPack 1.x tensor of the memory `view` describes, without copying: `data` is
@@ -856,6 +1854,12 @@ int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
  * exactly once (which frees it). On failure `*out` is untouched and `owner` is never
  * called.
  *
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Its memory stays valid until the tensor's deleter runs (pass `owner` to be told).
+ * `owner` is NULL or a function safe to call once with `user` from the thread that runs
+ * the deleter. `out` is NULL or points to a writable `DLManagedTensorVersioned *`.
  * Thread-safe; no other thread may release `view` during the call.
  */
 int pybuf_to_dlpack(const struct pybuf_buffer *view,
@@ -869,7 +1873,13 @@ int pybuf_to_dlpack(const struct pybuf_buffer *view,
  * `PYBUF_STATUS_READ_ONLY`, since the tensor could not say so (NumPy refuses the same);
  * everything else is as for `pybuf_to_dlpack`, with the deleter `DLManagedTensor`'s.
  *
- * Thread-safe; no other thread may release `view` during the call.
+ * # Safety
+ * `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+ * NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+ * read. Its memory stays valid until the tensor's deleter runs (pass `owner` to be told).
+ * `owner` is NULL or a function safe to call once with `user` from the thread that runs
+ * the deleter. `out` is NULL or points to a writable `DLManagedTensor *`. Thread-safe; no
+ * other thread may release `view` during the call.
  */
 int pybuf_to_dlpack_legacy(const struct pybuf_buffer *view,
                            pybuf_owner_fn owner,
@@ -899,7 +1909,12 @@ int pybuf_to_dlpack_legacy(const struct pybuf_buffer *view,
  * it was. On failure nothing is written, and the tensor is still the caller's, who must
  * call its deleter (DLPack requires this after a version mismatch too).
  *
- * Thread-safe for distinct views; the deleter may run on the thread that releases.
+ * # Safety
+ * `view` is NULL or points to writable memory for a `pybuf_buffer` (overwritten, not
+ * released). `tensor` is NULL or a valid `DLManagedTensorVersioned` whose `shape` (and
+ * `strides`, if not NULL) hold `ndim` entries, that nobody else will call the deleter of
+ * once this succeeds. Thread-safe for distinct views; the deleter may run on the thread
+ * that releases.
  */
 int pybuf_from_dlpack(struct pybuf_buffer *view,
                       DLManagedTensorVersioned *tensor,
@@ -911,362 +1926,27 @@ int pybuf_from_dlpack(struct pybuf_buffer *view,
  * NumPy refuses to export read-only arrays so). Everything else, ownership included, is
  * as for `pybuf_from_dlpack`.
  *
- * Thread-safe for distinct views; the deleter may run on the thread that releases.
+ * # Safety
+ * `view` is NULL or points to writable memory for a `pybuf_buffer` (overwritten, not
+ * released). `tensor` is NULL or a valid `DLManagedTensor` whose `shape` (and `strides`,
+ * if not NULL) hold `ndim` entries, that nobody else will call the deleter of once this
+ * succeeds. Thread-safe for distinct views; the deleter may run on the thread that
+ * releases.
  */
 int pybuf_from_dlpack_legacy(struct pybuf_buffer *view, DLManagedTensor *tensor, int flags);
 
-/**
- * The message of the calling thread's last pybuf call: what was wrong and with which
- * value, or "" if that call succeeded. Never NULL. The string belongs to pybuf and stays
- * valid until the next pybuf call on this thread: copy it before calling pybuf again
- * (`printf("%d %s", pybuf_is_contiguous(...), pybuf_last_error())` may print a message that
- * the other argument's call already replaced, as C leaves the order of evaluation open).
- *
- * A message longer than 1023 bytes is cut at a character boundary and ends in "...".
- *
- * Thread-safe: each thread has its own message. Every pybuf function, this one included,
- * may be called while a thread or the process ends (from a pthread key destructor or an
- * `atexit` handler, after the thread's other thread-local storage is destroyed): the
- * status and the message work as at any other time, and nothing leaks.
- */
-const char *pybuf_last_error(void);
+/** @} */ /* end of pybuf_dlpack */
+
+/* ================================================================================
+ * Array interface
+ * ================================================================================ */
 
 /**
- * The status of the calling thread's last pybuf call: 0 (PYBUF_STATUS_OK) or one of the
- * negative `pybuf_status` values.
- *
- * Thread-safe: each thread has its own status.
+ * \defgroup pybuf_array_interface Array interface
+ * Conversions between PEP 3118 formats and NumPy's __array_interface__ typestr and descr
+ * (the notation of the array interface protocol). See docs/interop.md.
+ * @{
  */
-int pybuf_last_status(void);
-
-/**
- * A static name for a status value ("PYBUF_STATUS_INVALID_SHAPE"), or
- * "PYBUF_STATUS_UNKNOWN" for a value that is no status. Never NULL; never freed.
- *
- * Thread-safe.
- */
-const char *pybuf_status_name(int status);
-
-/**
- * Create an exporter of the memory `desc` describes. The description is validated
- * (format, geometry, overflow, and that the array lies within `[buf, buf + len)`) and
- * copied. `owner`, if not NULL, is called once with `user` when the exporter and every
- * view of it are gone; the memory must stay valid until then.
- *
- * On success `*out` is a new handle (free it with `pybuf_exporter_free`) and 0 is
- * returned. On failure `*out` is untouched, `owner` is never called, and a negative
- * status is returned.
- *
- * Thread-safe.
- */
-int pybuf_exporter_new(const struct pybuf_exporter_desc *desc,
-                       pybuf_owner_fn owner,
-                       void *user,
-                       struct pybuf_exporter **out);
-
-/**
- * A new reference to `e` (the same pointer), to hand to another thread or owner. Each
- * reference is given back with `pybuf_exporter_free`. Returns NULL if `e` is NULL.
- *
- * Thread-safe.
- */
-struct pybuf_exporter *pybuf_exporter_clone(struct pybuf_exporter *e);
-
-/**
- * Give back one reference to `e`. The memory stays exported while views of it are alive;
- * the owner callback runs when the last reference or view goes. NULL is a no-op.
- *
- * Thread-safe.
- */
-void pybuf_exporter_free(struct pybuf_exporter *e);
-
-/**
- * Fill `view` for the request `flags` (PYBUF_*), as CPython's `_testbuffer.ndarray`
- * answers requests: PYBUF_WRITABLE on read-only memory fails; without PYBUF_FORMAT the
- * format is NULL ("B"); C_, F_ and ANY_CONTIGUOUS are checked; suboffsets need
- * PYBUF_INDIRECT; without PYBUF_STRIDES the memory must be C-contiguous and strides are
- * NULL; without PYBUF_ND shape is NULL, which is refused with PYBUF_FORMAT.
- *
- * On success the view holds a reference to `e` and counts as a live export until
- * `pybuf_release(view)`, which must be given this same `pybuf_buffer` (not a copy of
- * it). `view->obj` is never read or written: it is the caller's (a Cython
- * `__getbuffer__` sets it to `self`; C callers may leave it NULL). The view's arrays and
- * format belong to the exporter. On failure `view` is untouched and the message names the
- * requirement that failed.
- *
- * Thread-safe: any number of threads may export from and release views of one exporter.
- */
-int pybuf_exporter_get_buffer(struct pybuf_exporter *e, struct pybuf_buffer *view, int flags);
-
-/**
- * The number of live views of `e` (filled and not yet released), or -1 with an error if
- * `e` is NULL.
- *
- * Thread-safe (the count may change as soon as it is read).
- */
-pybuf_ssize_t pybuf_exporter_exports(const struct pybuf_exporter *e);
-
-/**
- * Replace the memory `e` exports with `desc` (validated and copied as by
- * `pybuf_exporter_new`), for example after resizing it. Refused with
- * PYBUF_STATUS_EXPORTS_EXIST while views are alive, as bytearray refuses to resize
- * ("Existing exports of data: object cannot be re-sized"). The owner callback is kept.
- *
- * Thread-safe.
- */
-int pybuf_exporter_replace(struct pybuf_exporter *e, const struct pybuf_exporter_desc *desc);
-
-/**
- * Fill `view` from `desc` for the request `flags`, with the same rules as
- * `pybuf_exporter_get_buffer`: the helper for a custom exporter's `getbuffer`. The
- * view owns copies of the arrays and format (so `desc`'s may change afterwards); the
- * memory must stay valid until the view is released. Release it with `pybuf_release`
- * (which `pybuf_object_get_buffer`'s views do by themselves).
- *
- * Thread-safe for distinct views.
- */
-int pybuf_fill_view(struct pybuf_buffer *view, const struct pybuf_exporter_desc *desc, int flags);
-
-/**
- * A `pybuf_object` for the built-in exporter `e` (borrowed: it holds no reference).
- *
- * Thread-safe.
- */
-struct pybuf_object pybuf_exporter_as_object(struct pybuf_exporter *e);
-
-/**
- * Get a view of any exporter, built-in or custom, for the request `flags`: mirrors
- * `PyObject_GetBuffer`. On success the view is released with `pybuf_release`, which
- * calls the exporter's `releasebuffer`. The exporter fills `view` itself: on failure it
- * is as the exporter left it (pybuf's own exporters leave it untouched).
- *
- * A custom exporter's view is checked (ndim, shape, itemsize, len) before it is
- * returned; a malformed one is released again, as by `pybuf_release` (its
- * `releasebuffer`, then anything pybuf filled it with, such as a `pybuf_fill_view` or a
- * delegated export), and refused with PYBUF_STATUS_BUFFER_REQUEST. A `getbuffer` that
- * fills the view through pybuf and then fails has that view given back too (without its
- * own `releasebuffer`). Either way the view is then marked released: `pybuf_release` of
- * it does nothing.
- *
- * An exporter may delegate to others to any depth: its `getbuffer` may call
- * `pybuf_object_get_buffer` or `pybuf_exporter_get_buffer` on the same view. Releasing
- * the view calls each level's `releasebuffer` once, outermost first, and gives back each
- * export.
- *
- * Thread-safe if the exporter's functions are.
- */
-int pybuf_object_get_buffer(const struct pybuf_object *obj, struct pybuf_buffer *view, int flags);
-
-/**
- * The size in bytes of one item of `format`, a PEP 3118 format string. Mirrors
- * `PyBuffer_SizeFromFormat`: it equals `struct.calcsize(format)` for every format the
- * struct module accepts, and NumPy's itemsize for a `T{...}` struct.
- *
- * Returns -1 with an error recorded when `format` is NULL, malformed, or has no size.
- *
- * Thread-safe.
- */
-pybuf_ssize_t pybuf_size_from_format(const char *format);
-
-/**
- * Parse the PEP 3118 format string `format` and lay it out (see the README's
- * "Formats" section for the grammar and the layout rules).
- *
- * On success stores a new handle in `*out` and returns 0; free it with
- * `pybuf_format_free`. On failure returns a negative status with `*out` untouched:
- * `PYBUF_STATUS_NULL_POINTER` (`format` or `out` NULL), `PYBUF_STATUS_INVALID_FORMAT`
- * (malformed; the message names the byte position and the reason),
- * `PYBUF_STATUS_UNSUPPORTED_FORMAT` (well formed but without a byte size: `t`, nesting
- * deeper than 64 levels), `PYBUF_STATUS_OVERFLOW` (a count or size beyond
- * `PY_SSIZE_T_MAX`).
- *
- * Thread-safe.
- */
-int pybuf_format_parse(const char *format, struct pybuf_format **out);
-
-/**
- * Free a handle made by `pybuf_format_parse`, with its nested handles, names, shapes
- * and canonical string. `pybuf_format_free(NULL)` does nothing.
- *
- * A nested handle (from `pybuf_format_field.nested`) belongs to its parent: passing it
- * here frees nothing and records `PYBUF_STATUS_INVALID_ARGUMENT`.
- *
- * Not thread-safe with respect to `f`: no other thread may be using it.
- */
-void pybuf_format_free(struct pybuf_format *f);
-
-/**
- * The size in bytes of one item: of the whole format, or for a nested handle of the
- * struct (its trailing padding included).
- *
- * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
- */
-pybuf_ssize_t pybuf_format_itemsize(const struct pybuf_format *f);
-
-/**
- * The alignment of the format: the largest alignment of its fields laid out in `@`
- * mode, 1 if none is. It is what a `T{}` around the format is aligned to (NumPy's
- * `dtype.alignment` for the struct).
- *
- * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
- */
-pybuf_ssize_t pybuf_format_alignment(const struct pybuf_format *f);
-
-/**
- * The number of fields at the top level of `f` (one per item of the string: `"3i"`
- * is one field with count 3; `"T{ii}"` is one struct field).
- *
- * Returns -1 with an error recorded when `f` is NULL. Thread-safe.
- */
-pybuf_ssize_t pybuf_format_field_count(const struct pybuf_format *f);
-
-/**
- * Describe field `index` (0-based, below `pybuf_format_field_count(f)`) of `f` in
- * `*out`.
- *
- * Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
- * (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
- *
- * Thread-safe.
- */
-int pybuf_format_get_field(const struct pybuf_format *f,
-                           pybuf_ssize_t index,
-                           struct pybuf_format_field *out);
-
-/**
- * The number of leaves of `f` (see `pybuf_format_leaf`): one per scalar item of the
- * string, however often enclosing structs repeat it (`"1000000000T{id}"` has 2).
- *
- * Returns -1 with an error recorded when `f` is NULL. Thread-safe (the first call
- * builds the list).
- */
-pybuf_ssize_t pybuf_format_leaf_count(const struct pybuf_format *f);
-
-/**
- * Describe leaf `index` (0-based, below `pybuf_format_leaf_count(f)`, in string
- * order) of `f` in `*out`.
- *
- * Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
- * (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
- *
- * Thread-safe.
- */
-int pybuf_format_get_leaf(const struct pybuf_format *f,
-                          pybuf_ssize_t index,
-                          struct pybuf_format_leaf *out);
-
-/**
- * The canonical spelling of `f`: markers only where the mode changes (`>` for `!`),
- * counts only when not 1, no whitespace. It parses back to a format equal to `f`
- * (`pybuf_format_equal` gives 1). For a nested handle it is the struct's contents,
- * which parsed alone may have a smaller item size (the top level has no trailing
- * padding).
- *
- * The string belongs to the handle and lives as long as it. Returns NULL with an error
- * recorded when `f` is NULL. Thread-safe (the first call builds the string).
- */
-const char *pybuf_format_canonical(const struct pybuf_format *f);
-
-/**
- * Whether `a` and `b` are the same format: the same fields with the same codes, names,
- * counts, shapes and modes (so `"!i"` equals `">i"` and `"i i"` equals `"ii"`, but
- * `"<i"` does not equal `"i"`, nor `"2i"` `"ii"`). Equal formats have equal canonical
- * strings.
- *
- * Returns 1 (the last status is then `PYBUF_STATUS_OK`), 0 (the last status is
- * `PYBUF_STATUS_FORMAT_MISMATCH` and `pybuf_last_error()` names the first differing
- * field), or `PYBUF_STATUS_NULL_POINTER` when `a` or `b` is NULL.
- *
- * Thread-safe.
- */
-int pybuf_format_equal(const struct pybuf_format *a, const struct pybuf_format *b);
-
-/**
- * Whether an item of `a` and an item of `b` can be read as each other: the same item
- * size and, at every byte offset, values of the same kind, size and byte order.
- * Padding, names, and how values are grouped into structs, counts and shapes do not
- * matter; `c` and `s` are both bytes; integers of one signedness and one size match
- * whatever their letter. So `"<d"` matches `"d"` on a little-endian machine, `"l"`
- * matches `"q"` where long is 64 bits, `"T{ii}"` matches `"2i"`, and `"i"` does not
- * match `"f"` or `"I"`.
- *
- * Returns 1, 0 (last status `PYBUF_STATUS_FORMAT_MISMATCH`; `pybuf_last_error()` names
- * the item sizes or the first differing value, its offset and its field), or
- * `PYBUF_STATUS_NULL_POINTER`.
- *
- * The time is proportional to the number of runs of values (see
- * `pybuf_format_runs_next`), not to the length of the strings. Thread-safe.
- */
-int pybuf_format_compatible(const struct pybuf_format *a, const struct pybuf_format *b);
-
-/**
- * Start iterating the values of `f` in offset order: every leaf of every repetition of
- * the enclosing structs, as runs of consecutive values, padding included (code "x").
- *
- * On success stores a new iterator in `*out` and returns 0; free it with
- * `pybuf_format_runs_free`. Returns `PYBUF_STATUS_NULL_POINTER` with `*out` untouched
- * when `f` or `out` is NULL.
- *
- * Thread-safe with respect to `f`.
- */
-int pybuf_format_runs_new(const struct pybuf_format *f, struct pybuf_format_runs **out);
-
-/**
- * Store the next run of `it` in `*out`.
- *
- * Returns 1 when a run was stored, 0 at the end (`*out` untouched; later calls keep
- * returning 0), or `PYBUF_STATUS_NULL_POINTER` when `it` or `out` is NULL. A format
- * with a huge repeat (`"1000000000T{id}"`) yields that many runs, one per call.
- *
- * Not thread-safe with respect to `it`.
- */
-int pybuf_format_runs_next(struct pybuf_format_runs *it, struct pybuf_format_run *out);
-
-/**
- * Free an iterator made by `pybuf_format_runs_new`. `pybuf_format_runs_free(NULL)`
- * does nothing.
- *
- * Not thread-safe with respect to `it`.
- */
-void pybuf_format_runs_free(struct pybuf_format_runs *it);
-
-/**
- * Whether `view`'s memory is laid out as items of the format `expected`, as a Cython
- * typed memoryview checks it: `view->itemsize` equals the item size of `expected`, and
- * `view->format` (NULL means "B") is layout compatible with `expected` in the sense of
- * `pybuf_format_compatible`, except that the item size computed from `view->format`
- * itself does not matter. So on a little-endian machine a view of format "<d" matches
- * "d", a view of "l" matches "q" where long is 64 bits, and "i" does not match "f".
- *
- * Returns 0 on a match; `PYBUF_STATUS_FORMAT_MISMATCH` when the view does not match,
- * with a message naming the first differing value, its byte offset and its field (or
- * the item sizes); or another negative status: `PYBUF_STATUS_NULL_POINTER`, a malformed
- * view (as `pybuf_is_contiguous` reports it), `PYBUF_STATUS_INVALID_FORMAT` (and the
- * other parse statuses) for a malformed `expected` or `view->format`, the message
- * saying which.
- *
- * Thread-safe; reads `view` only.
- */
-int pybuf_check_format(const struct pybuf_buffer *view, const char *expected);
-
-/**
- * `pybuf_check_format`, then the number of dimensions and the contiguity: `ndim` is
- * the required `view->ndim` (-1 for any); `order` is 'C', 'F' or 'A' for a view that
- * must be contiguous in that order (as `pybuf_is_contiguous` says), or 0 for any
- * layout.
- *
- * Returns 0 on a match; `PYBUF_STATUS_FORMAT_MISMATCH` when the view differs in ndim,
- * format, item size or contiguity (checked in that order; the message says which);
- * `PYBUF_STATUS_INVALID_NDIM` for `ndim` outside -1..=64;
- * `PYBUF_STATUS_INVALID_ARGUMENT` for another `order`; or the errors of
- * `pybuf_check_format`.
- *
- * Thread-safe; reads `view` only.
- */
-int pybuf_check_format_ex(const struct pybuf_buffer *view,
-                          const char *expected,
-                          int ndim,
-                          char order);
 
 /**
  * The `__array_interface__` `typestr` of one item of the PEP 3118 `format`: `"<f8"`
@@ -1287,6 +1967,8 @@ int pybuf_check_format_ex(const struct pybuf_buffer *view,
  * format with no array-interface type (`u`, `p`, pointers), `PYBUF_STATUS_LENGTH_MISMATCH`
  * when `size` is too small.
  *
+ * # Safety
+ * `format` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
  * Thread-safe.
  */
 pybuf_ssize_t pybuf_format_to_typestr(const char *format,
@@ -1298,13 +1980,15 @@ pybuf_ssize_t pybuf_format_to_typestr(const char *format,
  * The `__array_interface__` `descr` of one item of the PEP 3118 `format`, as the text
  * of its Python literal (`ast.literal_eval` reads it): `"[('', '<f8')]"` for a scalar;
  * for a struct one `(name, type)` or `(name, type, shape)` per field, a nested list for a
- * nested struct, and `('', '|V<n>')` for the gaps (alignment, `x` padding, an `itemsize`
+ * nested struct, and `('', '|Vn')` (n bytes) for the gaps (alignment, `x` padding, an `itemsize`
  * larger than the format's): `"T{b:a:d:b:}"` is `"[('a', '|i1'), ('', '|V7'), ('b',
  * '<f8')]"` on x86-64. Unnamed fields are named as NumPy names them (`f0`, `f1`, ...).
  *
  * Arguments, output (the length is returned; `out` NULL with `size` 0 asks for it;
  * nothing is written when it does not fit) and errors as for `pybuf_format_to_typestr`.
  *
+ * # Safety
+ * `format` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
  * Thread-safe.
  */
 pybuf_ssize_t pybuf_format_to_descr(const char *format,
@@ -1324,7 +2008,9 @@ pybuf_ssize_t pybuf_format_to_descr(const char *format,
  * lacks (datetime64, timedelta64, a size with no code such as `"<i16"`, `"|S0"`),
  * `PYBUF_STATUS_LENGTH_MISMATCH` when `size` is too small.
  *
- * Thread-safe.
+ * # Safety
+ * `typestr` is NULL or a NUL-terminated string. `out` is NULL or writable for `size`
+ * bytes. Thread-safe.
  */
 pybuf_ssize_t pybuf_format_from_typestr(const char *typestr, char *out, pybuf_ssize_t size);
 
@@ -1345,9 +2031,31 @@ pybuf_ssize_t pybuf_format_from_typestr(const char *typestr, char *out, pybuf_ss
  * name with ':'; `PYBUF_STATUS_OVERFLOW` when a field's or the item's size in bytes
  * exceeds `pybuf_ssize_t` (`"[('', '|V8', (2305843009213693952,))]"`).
  *
+ * # Safety
+ * `descr` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
  * Thread-safe.
  */
 pybuf_ssize_t pybuf_format_from_descr(const char *descr, char *out, pybuf_ssize_t size);
+
+/** @} */ /* end of pybuf_array_interface */
+
+/* ================================================================================
+ * Version
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_version Version
+ * The version of the header (compile time) and of the library (run time).
+ * @{
+ */
+
+/** The version of this header (equal to Cargo.toml's), and as one number:
+    MAJOR * 10000 + MINOR * 100 + PATCH. Compare with pybuf_version() at run time. */
+#define PYBUF_VERSION_MAJOR 0
+#define PYBUF_VERSION_MINOR 1
+#define PYBUF_VERSION_PATCH 0
+#define PYBUF_VERSION_NUMBER 100
+#define PYBUF_VERSION_STRING "0.1.0"
 
 /**
  * The version of the library as one number: MAJOR * 10000 + MINOR * 100 + PATCH, equal to
@@ -1364,321 +2072,10 @@ uint32_t pybuf_version(void);
  */
 const char *pybuf_version_string(void);
 
-/**
- * Fill `dst` with `src` sliced in dimension `dim` (0-based, below `src->ndim`) by
- * `start:stop:step`, each `PYBUF_SLICE_NONE` for Python's `None`. Python's rules
- * (`slice.indices`): a missing step is 1, negative bounds count from the end, bounds are
- * clamped to the dimension, a negative step walks backwards. So `(1, PYBUF_SLICE_NONE,
- * 2)` is `[1::2]` and `(PYBUF_SLICE_NONE, PYBUF_SLICE_NONE, -1)` is `[::-1]`.
- *
- * Every dimension can be sliced (memoryview slices only 1-D views). With suboffsets,
- * `buf` or the suboffset of the dimension's pointer group moves, as CPython moves it
- * for PIL-style arrays. See the module documentation of derived views for ownership.
- *
- * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
- * `src` (as `pybuf_is_contiguous` reports it), INVALID_ARGUMENT (`dim` out of range, a
- * step of 0, `dst == src`, a released `src`), OVERFLOW.
- *
- * Thread-safe for distinct `dst`.
- */
-int pybuf_slice(struct pybuf_buffer *dst,
-                const struct pybuf_buffer *src,
-                int dim,
-                pybuf_ssize_t start,
-                pybuf_ssize_t stop,
-                pybuf_ssize_t step);
-
-/**
- * Fill `dst` with the elements of `src` whose index in dimension `dim` is `index`
- * (negative counts from the end, as in Python), without that dimension: ndim - 1
- * dimensions (a 0-d view from a 1-d one).
- *
- * With suboffsets: indexing a dimension that has a suboffset moves it to the dimension
- * before; indexing dimension 0 of a view with `suboffsets[0] >= 0` reads the pointer
- * stored there (as `_testbuffer` does), so the memory must hold it; an empty view reads
- * nothing and keeps its `buf` (no element is ever addressed through it). Indexing dimension
- * `d` when both `d` and `d - 1` have suboffsets is refused (BUFFER_REQUEST): the two
- * pointer reads cannot be merged. The result keeps a suboffsets array (all negative,
- * perhaps) when the source had one. See the module documentation for ownership.
- *
- * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
- * `src`, INVALID_ARGUMENT (`dim` out of range, `dst == src`), INDEX_OUT_OF_RANGE,
- * BUFFER_REQUEST, OVERFLOW.
- *
- * Thread-safe for distinct `dst`.
- */
-int pybuf_index(struct pybuf_buffer *dst,
-                const struct pybuf_buffer *src,
-                int dim,
-                pybuf_ssize_t index);
-
-/**
- * Fill `dst` with the block of `src` that starts at index `start[k]` and has
- * `shape[k]` elements in every dimension `k` (`src->ndim` entries each; NULL only when
- * ndim is 0): `src[start[0]:start[0]+shape[0], ...]`, but nothing is clamped: every
- * block must lie within `src`.
- *
- * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
- * `src`, INVALID_SHAPE (a negative `shape[k]`), INDEX_OUT_OF_RANGE (a block outside
- * `src`), INVALID_ARGUMENT, OVERFLOW. See the module documentation for ownership.
- *
- * Thread-safe for distinct `dst`.
- */
-int pybuf_subview(struct pybuf_buffer *dst,
-                  const struct pybuf_buffer *src,
-                  const pybuf_ssize_t *start,
-                  const pybuf_ssize_t *shape);
-
-/**
- * Fill `dst` with `src`, its axes reversed (numpy's `.T`): shape and strides reversed.
- * A view with suboffsets is transposed only when no dimension moves across a pointer
- * read (see `pybuf_permute`). See the module documentation for ownership.
- *
- * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
- * `src`, BUFFER_REQUEST (suboffsets), INVALID_ARGUMENT.
- *
- * Thread-safe for distinct `dst`.
- */
-int pybuf_transpose(struct pybuf_buffer *dst, const struct pybuf_buffer *src);
-
-/**
- * Fill `dst` with `src`, its axes in the order `axes` (`src->ndim` entries, a
- * permutation of 0 .. ndim - 1; NULL only when ndim is 0): dimension `k` of `dst` is
- * dimension `axes[k]` of `src`, as numpy's `transpose(axes)`.
- *
- * With suboffsets, the dimensions up to each one that has a suboffset form a group, and
- * only permutations within groups are possible: a pointer read cannot move (CPython
- * cannot permute such views at all). See the module documentation for ownership.
- *
- * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
- * `src`, INVALID_ARGUMENT (an axis out of range or repeated, `dst == src`),
- * BUFFER_REQUEST (a dimension moved across a pointer read).
- *
- * Thread-safe for distinct `dst`.
- */
-int pybuf_permute(struct pybuf_buffer *dst, const struct pybuf_buffer *src, const int *axes);
-
-/**
- * Fill `dst` with the memory of `src` read as items of `format` in `ndim` dimensions of
- * `shape`, C-contiguous (memoryview.cast). `format` NULL keeps the source's format and
- * itemsize (a reshape); `ndim` -1 means one dimension of `src->len / itemsize` items
- * (`shape` is then not read), as memoryview.cast without a shape.
- *
- * memoryview's rules: `src` must be C-contiguous without suboffsets (else
- * BUFFER_REQUEST), and product(shape) * itemsize must equal `src->len` (else
- * LENGTH_MISMATCH; without a shape, `src->len` must be a multiple of the itemsize).
- * Where pybuf goes further: any number of dimensions on both sides (memoryview casts
- * only 1-D to N-D or N-D to 1-D), any format pybuf parses (memoryview takes only native
- * single-character formats), a cast between two non-byte formats (memoryview needs 'B',
- * 'b' or 'c' on one side), empty views and zeros in `shape` (memoryview refuses them).
- * The format string is copied as given ("@d" stays "@d"). See the module documentation
- * for ownership.
- *
- * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
- * `src`, BUFFER_REQUEST, LENGTH_MISMATCH, INVALID_NDIM (`ndim` outside -1..=64),
- * INVALID_SHAPE (a negative entry), the parse statuses of `format` (INVALID_FORMAT,
- * UNSUPPORTED_FORMAT), INVALID_ITEMSIZE (a format of size 0), OVERFLOW.
- *
- * Thread-safe for distinct `dst`.
- */
-int pybuf_cast(struct pybuf_buffer *dst,
-               const struct pybuf_buffer *src,
-               const char *format,
-               int ndim,
-               const pybuf_ssize_t *shape);
-
-/**
- * Fill `dst` with `src` where dimension `dim`, of length 1, has length `length` and
- * stride 0: every index in it reads the same element (a dimension that already has
- * `length` keeps its stride). `dst` is read-only, as numpy's `broadcast_to` makes it: a
- * write would change several elements. See the module documentation for ownership.
- *
- * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
- * `src`, INVALID_ARGUMENT (`dim`), INVALID_SHAPE (a negative `length`), SHAPE_MISMATCH
- * (a dimension of another length than 1 or `length`).
- *
- * Thread-safe for distinct `dst`.
- */
-int pybuf_broadcast(struct pybuf_buffer *dst,
-                    const struct pybuf_buffer *src,
-                    int dim,
-                    pybuf_ssize_t length);
-
-/**
- * Fill `dst` with `src` broadcast to `ndim` dimensions of `shape`, as numpy's
- * `broadcast_to`: the dimensions are matched from the last, each must equal the target
- * or be 1 (its stride becomes 0), and new leading dimensions get stride 0. `dst` is
- * read-only. See the module documentation for ownership.
- *
- * Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
- * `src`, INVALID_NDIM (`ndim` outside 0..=64), INVALID_SHAPE (a negative entry),
- * SHAPE_MISMATCH (fewer dimensions than `src`, or a length that cannot be broadcast).
- *
- * Thread-safe for distinct `dst`.
- */
-int pybuf_broadcast_to(struct pybuf_buffer *dst,
-                       const struct pybuf_buffer *src,
-                       int ndim,
-                       const pybuf_ssize_t *shape);
-
-/**
- * The number of values in one item of `view`, as `struct.unpack` counts them: padding
- * skipped, a string (`s`, `p`) one value, every `c` of a count one, arrays and nested
- * structs flattened (`"T{b:a:xxx>i:b:d:c:}"` has 3, `"(2,2)d"` 4). A NULL format, or a
- * view without a shape, is "B" (1).
- *
- * Returns -1 with an error recorded for NULL, a malformed view or format, or a format
- * whose values reach beyond the view's itemsize (INVALID_ITEMSIZE).
- *
- * Thread-safe; reads `view` only.
- */
-pybuf_ssize_t pybuf_item_fields(const struct pybuf_buffer *view);
-
-/**
- * The value `field` of the element at `indices` (as `pybuf_get_pointer`: `ndim`
- * entries, each in `0..shape[k]`, NULL for a 0-d view), converted from the format's
- * byte order, in `*out`.
- *
- * `field` numbers the values of the item as `struct.unpack` returns them (see
- * `pybuf_item_fields`): 0 for a single-value format; for `"T{b:a:xxx>i:b:d:c:}"`
- * field 2 is the big-endian double `c`. The kind is the format's: INT for `b h i l q
- * n`, UINT for `B H I L Q N u w P O & X{}`, DOUBLE for `e f d g` (`g` rounded to the
- * nearest double), COMPLEX for `Zf Zd Zg`, BOOL for `?` (any non-zero byte is 1), BYTES
- * for `c s p` (pointing into the view's memory; `p` gives the bytes its length byte
- * announces).
- *
- * Returns 0, or a negative status with `*out` untouched: NULL_POINTER, a malformed
- * view, INDEX_OUT_OF_RANGE (an index, or `field`), the format's parse statuses,
- * INVALID_ITEMSIZE (the value lies beyond the view's itemsize).
- *
- * Thread-safe; reads `view` and its memory.
- */
-int pybuf_get_item(const struct pybuf_buffer *view,
-                   const pybuf_ssize_t *indices,
-                   pybuf_ssize_t field,
-                   struct pybuf_value *out);
-
-/**
- * Store `*value` as the value `field` of the element at `indices` (see
- * `pybuf_get_item`), in the format's byte order, with `struct.pack`'s rules: integer
- * codes take INT, UINT or BOOL values in their range (else VALUE_OUT_OF_RANGE) and
- * refuse doubles (TYPE_MISMATCH); `e f d g` take numbers but not complex ones, and
- * refuse a finite double too large for `e` or `f` (VALUE_OUT_OF_RANGE); `Zf Zd Zg`
- * take any number; `?` stores the truth value of anything; `c` takes exactly one byte,
- * `s` is truncated or padded with zero bytes, `p` stores its length byte; `O` (object
- * references) is never written. The other values of the element are untouched, and
- * `value->bytes` may point into the view's memory.
- *
- * Returns 0, or a negative status with the memory untouched: the errors of
- * `pybuf_get_item`, READ_ONLY, TYPE_MISMATCH, VALUE_OUT_OF_RANGE, INVALID_ARGUMENT (a
- * `kind` that is no PYBUF_VALUE_*, a BOOL other than 0 or 1, a negative `size`).
- *
- * Thread-safe for distinct elements.
- */
-int pybuf_set_item(const struct pybuf_buffer *view,
-                   const pybuf_ssize_t *indices,
-                   pybuf_ssize_t field,
-                   const struct pybuf_value *value);
-
-/**
- * Start iterating over every element of `view` in `order`: 'C' (the last index fastest),
- * 'F' (the first fastest) or 'A' (F for a view that is F- but not C-contiguous, else C,
- * as `pybuf_to_contiguous`). The iterator copies the view's geometry, so the view
- * struct may change or be released afterwards; the memory must stay valid while the
- * iterator is used.
- *
- * On success stores a new iterator in `*out` (free it with `pybuf_iter_free`) and
- * returns 0; otherwise a negative status with `*out` untouched: NULL_POINTER, a
- * malformed view, INVALID_ARGUMENT (order).
- *
- * Thread-safe; reads `view` only.
- */
-int pybuf_iter_new(const struct pybuf_buffer *view, char order, struct pybuf_iter **out);
-
-/**
- * Step `it` to the next element: store its address in `*element` and its index in
- * `indices` (`ndim` entries), each unless NULL, and return 1; return 0 after the last
- * element (nothing stored; later calls keep returning 0). A 0-d view has one element;
- * an empty view none. Returns NULL_POINTER when `it` is NULL.
- *
- * With suboffsets, the pointers stored in the memory are followed as
- * `pybuf_get_pointer` follows them. Not thread-safe with respect to `it`.
- */
-int pybuf_iter_next(struct pybuf_iter *it, void **element, pybuf_ssize_t *indices);
-
-/**
- * Free an iterator made by `pybuf_iter_new`. `pybuf_iter_free(NULL)` does nothing.
- *
- * Not thread-safe with respect to `it`.
- */
-void pybuf_iter_free(struct pybuf_iter *it);
-
-/**
- * Whether `a` and `b` are equal as memoryview's `==` decides it, for every format:
- * the shapes first (the same ndim, and equal lengths up to the first zero), then the
- * values of every pair of elements with the same index, each side read with its own
- * format, compared as Python compares the values `struct.unpack` gives. So a NaN equals
- * nothing (a view holding one is not equal to itself), `"<i"` equals `">i"` and `"b"`
- * equals `"d"` when they hold the same numbers, and items with different numbers of
- * values are never equal. memoryview gives up on formats the struct module does not
- * know (`T{...}`, `Zd`, `g`, ...); pybuf compares them all (`O` values as addresses).
- *
- * Returns 1 (last status OK); 0 when they differ, with last status SHAPE_MISMATCH (the
- * shapes) or VALUE_MISMATCH (a value: `pybuf_last_error()` names the element, the field
- * and both values); or a negative status: NULL_POINTER, a malformed view, a format's
- * parse status, INVALID_ITEMSIZE (a format whose values reach beyond its itemsize).
- *
- * Thread-safe; reads both views and their memory.
- */
-int pybuf_equal(const struct pybuf_buffer *a, const struct pybuf_buffer *b);
-
-/**
- * Check a view that came from elsewhere before trusting it, at `level`. At
- * PYBUF_VALIDATE_LAYOUT it accepts exactly the views that every other pybuf function
- * accepts, and refuses the others with the status they would return (one function
- * decides it for all):
- *
- * - PYBUF_VALIDATE_LAYOUT: ndim in 0..=64; shape non-NULL (except the NULL-shape views
- *   of PYBUF_SIMPLE requests, see `pybuf_buffer`) with no negative entry; itemsize > 0;
- *   len equal to product(shape) * itemsize; no offset computation (strides times
- *   shape, plus suboffsets) that overflows; readonly 0 or 1; buf non-NULL when len > 0;
- *   suboffsets only together with strides.
- * - PYBUF_VALIDATE_FORMAT: also, a non-NULL format parses and has the view's itemsize
- *   (a NULL format, the answer to a request without PYBUF_FORMAT, is not checked; nor
- *   is the itemsize of a view without a shape, which is bytes).
- * - PYBUF_VALIDATE_MEMORY: also, every byte the view reaches lies inside `[base, base +
- *   size)`. With suboffsets every pointer is checked to lie inside before it is read,
- *   and the memory it leads to must lie inside too. `base` and `size` are read only at
- *   this level.
- *
- * Returns 0, or the first failure's status with a message naming the value: NULL_POINTER,
- * INVALID_ARGUMENT (level, a negative `size`), INVALID_NDIM, INVALID_SHAPE,
- * INVALID_ITEMSIZE, INVALID_STRIDES, INVALID_SUBOFFSETS, LENGTH_MISMATCH (len, or bytes
- * outside the memory), OVERFLOW, the format's parse statuses.
- *
- * Thread-safe; reads `view` and, at the memory level, `[base, base + size)`.
- */
-int pybuf_validate(const struct pybuf_buffer *view,
-                   int level,
-                   const void *base,
-                   pybuf_ssize_t size);
-
-/**
- * The bytes the elements of `view` cover, as offsets from `view->buf`: every byte lies
- * in `[buf + *lo, buf + *hi)`, and the range is the smallest such; `(0, 0)` for an empty
- * view. With suboffsets the stored pointers are followed (so the memory must hold them:
- * check a foreign view with `pybuf_validate` at PYBUF_VALIDATE_MEMORY first), and the
- * range covers the pointers read too.
- *
- * Returns 0, or a negative status with `*lo` and `*hi` untouched: NULL_POINTER, a
- * malformed view, OVERFLOW (bytes farther from `buf` than a pybuf_ssize_t can say).
- *
- * Thread-safe; reads `view` and, with suboffsets, its memory.
- */
-int pybuf_extent(const struct pybuf_buffer *view, pybuf_ssize_t *lo, pybuf_ssize_t *hi);
+/** @} */ /* end of pybuf_version */
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif
 
 #endif  /* PYBUF_H */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: every suite, then one closing line "total: N passed, M failed".
 # Suites: cargo tests (Rust unit tests, the header check, the C tests via the cc crate),
-# the C tests through CTest, and the Python tests (pytest).
+# the lints (clippy with warnings as errors, rustdoc with warnings as errors: one check
+# each), the API reference (Doxygen over include/pybuf.h, warnings as errors, see
+# docs/Doxyfile), the C tests through CTest, and the Python tests (pytest).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=build/test-logs
@@ -41,12 +43,25 @@ count_ctest() {
     awk '/tests passed.* out of [0-9]+/ { t = $NF; f = 0; for (i = 2; i <= NF; i++) if ($(i) == "tests" && $(i+1) == "failed") f = $(i-1) }
          END { print t - f, f + 0 }' "$1"
 }
+count_clean() {
+    # a lint suite prints "clean" last when it passed: one check, passed or failed
+    if [ "$(tail -n 1 "$1")" = clean ]; then echo 1 0; else echo 0 1; fi
+}
 count_pytest() {
     tail -n 5 "$1" | awk '/ in [0-9.]+s/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed,?$/) p = $(i-1); if ($(i) ~ /^(failed|errors?),?$/) f += $(i-1) } }
          END { print p + 0, f + 0 }'
 }
 
 run cargo count_cargo cargo test --release
+# The API reference needs Doxygen: on a fresh machine (CI) install Debian's package when
+# root, saying so; otherwise the docs suite fails and names the command.
+if ! command -v doxygen >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "=== installing doxygen for the docs suite: apt-get install -y doxygen"
+    apt-get install -y doxygen >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y doxygen >/dev/null 2>&1; }
+fi
+run docs count_clean bash -c 'make --no-print-directory docs && echo clean'
+run clippy count_clean bash -c 'cargo clippy --all-targets -- -D warnings && echo clean'
+run rustdoc count_clean bash -c 'RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps && echo clean'
 run ctest count_ctest bash -c '
     cmake -S c_tests -B build/ctest -DCMAKE_BUILD_TYPE=Release \
           -DPYBUF_ROOT="$PWD" -DPython3_EXECUTABLE="$(command -v python3)" >/dev/null &&

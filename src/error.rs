@@ -180,7 +180,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Bytes kept of a message, its terminating NUL included; a longer one is cut at a
 /// character boundary and ends in "...".
-pub const MESSAGE_CAPACITY: usize = 1024;
+pub(crate) const MESSAGE_CAPACITY: usize = 1024;
 
 /// A thread's last message: a NUL-terminated string in place, so that the thread-local
 /// owns no heap memory and has no destructor. Such a thread-local is never destroyed and

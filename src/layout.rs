@@ -230,7 +230,7 @@ impl<'a> Geometry<'a> {
         }
     }
 
-    /// Check `indices` against the shape (0 <= index < shape[i]).
+    /// Check `indices` against the shape (0 <= index < `shape[i]`).
     pub fn check_indices(&self, indices: &[isize]) -> Result<()> {
         if indices.len() != self.ndim() {
             return Err(Error::argument(format_args!(
@@ -358,6 +358,35 @@ pub fn contiguous_strides_of_valid(shape: &[isize], itemsize: isize, order: Orde
     }
 }
 
+impl Geometry<'_> {
+    /// The byte range `[lo, hi)` relative to `buf` that the elements cover, or `None`
+    /// when suboffsets make the reachable memory depend on pointers stored in it.
+    /// An empty view covers `[0, 0)`. Valid only after [`Geometry::validate`].
+    pub fn extent(&self) -> Option<(isize, isize)> {
+        if self.has_suboffsets() {
+            return None;
+        }
+        if self.len == 0 {
+            return Some((0, 0));
+        }
+        if self.strides.is_none() {
+            return Some((0, self.len)); // C-contiguous
+        }
+        let (mut lo, mut hi) = (0isize, self.itemsize);
+        // A validated geometry's itemsize + sum(|stride| * (n - 1)) fits (`validate`), and
+        // n >= 1 (len > 0): none of these saturates.
+        for (_, n, s) in self.dims_rev() {
+            let span = s.saturating_mul(n.saturating_sub(1));
+            if span < 0 {
+                lo = lo.saturating_add(span);
+            } else {
+                hi = hi.saturating_add(span);
+            }
+        }
+        Some((lo, hi))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
 mod tests {
@@ -446,34 +475,5 @@ mod tests {
         assert_eq!(e.status(), Status::IndexOutOfRange);
         assert_eq!(e.message(), "indices[0] = 3 is out of range for shape[0] = 3");
         assert_eq!(g.check_indices(&[-1, 0]).unwrap_err().status(), Status::IndexOutOfRange);
-    }
-}
-
-impl Geometry<'_> {
-    /// The byte range `[lo, hi)` relative to `buf` that the elements cover, or `None`
-    /// when suboffsets make the reachable memory depend on pointers stored in it.
-    /// An empty view covers `[0, 0)`. Valid only after [`Geometry::validate`].
-    pub fn extent(&self) -> Option<(isize, isize)> {
-        if self.has_suboffsets() {
-            return None;
-        }
-        if self.len == 0 {
-            return Some((0, 0));
-        }
-        if self.strides.is_none() {
-            return Some((0, self.len)); // C-contiguous
-        }
-        let (mut lo, mut hi) = (0isize, self.itemsize);
-        // A validated geometry's itemsize + sum(|stride| * (n - 1)) fits (`validate`), and
-        // n >= 1 (len > 0): none of these saturates.
-        for (_, n, s) in self.dims_rev() {
-            let span = s.saturating_mul(n.saturating_sub(1));
-            if span < 0 {
-                lo = lo.saturating_add(span);
-            } else {
-                hi = hi.saturating_add(span);
-            }
-        }
-        Some((lo, hi))
     }
 }

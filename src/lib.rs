@@ -3,7 +3,7 @@
 //!
 //! The crate is a safe core, organised by concern, behind a thin C surface:
 //! - [`layout`]: shape, strides and suboffsets arithmetic, validation, contiguity;
-//! - [`format`]: the PEP 3118 format grammar and its layouts;
+//! - [`format`](mod@format): the PEP 3118 format grammar and its layouts;
 //! - [`copy`]: the copy engine (planning and kernels);
 //! - [`export`]: exporters, view bookkeeping and lifetimes;
 //! - [`interop`]: DLPack and NumPy's array interface;

@@ -73,7 +73,7 @@ mod tests {
             ("structs", "T{i}".repeat(n)),
             ("nested structs with many fields", format!("1000000000T{{{}}}", "T{bd}".repeat(n))),
             ("shape", format!("({}1)i", "1,".repeat(n))),
-            ("markers and whitespace", format!("{}i", "< > = ! ^ @ ".repeat(n))),
+            ("markers and whitespace", format!("{}i", "< i > 0i = 0b ! i ^ 0d @ 0h ".repeat(n))),
             ("long count", format!("{}1i", "0".repeat(n))),
             ("long name", format!("i:{}:", "a".repeat(n))),
             ("strings and padding", "3s5x".repeat(n)),

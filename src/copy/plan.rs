@@ -110,7 +110,7 @@ impl<'a> Plan<'a> {
         let all = scratch.as_mut_slice();
         // Order for the destination: largest destination stride outermost; between equal
         // destination strides, the larger source stride outermost.
-        all.sort_unstable_by(|a, b| (b.ds, b.ss.abs()).cmp(&(a.ds, a.ss.abs())));
+        all.sort_unstable_by_key(|a| std::cmp::Reverse((a.ds, a.ss.abs())));
         // Merge, in place, an axis into the one outside it when both sides are contiguous
         // across them.
         let mut m = 1;
@@ -263,11 +263,11 @@ impl Plan<'_> {
             if a.ds < inside {
                 return false;
             }
-            inside = a.ds * (a.n - 1) + inside;
+            inside += a.ds * (a.n - 1);
         }
         let d = dst.wrapping_offset(self.dst_adjust);
         let s = src.wrapping_offset(self.src_adjust);
-        if d as usize == s as usize {
+        if std::ptr::eq(d, s) {
             return true; // the very same elements: nothing to move
         }
         let backwards = (d as usize) > (s as usize);

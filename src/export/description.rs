@@ -202,8 +202,8 @@ fn check_extent(p: &Parts<'_>, itemsize: isize, strides: &[isize], items: isize)
         None => (p.shape.len(), itemsize),
     };
     let (mut lo, mut hi) = (p.offset, p.offset.checked_add(unit));
-    for k in 0..dims {
-        let span = strides[k] * (p.shape[k] - 1); // bounded by Geometry::validate
+    for (&stride, &n) in strides.iter().zip(p.shape.iter()).take(dims) {
+        let span = stride * (n - 1); // bounded by Geometry::validate
         if span < 0 {
             lo = lo.checked_add(span).ok_or_else(|| Error::overflow("offset + extent overflows"))?;
         } else {

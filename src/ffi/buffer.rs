@@ -15,7 +15,10 @@ use super::{deref, slice};
 /// Returns 1 or 0. It returns 0 for any other order, and 0 with an error recorded
 /// (see `pybuf_last_error`) when `view` is NULL or malformed, where CPython may crash.
 ///
-/// Thread-safe; reads `view` only.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+/// read. Thread-safe; reads `view` only.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_is_contiguous(view: *const pybuf_buffer, order: c_char) -> c_int {
     super::value(0, || {
@@ -39,7 +42,12 @@ pub unsafe extern "C" fn pybuf_is_contiguous(view: *const pybuf_buffer, order: c
 /// Returns NULL with an error recorded when an argument is NULL, the view is malformed, or
 /// an index is outside `0..shape[i]` (CPython does not check).
 ///
-/// Thread-safe; reads `view` and, with suboffsets, the pointers stored in its memory.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; with suboffsets,
+/// the pointers stored in its memory are valid.
+/// `indices` is NULL or holds `view->ndim` entries. Thread-safe; reads `view` and, with
+/// suboffsets, the pointers stored in its memory.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_get_pointer(
     view: *const pybuf_buffer,
@@ -73,7 +81,9 @@ pub unsafe extern "C" fn pybuf_get_pointer(
 /// when ndim is 0), ndim outside 0..=64, a negative shape entry, itemsize <= 0, another
 /// order, or overflow.
 ///
-/// Thread-safe.
+/// # Safety
+/// `shape` is NULL or holds `ndim` readable entries; `strides` is NULL or holds `ndim`
+/// writable entries; the two do not overlap. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_fill_contiguous_strides(
     ndim: c_int,
@@ -113,7 +123,11 @@ pub unsafe extern "C" fn pybuf_fill_contiguous_strides(
 /// `len` > 0, `len` < 0, `readonly` not 0 or 1, flag bits that are no PYBUF_* request,
 /// or `flags` equal to PYBUF_READ (refused by CPython too).
 ///
-/// Thread-safe for distinct views.
+/// # Safety
+/// `view` is NULL or points to writable memory for a `pybuf_buffer`; `buf`, when `len` > 0,
+/// addresses `len` bytes (writable unless `readonly` is 1) that stay valid until the view
+/// is released. The view's `shape` and `strides` point into the struct itself: do not move
+/// or copy it while it is used. Thread-safe for distinct views.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_fill_info(
     view: *mut pybuf_buffer,
@@ -173,7 +187,10 @@ pub unsafe extern "C" fn pybuf_fill_info(
 /// copy of a view pybuf filled (at another address), is left untouched and
 /// `PYBUF_STATUS_FOREIGN_VIEW` is recorded (see `pybuf_last_status`).
 ///
-/// Thread-safe for distinct views.
+/// # Safety
+/// `view` is NULL or points to a `pybuf_buffer` (of any origin: foreign views are left
+/// alone); no other thread uses it during the call, and no pointer into it is used
+/// afterwards. Thread-safe for distinct views.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_release(view: *mut pybuf_buffer) {
     super::status(|| {

@@ -27,7 +27,11 @@ fn side<'a>(v: &View<'a>) -> Side<'a> {
 /// Correct even when `dst` overlaps the memory of `src`. Returns 0, or a negative status
 /// with `dst` untouched.
 ///
-/// Thread-safe; reads `src`, writes only `dst[0..len)`.
+/// # Safety
+/// `src` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+/// readable for every element it describes. `dst` is NULL or writable for `len` bytes (it
+/// may overlap the memory of `src`). Thread-safe; reads `src`, writes only `dst[0..len)`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_to_contiguous(
     dst: *mut c_void,
@@ -64,7 +68,11 @@ pub unsafe extern "C" fn pybuf_to_contiguous(
 /// elements), and handles NULL strides with order 'F' and overlapping memory correctly.
 /// Returns 0, or a negative status with `dst` untouched.
 ///
-/// Thread-safe for distinct destinations.
+/// # Safety
+/// `dst` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+/// writable for every element it describes. `src` is NULL or readable for `len` bytes (it
+/// may overlap the memory of `dst`). Thread-safe for distinct destinations.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_from_contiguous(
     dst: *const pybuf_buffer,
@@ -100,6 +108,12 @@ pub unsafe extern "C" fn pybuf_from_contiguous(
 /// Returns 0, or a negative status with `dst` untouched: NULL or malformed views, a
 /// read-only `dst`, a `dst` with a zero stride, different shapes or itemsizes.
 ///
+/// # Safety
+/// `dst` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+/// writable for every element it describes. `src` is NULL or points to a valid view: its
+/// `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated, and its memory is readable for every element it describes.
 /// Thread-safe for distinct destinations.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_copy(dst: *const pybuf_buffer, src: *const pybuf_buffer) -> c_int {

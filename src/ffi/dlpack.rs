@@ -166,8 +166,8 @@ unsafe fn hand_out<T>(
 ) {
     let managed = Box::new(Managed {
         tensor,
-        shape: made.layout.shape.into(),
-        strides: made.layout.strides.into(),
+        shape: made.layout.shape,
+        strides: made.layout.strides,
         keep: made.keep,
         owner,
     });
@@ -226,6 +226,12 @@ unsafe extern "C" fn delete_legacy(t: *mut DLManagedTensor) {
 /// exactly once (which frees it). On failure `*out` is untouched and `owner` is never
 /// called.
 ///
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+/// read. Its memory stays valid until the tensor's deleter runs (pass `owner` to be told).
+/// `owner` is NULL or a function safe to call once with `user` from the thread that runs
+/// the deleter. `out` is NULL or points to a writable `DLManagedTensorVersioned *`.
 /// Thread-safe; no other thread may release `view` during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_to_dlpack(
@@ -260,7 +266,13 @@ pub unsafe extern "C" fn pybuf_to_dlpack(
 /// `PYBUF_STATUS_READ_ONLY`, since the tensor could not say so (NumPy refuses the same);
 /// everything else is as for `pybuf_to_dlpack`, with the deleter `DLManagedTensor`'s.
 ///
-/// Thread-safe; no other thread may release `view` during the call.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+/// read. Its memory stays valid until the tensor's deleter runs (pass `owner` to be told).
+/// `owner` is NULL or a function safe to call once with `user` from the thread that runs
+/// the deleter. `out` is NULL or points to a writable `DLManagedTensor *`. Thread-safe; no
+/// other thread may release `view` during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_to_dlpack_legacy(
     view: *const pybuf_buffer,
@@ -400,7 +412,12 @@ unsafe fn import(dl_tensor: &DLTensor, readonly: bool, tensor: Tensor, view: &mu
 /// it was. On failure nothing is written, and the tensor is still the caller's, who must
 /// call its deleter (DLPack requires this after a version mismatch too).
 ///
-/// Thread-safe for distinct views; the deleter may run on the thread that releases.
+/// # Safety
+/// `view` is NULL or points to writable memory for a `pybuf_buffer` (overwritten, not
+/// released). `tensor` is NULL or a valid `DLManagedTensorVersioned` whose `shape` (and
+/// `strides`, if not NULL) hold `ndim` entries, that nobody else will call the deleter of
+/// once this succeeds. Thread-safe for distinct views; the deleter may run on the thread
+/// that releases.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_from_dlpack(
     view: *mut pybuf_buffer,
@@ -427,7 +444,12 @@ pub unsafe extern "C" fn pybuf_from_dlpack(
 /// NumPy refuses to export read-only arrays so). Everything else, ownership included, is
 /// as for `pybuf_from_dlpack`.
 ///
-/// Thread-safe for distinct views; the deleter may run on the thread that releases.
+/// # Safety
+/// `view` is NULL or points to writable memory for a `pybuf_buffer` (overwritten, not
+/// released). `tensor` is NULL or a valid `DLManagedTensor` whose `shape` (and `strides`,
+/// if not NULL) hold `ndim` entries, that nobody else will call the deleter of once this
+/// succeeds. Thread-safe for distinct views; the deleter may run on the thread that
+/// releases.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_from_dlpack_legacy(
     view: *mut pybuf_buffer,

@@ -113,6 +113,12 @@ unsafe fn exporter<'a>(e: *const pybuf_exporter) -> Result<&'a Exporter> {
 /// returned. On failure `*out` is untouched, `owner` is never called, and a negative
 /// status is returned.
 ///
+/// # Safety
+/// `desc` is NULL or points to a valid `pybuf_exporter_desc`: `format` NULL or
+/// NUL-terminated, `shape`, `strides` and `suboffsets` NULL or of `ndim` entries, and `buf`
+/// valid for `len` bytes until `owner` is called (or, without an owner, as long as the
+/// exporter or a view of it lives). `owner` is NULL or a function safe to call once with
+/// `user` from any thread. `out` is NULL or points to a writable `pybuf_exporter *`.
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_exporter_new(
@@ -140,7 +146,9 @@ pub unsafe extern "C" fn pybuf_exporter_new(
 /// A new reference to `e` (the same pointer), to hand to another thread or owner. Each
 /// reference is given back with `pybuf_exporter_free`. Returns NULL if `e` is NULL.
 ///
-/// Thread-safe.
+/// # Safety
+/// `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+/// yet freed. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_exporter_clone(e: *mut pybuf_exporter) -> *mut pybuf_exporter {
     super::value(std::ptr::null_mut(), || {
@@ -155,7 +163,9 @@ pub unsafe extern "C" fn pybuf_exporter_clone(e: *mut pybuf_exporter) -> *mut py
 /// Give back one reference to `e`. The memory stays exported while views of it are alive;
 /// the owner callback runs when the last reference or view goes. NULL is a no-op.
 ///
-/// Thread-safe.
+/// # Safety
+/// `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+/// yet freed. Each reference is freed once, and not used afterwards. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_exporter_free(e: *mut pybuf_exporter) {
     super::status(|| {
@@ -180,7 +190,11 @@ pub unsafe extern "C" fn pybuf_exporter_free(e: *mut pybuf_exporter) {
 /// format belong to the exporter. On failure `view` is untouched and the message names the
 /// requirement that failed.
 ///
-/// Thread-safe: any number of threads may export from and release views of one exporter.
+/// # Safety
+/// `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+/// yet freed. `view` is NULL or points to writable memory for a `pybuf_buffer`
+/// (overwritten, not released). Thread-safe: any number of threads may export from and
+/// release views of one exporter.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_exporter_get_buffer(
     e: *mut pybuf_exporter,
@@ -202,7 +216,9 @@ pub unsafe extern "C" fn pybuf_exporter_get_buffer(
 /// The number of live views of `e` (filled and not yet released), or -1 with an error if
 /// `e` is NULL.
 ///
-/// Thread-safe (the count may change as soon as it is read).
+/// # Safety
+/// `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+/// yet freed. Thread-safe (the count may change as soon as it is read).
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_exporter_exports(e: *const pybuf_exporter) -> pybuf_ssize_t {
     super::value(-1, || {
@@ -216,7 +232,11 @@ pub unsafe extern "C" fn pybuf_exporter_exports(e: *const pybuf_exporter) -> pyb
 /// PYBUF_STATUS_EXPORTS_EXIST while views are alive, as bytearray refuses to resize
 /// ("Existing exports of data: object cannot be re-sized"). The owner callback is kept.
 ///
-/// Thread-safe.
+/// # Safety
+/// `e` is NULL or a live handle from `pybuf_exporter_new` or `pybuf_exporter_clone`, not
+/// yet freed. `desc` is NULL or points to a valid `pybuf_exporter_desc`: `format` NULL or
+/// NUL-terminated, `shape`, `strides` and `suboffsets` NULL or of `ndim` entries, and `buf`
+/// valid for `len` bytes until the exporter is replaced again or freed. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_exporter_replace(
     e: *mut pybuf_exporter,
@@ -237,7 +257,11 @@ pub unsafe extern "C" fn pybuf_exporter_replace(
 /// memory must stay valid until the view is released. Release it with `pybuf_release`
 /// (which `pybuf_object_get_buffer`'s views do by themselves).
 ///
-/// Thread-safe for distinct views.
+/// # Safety
+/// `view` is NULL or points to writable memory for a `pybuf_buffer` (overwritten, not
+/// released). `desc` is NULL or points to a valid `pybuf_exporter_desc`: `format` NULL or
+/// NUL-terminated, `shape`, `strides` and `suboffsets` NULL or of `ndim` entries, and `buf`
+/// valid for `len` bytes until the view is released. Thread-safe for distinct views.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_fill_view(
     view: *mut pybuf_buffer,
@@ -293,7 +317,11 @@ pub extern "C" fn pybuf_exporter_as_object(e: *mut pybuf_exporter) -> pybuf_obje
 /// the view calls each level's `releasebuffer` once, outermost first, and gives back each
 /// export.
 ///
-/// Thread-safe if the exporter's functions are.
+/// # Safety
+/// `obj` is NULL or points to a valid `pybuf_object`: `procs` NULL or pointing to a
+/// `pybuf_buffer_procs` whose functions follow the buffer protocol for `exporter`, both
+/// alive until the view is released. `view` is NULL or points to writable memory for a
+/// `pybuf_buffer` (overwritten, not released). Thread-safe if the exporter's functions are.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_object_get_buffer(
     obj: *const pybuf_object,

@@ -24,7 +24,8 @@ use super::{c_str, deref};
 ///
 /// Returns -1 with an error recorded when `format` is NULL, malformed, or has no size.
 ///
-/// Thread-safe.
+/// # Safety
+/// `format` is NULL or a NUL-terminated string. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_size_from_format(format: *const c_char) -> pybuf_ssize_t {
     super::value(-1, || {
@@ -165,7 +166,9 @@ fn mode_char(mode: Mode) -> c_char {
 /// deeper than 64 levels), `PYBUF_STATUS_OVERFLOW` (a count or size beyond
 /// `PY_SSIZE_T_MAX`).
 ///
-/// Thread-safe.
+/// # Safety
+/// `format` is NULL or a NUL-terminated string. It is not kept. `out` is NULL or points to
+/// a writable `pybuf_format *`. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_parse(format: *const c_char, out: *mut *mut pybuf_format) -> c_int {
     super::status(|| {
@@ -188,7 +191,10 @@ pub unsafe extern "C" fn pybuf_format_parse(format: *const c_char, out: *mut *mu
 /// A nested handle (from `pybuf_format_field.nested`) belongs to its parent: passing it
 /// here frees nothing and records `PYBUF_STATUS_INVALID_ARGUMENT`.
 ///
-/// Not thread-safe with respect to `f`: no other thread may be using it.
+/// # Safety
+/// `f` is NULL or a handle from `pybuf_format_parse` (not a nested one), freed once; no
+/// thread uses it, its nested handles or the strings they returned during or after the
+/// call. Not thread-safe with respect to `f`: no other thread may be using it.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_free(f: *mut pybuf_format) {
     super::status(|| {
@@ -213,6 +219,9 @@ pub unsafe extern "C" fn pybuf_format_free(f: *mut pybuf_format) {
 /// struct (its trailing padding included).
 ///
 /// Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+///
+/// # Safety
+/// `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_itemsize(f: *const pybuf_format) -> pybuf_ssize_t {
     super::value(-1, || {
@@ -226,6 +235,9 @@ pub unsafe extern "C" fn pybuf_format_itemsize(f: *const pybuf_format) -> pybuf_
 /// `dtype.alignment` for the struct).
 ///
 /// Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+///
+/// # Safety
+/// `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_alignment(f: *const pybuf_format) -> pybuf_ssize_t {
     super::value(-1, || {
@@ -238,6 +250,9 @@ pub unsafe extern "C" fn pybuf_format_alignment(f: *const pybuf_format) -> pybuf
 /// is one field with count 3; `"T{ii}"` is one struct field).
 ///
 /// Returns -1 with an error recorded when `f` is NULL. Thread-safe.
+///
+/// # Safety
+/// `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_field_count(f: *const pybuf_format) -> pybuf_ssize_t {
     super::value(-1, || {
@@ -290,7 +305,10 @@ pub struct pybuf_format_field {
 /// Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
 /// (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
 ///
-/// Thread-safe.
+/// # Safety
+/// `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
+/// `out` is NULL or points to a writable `pybuf_format_field`. Its pointers are valid until
+/// the outermost handle is freed. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_get_field(
     f: *const pybuf_format,
@@ -384,6 +402,9 @@ pub struct pybuf_format_leaf {
 ///
 /// Returns -1 with an error recorded when `f` is NULL. Thread-safe (the first call
 /// builds the list).
+///
+/// # Safety
+/// `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_leaf_count(f: *const pybuf_format) -> pybuf_ssize_t {
     super::value(-1, || {
@@ -398,7 +419,10 @@ pub unsafe extern "C" fn pybuf_format_leaf_count(f: *const pybuf_format) -> pybu
 /// Returns 0, or a negative status with `*out` untouched: `PYBUF_STATUS_NULL_POINTER`
 /// (`f` or `out` NULL), `PYBUF_STATUS_INDEX_OUT_OF_RANGE`.
 ///
-/// Thread-safe.
+/// # Safety
+/// `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
+/// `out` is NULL or points to a writable `pybuf_format_leaf`. Its pointers are valid until
+/// the outermost handle is freed. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_get_leaf(
     f: *const pybuf_format,
@@ -441,6 +465,10 @@ pub unsafe extern "C" fn pybuf_format_get_leaf(
 ///
 /// The string belongs to the handle and lives as long as it. Returns NULL with an error
 /// recorded when `f` is NULL. Thread-safe (the first call builds the string).
+///
+/// # Safety
+/// `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). The
+/// string returned is valid until the outermost handle is freed.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_canonical(f: *const pybuf_format) -> *const c_char {
     super::value(std::ptr::null(), || {
@@ -476,6 +504,9 @@ fn shown(h: &pybuf_format) -> String {
 /// `PYBUF_STATUS_FORMAT_MISMATCH` and `pybuf_last_error()` names the first differing
 /// field), or `PYBUF_STATUS_NULL_POINTER` when `a` or `b` is NULL.
 ///
+/// # Safety
+/// `a` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). `b`
+/// is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_equal(a: *const pybuf_format, b: *const pybuf_format) -> c_int {
@@ -503,6 +534,10 @@ pub unsafe extern "C" fn pybuf_format_equal(a: *const pybuf_format, b: *const py
 ///
 /// The time is proportional to the number of runs of values (see
 /// `pybuf_format_runs_next`), not to the length of the strings. Thread-safe.
+///
+/// # Safety
+/// `a` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). `b`
+/// is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one).
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_compatible(a: *const pybuf_format, b: *const pybuf_format) -> c_int {
     answer(|| {
@@ -549,7 +584,10 @@ pub struct pybuf_format_run {
 /// `pybuf_format_runs_free`. Returns `PYBUF_STATUS_NULL_POINTER` with `*out` untouched
 /// when `f` or `out` is NULL.
 ///
-/// Thread-safe with respect to `f`.
+/// # Safety
+/// `f` is NULL or a live handle from `pybuf_format_parse` (or a nested handle of one). It
+/// stays alive (not freed) until the iterator is freed. `out` is NULL or points to a
+/// writable `pybuf_format_runs *`. Thread-safe with respect to `f`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_runs_new(f: *const pybuf_format, out: *mut *mut pybuf_format_runs) -> c_int {
     super::status(|| {
@@ -575,7 +613,10 @@ pub unsafe extern "C" fn pybuf_format_runs_new(f: *const pybuf_format, out: *mut
 /// returning 0), or `PYBUF_STATUS_NULL_POINTER` when `it` or `out` is NULL. A format
 /// with a huge repeat (`"1000000000T{id}"`) yields that many runs, one per call.
 ///
-/// Not thread-safe with respect to `it`.
+/// # Safety
+/// `it` is NULL or a live iterator from `pybuf_format_runs_new`, used by one thread at a
+/// time. `out` is NULL or points to a writable `pybuf_format_run`. Not thread-safe with
+/// respect to `it`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_runs_next(it: *mut pybuf_format_runs, out: *mut pybuf_format_run) -> c_int {
     let mut stored = false;
@@ -609,7 +650,9 @@ pub unsafe extern "C" fn pybuf_format_runs_next(it: *mut pybuf_format_runs, out:
 /// Free an iterator made by `pybuf_format_runs_new`. `pybuf_format_runs_free(NULL)`
 /// does nothing.
 ///
-/// Not thread-safe with respect to `it`.
+/// # Safety
+/// `it` is NULL or a live iterator from `pybuf_format_runs_new`, freed once and not used
+/// afterwards. Not thread-safe with respect to `it`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_runs_free(it: *mut pybuf_format_runs) {
     super::status(|| {
@@ -639,7 +682,10 @@ pub unsafe extern "C" fn pybuf_format_runs_free(it: *mut pybuf_format_runs) {
 /// other parse statuses) for a malformed `expected` or `view->format`, the message
 /// saying which.
 ///
-/// Thread-safe; reads `view` only.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+/// read. `expected` is NULL or a NUL-terminated string. Thread-safe; reads `view` only.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_check_format(view: *const pybuf_buffer, expected: *const c_char) -> c_int {
     super::status(|| {
@@ -663,7 +709,10 @@ pub unsafe extern "C" fn pybuf_check_format(view: *const pybuf_buffer, expected:
 /// `PYBUF_STATUS_INVALID_ARGUMENT` for another `order`; or the errors of
 /// `pybuf_check_format`.
 ///
-/// Thread-safe; reads `view` only.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+/// read. `expected` is NULL or a NUL-terminated string. Thread-safe; reads `view` only.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_check_format_ex(
     view: *const pybuf_buffer,

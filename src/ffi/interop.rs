@@ -76,6 +76,8 @@ fn run(f: impl FnOnce() -> Result<pybuf_ssize_t>) -> pybuf_ssize_t {
 /// format with no array-interface type (`u`, `p`, pointers), `PYBUF_STATUS_LENGTH_MISMATCH`
 /// when `size` is too small.
 ///
+/// # Safety
+/// `format` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_to_typestr(
@@ -96,13 +98,15 @@ pub unsafe extern "C" fn pybuf_format_to_typestr(
 /// The `__array_interface__` `descr` of one item of the PEP 3118 `format`, as the text
 /// of its Python literal (`ast.literal_eval` reads it): `"[('', '<f8')]"` for a scalar;
 /// for a struct one `(name, type)` or `(name, type, shape)` per field, a nested list for a
-/// nested struct, and `('', '|V<n>')` for the gaps (alignment, `x` padding, an `itemsize`
+/// nested struct, and `('', '|Vn')` (n bytes) for the gaps (alignment, `x` padding, an `itemsize`
 /// larger than the format's): `"T{b:a:d:b:}"` is `"[('a', '|i1'), ('', '|V7'), ('b',
 /// '<f8')]"` on x86-64. Unnamed fields are named as NumPy names them (`f0`, `f1`, ...).
 ///
 /// Arguments, output (the length is returned; `out` NULL with `size` 0 asks for it;
 /// nothing is written when it does not fit) and errors as for `pybuf_format_to_typestr`.
 ///
+/// # Safety
+/// `format` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_to_descr(
@@ -131,7 +135,9 @@ pub unsafe extern "C" fn pybuf_format_to_descr(
 /// lacks (datetime64, timedelta64, a size with no code such as `"<i16"`, `"|S0"`),
 /// `PYBUF_STATUS_LENGTH_MISMATCH` when `size` is too small.
 ///
-/// Thread-safe.
+/// # Safety
+/// `typestr` is NULL or a NUL-terminated string. `out` is NULL or writable for `size`
+/// bytes. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_from_typestr(
     typestr: *const c_char,
@@ -163,6 +169,8 @@ pub unsafe extern "C" fn pybuf_format_from_typestr(
 /// name with ':'; `PYBUF_STATUS_OVERFLOW` when a field's or the item's size in bytes
 /// exceeds `pybuf_ssize_t` (`"[('', '|V8', (2305843009213693952,))]"`).
 ///
+/// # Safety
+/// `descr` is NULL or a NUL-terminated string. `out` is NULL or writable for `size` bytes.
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_format_from_descr(

@@ -208,7 +208,7 @@ struct Derived {
     format: Option<CString>,
 }
 
-/// Read `src`, apply `op`, and fill `dst` with the result (see the module documentation).
+/// Read `src`, apply `op`, and fill `dst` with the result (the rules under "Derived views" at the top of this file).
 ///
 /// # Safety
 /// `src` is NULL or a valid view (arrays of ndim entries, a NUL-terminated format);
@@ -317,13 +317,18 @@ fn bound(b: pybuf_ssize_t) -> Option<isize> {
 ///
 /// Every dimension can be sliced (memoryview slices only 1-D views). With suboffsets,
 /// `buf` or the suboffset of the dimension's pointer group moves, as CPython moves it
-/// for PIL-style arrays. See the module documentation of derived views for ownership.
+/// for PIL-style arrays. Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src` (as `pybuf_is_contiguous` reports it), INVALID_ARGUMENT (`dim` out of range, a
 /// step of 0, `dst == src`, a released `src`), OVERFLOW.
 ///
-/// Thread-safe for distinct `dst`.
+/// # Safety
+/// `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+/// overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+/// its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+/// Views group for who keeps it alive). Thread-safe for distinct `dst`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_slice(
     dst: *mut pybuf_buffer,
@@ -351,13 +356,18 @@ pub unsafe extern "C" fn pybuf_slice(
 /// nothing and keeps its `buf` (no element is ever addressed through it). Indexing dimension
 /// `d` when both `d` and `d - 1` have suboffsets is refused (BUFFER_REQUEST): the two
 /// pointer reads cannot be merged. The result keeps a suboffsets array (all negative,
-/// perhaps) when the source had one. See the module documentation for ownership.
+/// perhaps) when the source had one. Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_ARGUMENT (`dim` out of range, `dst == src`), INDEX_OUT_OF_RANGE,
 /// BUFFER_REQUEST, OVERFLOW.
 ///
-/// Thread-safe for distinct `dst`.
+/// # Safety
+/// `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+/// overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+/// its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+/// Views group for who keeps it alive). Thread-safe for distinct `dst`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_index(
     dst: *mut pybuf_buffer,
@@ -379,9 +389,15 @@ pub unsafe extern "C" fn pybuf_index(
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_SHAPE (a negative `shape[k]`), INDEX_OUT_OF_RANGE (a block outside
-/// `src`), INVALID_ARGUMENT, OVERFLOW. See the module documentation for ownership.
+/// `src`), INVALID_ARGUMENT, OVERFLOW. Ownership: see "Derived views" in the Views group.
 ///
-/// Thread-safe for distinct `dst`.
+/// # Safety
+/// `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+/// overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+/// its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+/// Views group for who keeps it alive). `start` and `shape` are NULL or hold `src->ndim`
+/// entries. Thread-safe for distinct `dst`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_subview(
     dst: *mut pybuf_buffer,
@@ -403,12 +419,17 @@ pub unsafe extern "C" fn pybuf_subview(
 
 /// Fill `dst` with `src`, its axes reversed (numpy's `.T`): shape and strides reversed.
 /// A view with suboffsets is transposed only when no dimension moves across a pointer
-/// read (see `pybuf_permute`). See the module documentation for ownership.
+/// read (see `pybuf_permute`). Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, BUFFER_REQUEST (suboffsets), INVALID_ARGUMENT.
 ///
-/// Thread-safe for distinct `dst`.
+/// # Safety
+/// `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+/// overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+/// its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+/// Views group for who keeps it alive). Thread-safe for distinct `dst`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_transpose(dst: *mut pybuf_buffer, src: *const pybuf_buffer) -> c_int {
     super::status(|| {
@@ -423,12 +444,18 @@ pub unsafe extern "C" fn pybuf_transpose(dst: *mut pybuf_buffer, src: *const pyb
 ///
 /// With suboffsets, the dimensions up to each one that has a suboffset form a group, and
 /// only permutations within groups are possible: a pointer read cannot move (CPython
-/// cannot permute such views at all). See the module documentation for ownership.
+/// cannot permute such views at all). Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_ARGUMENT (an axis out of range or repeated, `dst == src`),
 /// BUFFER_REQUEST (a dimension moved across a pointer read).
 ///
+/// # Safety
+/// `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+/// overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+/// its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+/// Views group for who keeps it alive). `axes` is NULL or holds `src->ndim` entries.
 /// Thread-safe for distinct `dst`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_permute(
@@ -460,15 +487,21 @@ pub unsafe extern "C" fn pybuf_permute(
 /// only 1-D to N-D or N-D to 1-D), any format pybuf parses (memoryview takes only native
 /// single-character formats), a cast between two non-byte formats (memoryview needs 'B',
 /// 'b' or 'c' on one side), empty views and zeros in `shape` (memoryview refuses them).
-/// The format string is copied as given ("@d" stays "@d"). See the module documentation
-/// for ownership.
+/// The format string is copied as given ("@d" stays "@d"). Ownership: see "Derived
+/// views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, BUFFER_REQUEST, LENGTH_MISMATCH, INVALID_NDIM (`ndim` outside -1..=64),
 /// INVALID_SHAPE (a negative entry), the parse statuses of `format` (INVALID_FORMAT,
 /// UNSUPPORTED_FORMAT), INVALID_ITEMSIZE (a format of size 0), OVERFLOW.
 ///
-/// Thread-safe for distinct `dst`.
+/// # Safety
+/// `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+/// overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+/// its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+/// Views group for who keeps it alive). `format` is NULL or a NUL-terminated string.
+/// `shape` is NULL or holds `ndim` entries. Thread-safe for distinct `dst`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_cast(
     dst: *mut pybuf_buffer,
@@ -513,13 +546,18 @@ pub unsafe extern "C" fn pybuf_cast(
 /// Fill `dst` with `src` where dimension `dim`, of length 1, has length `length` and
 /// stride 0: every index in it reads the same element (a dimension that already has
 /// `length` keeps its stride). `dst` is read-only, as numpy's `broadcast_to` makes it: a
-/// write would change several elements. See the module documentation for ownership.
+/// write would change several elements. Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_ARGUMENT (`dim`), INVALID_SHAPE (a negative `length`), SHAPE_MISMATCH
 /// (a dimension of another length than 1 or `length`).
 ///
-/// Thread-safe for distinct `dst`.
+/// # Safety
+/// `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+/// overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+/// its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+/// Views group for who keeps it alive). Thread-safe for distinct `dst`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_broadcast(
     dst: *mut pybuf_buffer,
@@ -536,12 +574,18 @@ pub unsafe extern "C" fn pybuf_broadcast(
 /// Fill `dst` with `src` broadcast to `ndim` dimensions of `shape`, as numpy's
 /// `broadcast_to`: the dimensions are matched from the last, each must equal the target
 /// or be 1 (its stride becomes 0), and new leading dimensions get stride 0. `dst` is
-/// read-only. See the module documentation for ownership.
+/// read-only. Ownership: see "Derived views" in the Views group.
 ///
 /// Returns 0, or a negative status with `dst` untouched: NULL_POINTER, a malformed
 /// `src`, INVALID_NDIM (`ndim` outside 0..=64), INVALID_SHAPE (a negative entry),
 /// SHAPE_MISMATCH (fewer dimensions than `src`, or a length that cannot be broadcast).
 ///
+/// # Safety
+/// `dst` is NULL or points to writable memory for a `pybuf_buffer` (any content: it is
+/// overwritten, not released) that is not `src`; `src` is NULL or points to a valid view:
+/// its `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated. The memory of `src` stays valid while `dst` is used (see the
+/// Views group for who keeps it alive). `shape` is NULL or holds `ndim` entries.
 /// Thread-safe for distinct `dst`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_broadcast_to(
@@ -570,7 +614,10 @@ pub unsafe extern "C" fn pybuf_broadcast_to(
 /// Returns -1 with an error recorded for NULL, a malformed view or format, or a format
 /// whose values reach beyond the view's itemsize (INVALID_ITEMSIZE).
 ///
-/// Thread-safe; reads `view` only.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+/// read. Thread-safe; reads `view` only.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_item_fields(view: *const pybuf_buffer) -> pybuf_ssize_t {
     super::value(-1, || {
@@ -601,7 +648,12 @@ pub unsafe extern "C" fn pybuf_item_fields(view: *const pybuf_buffer) -> pybuf_s
 /// view, INDEX_OUT_OF_RANGE (an index, or `field`), the format's parse statuses,
 /// INVALID_ITEMSIZE (the value lies beyond the view's itemsize).
 ///
-/// Thread-safe; reads `view` and its memory.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+/// readable for every element it describes. `indices` is NULL or holds `view->ndim`
+/// entries. `out` is NULL or points to a writable `pybuf_value`. A string value in it
+/// points into the view's memory. Thread-safe; reads `view` and its memory.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_get_item(
     view: *const pybuf_buffer,
@@ -646,7 +698,12 @@ pub unsafe extern "C" fn pybuf_get_item(
 /// `pybuf_get_item`, READ_ONLY, TYPE_MISMATCH, VALUE_OUT_OF_RANGE, INVALID_ARGUMENT (a
 /// `kind` that is no PYBUF_VALUE_*, a BOOL other than 0 or 1, a negative `size`).
 ///
-/// Thread-safe for distinct elements.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+/// writable for every element it describes. `indices` is NULL or holds `view->ndim`
+/// entries. `value` is NULL or points to a valid `pybuf_value` (a string one addressing its
+/// `len` bytes). Thread-safe for distinct elements.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_set_item(
     view: *const pybuf_buffer,
@@ -689,7 +746,11 @@ pub unsafe extern "C" fn pybuf_set_item(
 /// returns 0; otherwise a negative status with `*out` untouched: NULL_POINTER, a
 /// malformed view, INVALID_ARGUMENT (order).
 ///
-/// Thread-safe; reads `view` only.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; its memory is not
+/// read. Its memory stays valid while the iterator is used. `out` is NULL or points to a
+/// writable `pybuf_iter *`. Thread-safe; reads `view` only.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_iter_new(view: *const pybuf_buffer, order: c_char, out: *mut *mut pybuf_iter) -> c_int {
     super::status(|| {
@@ -717,6 +778,11 @@ pub unsafe extern "C" fn pybuf_iter_new(view: *const pybuf_buffer, order: c_char
 ///
 /// With suboffsets, the pointers stored in the memory are followed as
 /// `pybuf_get_pointer` follows them. Not thread-safe with respect to `it`.
+///
+/// # Safety
+/// `it` is NULL or a live iterator from `pybuf_iter_new`, used by one thread at a time,
+/// whose view's memory is still valid. `element` is NULL or writable; `indices` is NULL or
+/// holds the view's `ndim` writable entries.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_iter_next(
     it: *mut pybuf_iter,
@@ -750,7 +816,9 @@ pub unsafe extern "C" fn pybuf_iter_next(
 
 /// Free an iterator made by `pybuf_iter_new`. `pybuf_iter_free(NULL)` does nothing.
 ///
-/// Not thread-safe with respect to `it`.
+/// # Safety
+/// `it` is NULL or a live iterator from `pybuf_iter_new`, freed once and not used
+/// afterwards. Not thread-safe with respect to `it`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_iter_free(it: *mut pybuf_iter) {
     super::status(|| {
@@ -779,6 +847,12 @@ pub unsafe extern "C" fn pybuf_iter_free(it: *mut pybuf_iter) {
 /// and both values); or a negative status: NULL_POINTER, a malformed view, a format's
 /// parse status, INVALID_ITEMSIZE (a format whose values reach beyond its itemsize).
 ///
+/// # Safety
+/// `a` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are NULL
+/// or hold `ndim` entries, its `format` is NULL or NUL-terminated, and its memory is
+/// readable for every element it describes. `b` is NULL or points to a valid view: its
+/// `shape`, `strides` and `suboffsets` are NULL or hold `ndim` entries, its `format` is
+/// NULL or NUL-terminated, and its memory is readable for every element it describes.
 /// Thread-safe; reads both views and their memory.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_equal(a: *const pybuf_buffer, b: *const pybuf_buffer) -> c_int {
@@ -833,7 +907,11 @@ pub unsafe extern "C" fn pybuf_equal(a: *const pybuf_buffer, b: *const pybuf_buf
 /// INVALID_ITEMSIZE, INVALID_STRIDES, INVALID_SUBOFFSETS, LENGTH_MISMATCH (len, or bytes
 /// outside the memory), OVERFLOW, the format's parse statuses.
 ///
-/// Thread-safe; reads `view` and, at the memory level, `[base, base + size)`.
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated. At
+/// PYBUF_VALIDATE_MEMORY, `base` addresses `size` readable bytes (the view's memory need
+/// not be valid: only stored pointers found inside that range are read). Thread-safe; reads `view` and, at the memory level, `[base, base + size)`.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_validate(
     view: *const pybuf_buffer,
@@ -882,6 +960,10 @@ pub unsafe extern "C" fn pybuf_validate(
 /// Returns 0, or a negative status with `*lo` and `*hi` untouched: NULL_POINTER, a
 /// malformed view, OVERFLOW (bytes farther from `buf` than a pybuf_ssize_t can say).
 ///
+/// # Safety
+/// `view` is NULL or points to a valid view: its `shape`, `strides` and `suboffsets` are
+/// NULL or hold `ndim` entries, its `format` is NULL or NUL-terminated; with suboffsets,
+/// the pointers stored in its memory are valid. `lo` and `hi` are NULL or writable.
 /// Thread-safe; reads `view` and, with suboffsets, its memory.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_extent(

@@ -147,16 +147,31 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Skip whitespace and byte order markers (which set the mode).
-    fn skip_space_and_markers(&mut self) {
+    /// Skip whitespace and a byte order marker (which sets the mode). A second marker
+    /// with only whitespace since the first (`"<>i"`, `"< >i"`, `"@=i"`, `"T{<>i}"`) is
+    /// refused, as `struct` and NumPy refuse it.
+    fn skip_space_and_markers(&mut self) -> Result<()> {
+        let mut marker: Option<(usize, u8)> = None;
         while let Some(c) = self.peek() {
             if let Some(mode) = Mode::from_marker(c) {
+                if let Some((first_pos, first)) = marker {
+                    return Err(self.invalid(
+                        self.pos,
+                        format_args!(
+                            "a second byte order marker {} right after the marker {} at {first_pos}",
+                            describe(c),
+                            describe(first)
+                        ),
+                    ));
+                }
+                marker = Some((self.pos, c));
                 self.mode = mode;
             } else if !is_space(c) {
                 break;
             }
             self.advance(1);
         }
+        Ok(())
     }
 
     fn skip_space(&mut self) {
@@ -209,7 +224,7 @@ impl<'a> Parser<'a> {
     fn body(&mut self, close: Close) -> Result<(Format, Ended)> {
         let mut builder = Builder::new();
         let ended = loop {
-            self.skip_space_and_markers();
+            self.skip_space_and_markers()?;
             let Some(c) = self.peek() else {
                 match close {
                     Close::End => break Ended::End,
@@ -339,7 +354,7 @@ impl<'a> Parser<'a> {
         let shape_pos = self.pos;
         if self.peek() == Some(b'(') {
             shape = self.shape()?;
-            self.skip_space_and_markers();
+            self.skip_space_and_markers()?;
         }
         let count_pos = self.pos;
         let count = self.number("repeat count")?;
@@ -368,7 +383,7 @@ impl<'a> Parser<'a> {
             b'&' => {
                 self.enter(code_pos)?;
                 self.advance(1);
-                self.skip_space_and_markers();
+                self.skip_space_and_markers()?;
                 let pointee_pos = self.pos;
                 if matches!(self.peek(), None | Some(b'}' | b':')) {
                     return Err(self.invalid(pointee_pos, "'&' with no type after it"));

@@ -310,6 +310,35 @@ fn markers_persist_past_the_closing_brace() {
     assert_eq!(size(b"T{<i:a:&<i:p:T{<i:a:<b:b:}:s:X{}:f:}"), 4 + 8 + 5 + 8);
 }
 
+/// Issue 13: two byte order markers in a row (whitespace between them or not) are refused,
+/// as `struct.calcsize` ("bad char in struct format") and NumPy's `_dtype_from_pep3118`
+/// ("Unknown PEP 3118 data type specifier") refuse them; one marker anywhere between items,
+/// or one alone (`"<"`, 0 as in `struct`), is still accepted.
+#[test]
+fn two_markers_in_a_row_are_refused() {
+    for s in [
+        &b"<>"[..], b"<>i", b"<<i", b"< >i", b"<\t>i", b"@=", b"@=i", b"=@i", b"!<i", b">!i",
+        b"^^", b"T{<>i}", b"T{<>}", b"i<>i", b"i<>", b"T{i}<>", b"T{i<>}", b"(2)<>i", b"&<>i",
+        b"X{<>i}", b"i:a:<>i", b"<>:a:i",
+    ] {
+        let e = err(s);
+        assert_eq!(e.status(), Status::InvalidFormat, "{:?}", String::from_utf8_lossy(s));
+    }
+    assert_eq!(
+        err(b"< >i").message(),
+        "format \"< >i\" at 2: a second byte order marker '>' right after the marker '<' at 0"
+    );
+    assert_eq!(err(b"T{i<>}").message(), "format \"T{i<>}\" at 4: a second byte order marker '>' right after the marker '<' at 3");
+    // One marker between items, before a shape and after it, or at the end of a struct.
+    assert_eq!(size(b"<"), 0);
+    assert_eq!(size(b"< i"), 4);
+    assert_eq!(size(b"i<i"), 8);
+    assert_eq!(size(b"<(2)>i"), 8);
+    assert_eq!(size(b">T{<i}"), 4);
+    assert_eq!(size(b"T{<i}>i"), 8);
+    assert_eq!(size(b"T{ib<}"), 5);
+}
+
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[test]
 fn extension_codes() {
@@ -362,7 +391,7 @@ fn whitespace_between_items_and_inside_shapes() {
 
 #[test]
 fn empty_formats() {
-    for s in [&b""[..], b" ", b"<", b"@ ^ !", b"T{}", b"0i", b"(0)d", b"0T{i}", b"T{T{}}"] {
+    for s in [&b""[..], b" ", b"<", b" @ ", b"T{}", b"0i", b"(0)d", b"0T{i}", b"T{T{}}"] {
         assert_eq!(size(s), 0, "{:?}", String::from_utf8_lossy(s));
     }
     assert!(parse(b"").fields().is_empty());

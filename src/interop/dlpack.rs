@@ -2,8 +2,8 @@
 //!
 //! The structs have the layout and field names that DLPack 1.x publishes, so a pointer
 //! to one is a pointer to the C struct of the same name (`include/pybuf.h` declares them
-//! for C, under dlpack.h's own include guard). [`DLManagedTensorVersioned`] is DLPack
-//! 1.x's exchange struct; [`DLManagedTensor`] the legacy (pre-1.0) one.
+//! for C, under dlpack.h's own include guard). `DLManagedTensorVersioned` is DLPack
+//! 1.x's exchange struct; `DLManagedTensor` the legacy (pre-1.0) one.
 //!
 //! What maps to what:
 //!

@@ -706,7 +706,33 @@ MALFORMED = [
     ("}", INVALID_FORMAT, 0), ("(2", INVALID_FORMAT, 2), ("i:a:i:a:", INVALID_FORMAT, 5),
     ("<n", INVALID_FORMAT, 1), ("Zq", INVALID_FORMAT, 1), ("t", UNSUPPORTED_FORMAT, 0),
     ("99999999999999999999i", OVERFLOW, 0), ("T{" * 65 + "}" * 65, UNSUPPORTED_FORMAT, 128),
+    ("<>i", INVALID_FORMAT, 1), ("T{i< >i}", INVALID_FORMAT, 5),
 ]
+
+# Issue 13: a byte order marker right after another (whitespace between them or not).
+TWO_MARKERS = ["<>", "<>i", "<<i", "< >i", "<\t>i", "@=", "@=i", "=@i", "!<i", "^^i",
+               "T{<>i}", "T{<>}", "i<>i", "(2)<>i", "T{i}<>", "T{i<>}"]
+ONE_MARKER = ["<", "<i", "< i", "T{<i}", ">T{<i}", "T{<i}>i", "(2)<i", "i<i"]
+
+
+@pytest.mark.parametrize("fmt", TWO_MARKERS, ids=repr)
+def test_two_markers_in_a_row_refused_as_struct_and_numpy_do(lib, fmt):
+    with pytest.raises(struct.error):
+        struct.calcsize(fmt)
+    with pytest.raises(ValueError):
+        _dtype_from_pep3118(fmt)
+    assert lib.pybuf_size_from_format(fmt.encode()) == -1
+    assert lib.pybuf_last_status() == INVALID_FORMAT
+    assert "a second byte order marker" in last_error(lib)
+
+
+@pytest.mark.parametrize("fmt", ONE_MARKER, ids=repr)
+def test_one_marker_accepted_where_struct_or_numpy_does(lib, fmt):
+    try:
+        want = struct.calcsize(fmt)
+    except struct.error:
+        want = _dtype_from_pep3118(fmt).itemsize
+    assert lib.pybuf_size_from_format(fmt.encode()) == want, last_error(lib)
 
 
 @pytest.mark.parametrize("fmt,status,pos", MALFORMED, ids=[m[0][:20] for m in MALFORMED])
