@@ -38,10 +38,11 @@ mod tests {
     fn sizes_that_fit_and_sizes_that_cannot() {
         assert_eq!(try_vec(3, 7u8, "x").unwrap(), vec![7, 7, 7]);
         assert_eq!(try_with_capacity::<u64>(5, "x").unwrap().capacity(), 5);
-        // More than the address space: refused without allocating (also under Miri).
-        let e = try_vec(usize::MAX / 2, 0u8, "a test").unwrap_err();
+        // More than isize::MAX bytes: refused before the allocator is asked (also under
+        // Miri, which stops at an allocation it cannot make rather than failing it).
+        let e = try_vec(usize::MAX / 2 + 1, 0u8, "a test").unwrap_err();
         assert_eq!(e.status(), Status::OutOfMemory);
-        assert_eq!(e.message(), format!("cannot allocate {} bytes for a test", usize::MAX / 2));
+        assert_eq!(e.message(), format!("cannot allocate {} bytes for a test", usize::MAX / 2 + 1));
         let e = try_with_capacity::<u64>(usize::MAX / 4, "a test").unwrap_err();
         assert_eq!(e.message(), format!("cannot allocate {} elements of 8 bytes for a test", usize::MAX / 4));
     }
