@@ -40,6 +40,15 @@ static int check_cases_ = 0;
             CHECK_FAIL_("%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #expr);           \
     } while (0)
 
+/* CHECK_MSG(text): pybuf_last_error() contains `text`. */
+#define CHECK_MSG(text)                                                                    \
+    do {                                                                                   \
+        ++check_count_;                                                                    \
+        if (strstr(pybuf_last_error(), (text)) == NULL)                                    \
+            CHECK_FAIL_("%s:%d: pybuf_last_error() \"%s\" does not name \"%s\"\n",         \
+                        __FILE__, __LINE__, pybuf_last_error(), (text));                   \
+    } while (0)
+
 /* CHECK_EQ(a, b): two integers are equal (compared as long long). */
 #define CHECK_EQ(a, b)                                                                     \
     do {                                                                                   \

@@ -18,15 +18,6 @@
 #error "dlpack.h after pybuf.h should have been skipped"
 #endif
 
-/* CHECK_MSG(text): pybuf_last_error() contains `text`. */
-#define CHECK_MSG(text)                                                                    \
-    do {                                                                                   \
-        ++check_count_;                                                                    \
-        if (strstr(pybuf_last_error(), (text)) == NULL)                                    \
-            CHECK_FAIL_("%s:%d: pybuf_last_error() \"%s\" does not name \"%s\"\n",         \
-                        __FILE__, __LINE__, pybuf_last_error(), (text));                   \
-    } while (0)
-
 static int owner_calls = 0;
 static void *owner_user = NULL;
 static void count_owner(void *user) {

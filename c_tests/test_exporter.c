@@ -31,15 +31,6 @@
             CHECK_EQ(obj_bytes_[k_], 0xA5);                                                \
     } while (0)
 
-/* CHECK_MSG(text): pybuf_last_error() contains `text`. */
-#define CHECK_MSG(text)                                                                    \
-    do {                                                                                   \
-        ++check_count_;                                                                    \
-        if (strstr(pybuf_last_error(), (text)) == NULL)                                    \
-            CHECK_FAIL_("%s:%d: pybuf_last_error() \"%s\" does not name \"%s\"\n",         \
-                        __FILE__, __LINE__, pybuf_last_error(), (text));                   \
-    } while (0)
-
 /* ---- the owner callback ------------------------------------------------------------ */
 
 static int owner_calls;

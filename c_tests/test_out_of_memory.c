@@ -19,14 +19,6 @@
 
 #include "check.h"
 
-#define CHECK_MSG(text)                                                                    \
-    do {                                                                                   \
-        ++check_count_;                                                                    \
-        if (strstr(pybuf_last_error(), (text)) == NULL)                                    \
-            CHECK_FAIL_("%s:%d: pybuf_last_error() \"%s\" does not name \"%s\"\n",         \
-                        __FILE__, __LINE__, pybuf_last_error(), (text));                   \
-    } while (0)
-
 static unsigned char cell[16];
 
 static int cell_is(unsigned char byte) {
