@@ -330,12 +330,8 @@ pub fn contiguous_strides(
             Error::overflow(format_args!("stride {sd} times shape[{k}] = {} overflows", shape[k]))
         })?;
     }
-    let mut sd = itemsize;
-    for k in (0..shape.len()).map(order_dims) {
-        out[k] = sd;
-        // The same products as the first pass, which checked them.
-        sd = sd.saturating_mul(shape[k]);
-    }
+    // The same products as the first pass, which checked them: none saturates.
+    contiguous_strides_of_valid(shape, itemsize, order, out);
     Ok(())
 }
 
