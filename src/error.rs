@@ -195,35 +195,19 @@ impl Message {
     fn set(&mut self, text: &str) {
         const CUT: &str = "...";
         let room = MESSAGE_CAPACITY - 1;
-        let mut end = 0;
-        for c in text.chars() {
-            let width = if c == '\0' { 2 } else { c.len_utf8() };
-            if end + width > room {
-                // Cut before this character, leaving room for the marker.
-                while end + CUT.len() > room {
-                    end -= 1;
-                    while !self.is_boundary(end) {
-                        end -= 1;
-                    }
-                }
-                self.bytes[end..end + CUT.len()].copy_from_slice(CUT.as_bytes());
-                end += CUT.len();
-                break;
-            }
-            if c == '\0' {
-                // A NUL would end the C string early: written as the two characters \0.
-                self.bytes[end..end + 2].copy_from_slice(b"\\0");
-            } else {
-                c.encode_utf8(&mut self.bytes[end..end + width]);
-            }
-            end += width;
-        }
+        // A NUL would end the C string early: written as the two characters \0.
+        let text = text.replace('\0', "\\0");
+        let end = if text.len() <= room {
+            self.bytes[..text.len()].copy_from_slice(text.as_bytes());
+            text.len()
+        } else {
+            // Cut at a character boundary, leaving room for the marker.
+            let cut = (0..=room - CUT.len()).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            self.bytes[..cut].copy_from_slice(&text.as_bytes()[..cut]);
+            self.bytes[cut..cut + CUT.len()].copy_from_slice(CUT.as_bytes());
+            cut + CUT.len()
+        };
         self.bytes[end] = 0;
-    }
-
-    /// Whether `at` starts a character of the message written so far.
-    fn is_boundary(&self, at: usize) -> bool {
-        at == 0 || (self.bytes[at] & 0xC0) != 0x80
     }
 }
 
@@ -245,7 +229,7 @@ fn set_status(status: Status) {
 }
 
 /// Record `err` as the calling thread's last error and return its status as a C int.
-/// Never panics and never allocates, also while the thread ends.
+/// Never panics, also while the thread ends.
 pub fn record(err: &Error) -> c_int {
     set_status(err.status);
     let _ = MESSAGE.try_with(|m| {
