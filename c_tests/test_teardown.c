@@ -90,6 +90,7 @@ static void exercise(void) {
     CHECK_EQ(pybuf_is_contiguous(NULL, 'C'), 0); /* 0, with an error recorded */
     CHECK_EQ(pybuf_last_status(), PYBUF_STATUS_NULL_POINTER);
     CHECK(pybuf_last_error() != NULL && pybuf_last_error()[0] != '\0');
+    CHECK_EQ(pybuf_last_errno(), 0); /* not an I/O error */
     CHECK(strcmp(pybuf_status_name(PYBUF_STATUS_OVERFLOW), "PYBUF_STATUS_OVERFLOW") == 0);
     CHECK(pybuf_version() != 0);
     CHECK(pybuf_version_string() != NULL && pybuf_version_string()[0] != '\0');

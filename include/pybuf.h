@@ -365,6 +365,26 @@ typedef enum pybuf_status {
      * Two views differ in a value (`pybuf_equal` returned 0 for views of equal shapes).
      */
     PYBUF_STATUS_VALUE_MISMATCH = -26,
+    /**
+     * The operating system refused a call (open, read, write, mmap, ...): the message
+     * names the call and the error, and `pybuf_last_errno()` gives its `errno`.
+     */
+    PYBUF_STATUS_IO = -27,
+    /**
+     * The end of a file or stream came before every byte of the transfer arrived: the
+     * message says how many bytes did.
+     */
+    PYBUF_STATUS_END_OF_FILE = -28,
+    /**
+     * A non-blocking file descriptor took no more bytes (or had none) for now: the
+     * transfer is not finished and has kept its place; step it again when the fd is ready.
+     */
+    PYBUF_STATUS_WOULD_BLOCK = -29,
+    /**
+     * A file or archive is malformed or damaged (a `.npy` header, an `.npz` directory, a
+     * file shorter than its header promises): the message says what and where.
+     */
+    PYBUF_STATUS_INVALID_FILE = -30,
 } pybuf_status;
 
 /**
@@ -390,6 +410,16 @@ const char *pybuf_last_error(void);
  * Thread-safe: each thread has its own status.
  */
 int pybuf_last_status(void);
+
+/**
+ * The `errno` of the calling thread's last pybuf call when it failed with
+ * PYBUF_STATUS_IO (the operating system refused a read, write, open, mmap, ...), so
+ * that a caller can tell `EPIPE` from `ENOSPC` without parsing the message; 0 after a
+ * success or any other failure.
+ *
+ * Thread-safe: each thread has its own.
+ */
+int pybuf_last_errno(void);
 
 /**
  * A static name for a status value ("PYBUF_STATUS_INVALID_SHAPE"), or

@@ -80,19 +80,31 @@ pub enum Status {
     ValueOutOfRange = -25,
     /// Two views differ in a value (`pybuf_equal` returned 0 for views of equal shapes).
     ValueMismatch = -26,
+    /// The operating system refused a call (open, read, write, mmap, ...): the message
+    /// names the call and the error, and `pybuf_last_errno()` gives its `errno`.
+    Io = -27,
+    /// The end of a file or stream came before every byte of the transfer arrived: the
+    /// message says how many bytes did.
+    EndOfFile = -28,
+    /// A non-blocking file descriptor took no more bytes (or had none) for now: the
+    /// transfer is not finished and has kept its place; step it again when the fd is ready.
+    WouldBlock = -29,
+    /// A file or archive is malformed or damaged (a `.npy` header, an `.npz` directory, a
+    /// file shorter than its header promises): the message says what and where.
+    InvalidFile = -30,
 }
 
 impl Status {
     /// The status for a raw integer coming back from C, if it is one of ours.
     pub fn from_raw(value: c_int) -> Option<Status> {
         use Status::*;
-        const ALL: [Status; 27] = [
+        const ALL: [Status; 31] = [
             Ok, NullPointer, InvalidArgument, InvalidNdim, InvalidShape, InvalidItemsize,
             InvalidStrides, InvalidSuboffsets, LengthMismatch, Overflow, IndexOutOfRange,
             InvalidFormat, UnsupportedFormat, ReadOnly, ShapeMismatch, BufferRequest,
             ForeignView, ExportsExist, OutOfMemory, Internal, FormatMismatch,
             Unrepresentable, UnsupportedDevice, UnsupportedVersion, TypeMismatch,
-            ValueOutOfRange, ValueMismatch,
+            ValueOutOfRange, ValueMismatch, Io, EndOfFile, WouldBlock, InvalidFile,
         ];
         ALL.iter().copied().find(|s| *s as c_int == value)
     }
@@ -133,6 +145,10 @@ impl Status {
             TypeMismatch => c"PYBUF_STATUS_TYPE_MISMATCH",
             ValueOutOfRange => c"PYBUF_STATUS_VALUE_OUT_OF_RANGE",
             ValueMismatch => c"PYBUF_STATUS_VALUE_MISMATCH",
+            Io => c"PYBUF_STATUS_IO",
+            EndOfFile => c"PYBUF_STATUS_END_OF_FILE",
+            WouldBlock => c"PYBUF_STATUS_WOULD_BLOCK",
+            InvalidFile => c"PYBUF_STATUS_INVALID_FILE",
         }
     }
 }
@@ -143,12 +159,28 @@ impl Status {
 pub struct Error {
     status: Status,
     message: String,
+    /// The OS `errno` of an [`Status::Io`] error, else 0.
+    errno: i32,
 }
 
 impl Error {
     pub fn new(status: Status, message: impl fmt::Display) -> Self {
         debug_assert!(status != Status::Ok);
-        Error { status, message: message.to_string() }
+        Error { status, message: message.to_string(), errno: 0 }
+    }
+    /// A [`Status::Io`] error: `call` failed with `errno`; the message is
+    /// "`call`: <the OS's text for errno> (errno N)", then `context` if not empty.
+    pub fn os(call: impl fmt::Display, errno: i32, context: impl fmt::Display) -> Self {
+        let text = std::io::Error::from_raw_os_error(errno);
+        let context = context.to_string();
+        let sep = if context.is_empty() { "" } else { ": " };
+        let text = text.to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text);
+        Error { status: Status::Io, message: format!("{call}: {text} (errno {errno}){sep}{context}"), errno }
+    }
+    /// The OS `errno` of an I/O error, else 0.
+    pub fn errno(&self) -> i32 {
+        self.errno
     }
     pub fn status(&self) -> Status {
         self.status
@@ -174,6 +206,7 @@ ctor! {
     mismatch => ShapeMismatch, request => BufferRequest, foreign => ForeignView,
     exports => ExportsExist, oom => OutOfMemory, internal => Internal,
     unrepresentable => Unrepresentable, device => UnsupportedDevice, version => UnsupportedVersion,
+    eof => EndOfFile, would_block => WouldBlock, invalid_file => InvalidFile,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -214,6 +247,8 @@ impl Message {
 thread_local! {
     /// The calling thread's last status (a plain cell: success costs one store).
     static STATUS: Cell<Status> = const { Cell::new(Status::Ok) };
+    /// The `errno` of the calling thread's last error (0 unless it was an I/O error).
+    static ERRNO: Cell<i32> = const { Cell::new(0) };
     /// The calling thread's last message, meaningful while STATUS is not Ok.
     static MESSAGE: RefCell<Message> = const { RefCell::new(Message { bytes: [0; MESSAGE_CAPACITY] }) };
 }
@@ -232,6 +267,7 @@ fn set_status(status: Status) {
 /// Never panics, also while the thread ends.
 pub fn record(err: &Error) -> c_int {
     set_status(err.status);
+    let _ = ERRNO.try_with(|e| e.set(err.errno));
     let _ = MESSAGE.try_with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
             m.set(&err.message);
@@ -255,6 +291,15 @@ pub fn record_result<T>(result: &Result<T>) -> c_int {
         }
         Err(e) => record(e),
     }
+}
+
+/// The `errno` of the calling thread's last error: the OS error of a
+/// [`Status::Io`] failure, 0 after any other outcome.
+pub fn last_errno() -> i32 {
+    if last_status() == Status::Ok {
+        return 0;
+    }
+    ERRNO.try_with(|e| e.get()).unwrap_or(0)
 }
 
 /// The calling thread's last status (`Internal` if it cannot be read, which a `Cell`
@@ -285,13 +330,13 @@ mod tests {
 
     #[test]
     fn status_values_are_fixed_and_round_trip() {
-        for v in -26..=0 {
-            let s = Status::from_raw(v).expect("every value in -26..=0 is a status");
+        for v in -30..=0 {
+            let s = Status::from_raw(v).expect("every value in -30..=0 is a status");
             assert_eq!(s as c_int, v);
             assert!(s.name().starts_with("PYBUF_STATUS_"));
         }
         assert_eq!(Status::from_raw(1), None);
-        assert_eq!(Status::from_raw(-27), None);
+        assert_eq!(Status::from_raw(-31), None);
         assert_eq!(Status::InvalidShape as c_int, -4);
         assert_eq!(Status::Internal as c_int, -19);
         assert_eq!(Status::FormatMismatch as c_int, -20);
@@ -303,6 +348,11 @@ mod tests {
         assert_eq!(Status::ValueOutOfRange as c_int, -25);
         assert_eq!(Status::ValueMismatch as c_int, -26);
         assert_eq!(Status::ValueMismatch.name(), "PYBUF_STATUS_VALUE_MISMATCH");
+        assert_eq!(Status::Io as c_int, -27);
+        assert_eq!(Status::EndOfFile as c_int, -28);
+        assert_eq!(Status::WouldBlock as c_int, -29);
+        assert_eq!(Status::InvalidFile as c_int, -30);
+        assert_eq!(Status::InvalidFile.name(), "PYBUF_STATUS_INVALID_FILE");
     }
 
     fn message() -> String {

@@ -56,7 +56,7 @@ const GROUPS: &[Group] = &[
                  NULL) on failure. Every pybuf call records its outcome for the calling thread:\n\
                  pybuf_last_status() and pybuf_last_error() describe it until the next pybuf call on that\n\
                  thread, so copy the message before calling pybuf again.",
-        items: &["pybuf_status", "pybuf_last_error", "pybuf_last_status", "pybuf_status_name"],
+        items: &["pybuf_status", "pybuf_last_error", "pybuf_last_status", "pybuf_last_errno", "pybuf_status_name"],
     },
     Group {
         id: "pybuf_exporters",

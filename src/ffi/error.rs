@@ -41,3 +41,14 @@ pub extern "C" fn pybuf_status_name(status: c_int) -> *const c_char {
         None => c"PYBUF_STATUS_UNKNOWN".as_ptr(),
     }
 }
+
+/// The `errno` of the calling thread's last pybuf call when it failed with
+/// PYBUF_STATUS_IO (the operating system refused a read, write, open, mmap, ...), so
+/// that a caller can tell `EPIPE` from `ENOSPC` without parsing the message; 0 after a
+/// success or any other failure.
+///
+/// Thread-safe: each thread has its own.
+#[no_mangle]
+pub extern "C" fn pybuf_last_errno() -> c_int {
+    error::last_errno()
+}
