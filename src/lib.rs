@@ -7,6 +7,7 @@
 //! - [`copy`]: the copy engine (planning and kernels);
 //! - [`export`]: exporters, view bookkeeping and lifetimes;
 //! - [`interop`]: DLPack and NumPy's array interface;
+//! - [`io`]: a view's elements to and from file descriptors (scatter/gather I/O);
 //! - [`view`]: memoryview for any view: derived views, element values, iteration,
 //!   equality and validation;
 //! - [`error`]: the status type and the thread's last error;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod export;
 pub mod format;
 pub mod interop;
+pub mod io;
 pub mod layout;
 pub mod view;
 
