@@ -82,6 +82,10 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         // SAFETY: forwarded.
         return unsafe { tile_kernel(dst, src, t, itemsize, micro) };
     }
+    if micro != Micro::Scalar && t.nj.saturating_mul(t.ssj.unsigned_abs()) > FAR_SOURCE_BYTES {
+        // SAFETY: forwarded.
+        return unsafe { run_far(dst, src, t, itemsize, micro) };
+    }
     let (bi, bj) = tiles(itemsize);
     let mut i0 = 0;
     while i0 < t.ni {
@@ -97,6 +101,36 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
             j0 += w;
         }
         i0 += h;
+    }
+}
+
+/// Sources spanning more than this are read panel by panel with prefetching
+/// ([`run_far`]), as for streamed outputs: their rows are too far apart for the caches.
+const FAR_SOURCE_BYTES: usize = 1 << 20;
+
+/// A transpose whose output fits the caches but whose source rows lie far apart (a
+/// block of rows of a large transposed view, as the I/O staging buffer gathers): panels
+/// of up to `panel_run` bytes of each source row, prefetching rows ahead, written straight
+/// to the destination.
+///
+/// # Safety
+/// As for [`run`].
+unsafe fn run_far(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
+    let bi = (panel_run(itemsize) / itemsize).max(micro.side()).max(1).min(t.ni);
+    let w_max = (PANEL_BYTES / (bi * itemsize)).max(1);
+    let mut j0 = 0;
+    while j0 < t.nj {
+        let w = w_max.min(t.nj - j0);
+        let mut i0 = 0;
+        while i0 < t.ni {
+            let h = bi.min(t.ni - i0);
+            let d = dst.wrapping_offset(i0 as isize * t.dsi + j0 as isize * t.dsj);
+            let s = src.wrapping_offset(i0 as isize * t.ssi + j0 as isize * t.ssj);
+            // SAFETY: the panel lies within the transpose (forwarded contract).
+            unsafe { panel_kernel(d, s, &Transpose { ni: h, nj: w, ..*t }, itemsize, micro) };
+            i0 += h;
+        }
+        j0 += w;
     }
 }
 

@@ -13,6 +13,7 @@
 //!
 //! The fd is reached through an [`Endpoint`], so that tests can inject faults.
 
+mod pipeline;
 mod stream;
 mod sys;
 
@@ -112,6 +113,9 @@ pub struct Transfer {
     staged: bool,
     iov: Vec<libc::iovec>,
     iov_max: usize,
+    /// A blocking step with at least this many bytes left runs on two threads
+    /// ([`pipeline`]).
+    pipeline_min: u64,
 }
 
 // SAFETY: the raw pointers are the view's memory (the C contract makes its validity the
@@ -132,7 +136,7 @@ impl Transfer {
         let cursor = stream::Cursor::new(&plan);
         let iov_max = sys::iov_max();
         let iov = if plan.direct() { crate::alloc::try_with_capacity(iov_max, "the iovecs of a transfer")? } else { Vec::new() };
-        Ok(Transfer { plan, cursor, direction, stage, staged: false, iov, iov_max })
+        Ok(Transfer { plan, cursor, direction, stage, staged: false, iov, iov_max, pipeline_min: pipeline::MIN_BYTES })
     }
 
     /// The bytes the transfer moves in all.
@@ -163,6 +167,16 @@ impl Transfer {
     /// element, as when the transfer was made, and the endpoint's memory does not
     /// overlap it.
     pub unsafe fn step(&mut self, ep: &mut dyn Endpoint, wait: bool) -> Result<()> {
+        if wait && self.can_pipeline() {
+            // SAFETY: forwarded.
+            if let Some(r) = unsafe { self.pipelined(ep) } {
+                // SAFETY: forwarded.
+                return unsafe { self.settle(r) };
+            }
+        }
+        if !self.plan.direct() && self.stage.len() < self.plan.stage_len() {
+            self.stage = crate::alloc::try_vec(self.plan.stage_len(), 0u8, "the staging buffer of a transfer")?;
+        }
         // SAFETY: forwarded.
         let r = unsafe {
             match self.direction {
@@ -170,37 +184,33 @@ impl Transfer {
                 Direction::Read => self.read_loop(ep, wait),
             }
         };
+        // SAFETY: forwarded.
+        unsafe { self.settle(r) }
+    }
+
+    /// After a step: a failed read stores the whole elements of a partly received unit
+    /// (not on would-block: the unit completes later, and storing it each time would
+    /// cost a slow peer's transfer quadratic time).
+    ///
+    /// # Safety
+    /// As for [`Transfer::step`].
+    unsafe fn settle(&mut self, r: Result<()>) -> Result<()> {
         let failed = r.as_ref().is_err_and(|e| e.status() != crate::Status::WouldBlock);
         if failed && self.direction == Direction::Read && !self.plan.direct() {
-            // Store the whole elements of a partly received unit (not on would-block:
-            // the unit completes later, and storing it each time would cost a slow
-            // peer's transfer quadratic time).
-            // SAFETY: forwarded; the stage holds `in_unit` received bytes.
-            unsafe { self.cursor.scatter(&self.plan, &self.stage, self.cursor.in_unit)? };
+            let received = self.cursor.in_unit.min(self.stage.len());
+            // SAFETY: forwarded; the stage holds the unit's `in_unit` received bytes.
+            unsafe { self.cursor.scatter(&self.plan, &self.stage, received)? };
         }
         r
     }
 
     /// Handle a call that moved nothing: wait, or report would-block.
     fn again(&self, ep: &mut dyn Endpoint, wait: bool) -> Result<()> {
-        if !wait {
-            let verb = if self.direction == Direction::Write { "takes" } else { "has" };
-            return Err(Error::would_block(format_args!(
-                "{} {verb} no more bytes for now: {} of {} bytes moved; step the transfer again when it is ready",
-                ep.describe(),
-                self.done(),
-                self.total()
-            )));
-        }
-        ep.wait(self.direction).map_err(|e| self.os_error("poll", e, ep))
+        again(ep, wait, self.direction, self.done(), self.total())
     }
 
     fn os_error(&self, call: &str, errno: i32, ep: &dyn Endpoint) -> Error {
-        Error::os(
-            format_args!("{call} on {}", ep.describe()),
-            errno,
-            format_args!("{} of {} bytes moved", self.done(), self.total()),
-        )
+        os_error(call, errno, ep, self.done(), self.total())
     }
 
     /// # Safety
@@ -291,6 +301,22 @@ impl Transfer {
         }
         Ok(())
     }
+}
+
+/// A call moved nothing: wait for the endpoint (`wait`), or report would-block.
+fn again(ep: &mut dyn Endpoint, wait: bool, direction: Direction, done: u64, total: u64) -> Result<()> {
+    if !wait {
+        let verb = if direction == Direction::Write { "takes" } else { "has" };
+        return Err(Error::would_block(format_args!(
+            "{} {verb} no more bytes for now: {done} of {total} bytes moved; step the transfer again when it is ready",
+            ep.describe()
+        )));
+    }
+    ep.wait(direction).map_err(|e| os_error("poll", e, ep, done, total))
+}
+
+fn os_error(call: &str, errno: i32, ep: &dyn Endpoint, done: u64, total: u64) -> Error {
+    Error::os(format_args!("{call} on {}", ep.describe()), errno, format_args!("{done} of {total} bytes moved"))
 }
 
 /// Check that a read may store into the view: writable, no aliased elements.

@@ -53,6 +53,9 @@ pub struct Plan {
 // SAFETY: a plan only carries the address of memory its creator vouched for; reading and
 // writing it is the transfer's business, which the C contract makes the caller's.
 unsafe impl Send for Plan {}
+// SAFETY: shared access reads only the owned fields; the memory behind `buf` is touched
+// through `gather`/`scatter` on units that the pipeline hands to one thread at a time.
+unsafe impl Sync for Plan {}
 
 impl Plan {
     /// The stream of the valid view `geom` at `buf` in `order` ('A' as

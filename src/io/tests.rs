@@ -230,6 +230,7 @@ fn writes_give_the_bytes_of_to_contiguous() {
         assert!(t.stage.len() <= stage.max(c.itemsize as usize), "case {case}: stage {} > {stage}", t.stage.len());
         let mut mock = Mock::new(Vec::new(), f, case as u64);
         let blocking = rng.below(2) == 0;
+        t.set_pipeline_min([0, u64::MAX][rng.below(2)]);
         let mut steps = 0;
         loop {
             steps += 1;
@@ -265,6 +266,7 @@ fn reads_store_the_bytes_of_from_contiguous() {
         let mut mock = Mock::new(incoming.clone(), faults(&mut rng), case as u64);
         let mut t = Transfer::with_limits(c.side(), order, Direction::Read, min_run, stage).unwrap();
         let blocking = rng.below(2) == 0;
+        t.set_pipeline_min([0, u64::MAX][rng.below(2)]);
         loop {
             // SAFETY: the case's memory is valid and writable; the mock's is separate.
             match unsafe { t.step(&mut mock, blocking) } {
@@ -302,6 +304,7 @@ fn end_of_file_stores_the_whole_elements_that_arrived() {
         let (min_run, stage) = limits(&mut rng);
         let mut mock = Mock::new(incoming.clone(), faults(&mut rng), case as u64);
         let mut t = Transfer::with_limits(c.side(), order, Direction::Read, min_run, stage).unwrap();
+        t.set_pipeline_min([0, u64::MAX][rng.below(2)]);
         let e = loop {
             // SAFETY: as in the other tests.
             match unsafe { t.step(&mut mock, true) } {
@@ -370,6 +373,7 @@ fn errors_keep_the_place_and_say_how_far() {
         let f = Faults { fail_at: Some((at, libc::EPIPE)), ..faults(&mut rng) };
         let mut mock = Mock::new(Vec::new(), f, case as u64);
         let mut t = Transfer::with_limits(c.side(), order, Direction::Write, min_run, stage).unwrap();
+        t.set_pipeline_min([0, u64::MAX][rng.below(2)]);
         // SAFETY: as in the other tests.
         let e = unsafe { t.step(&mut mock, true) }.expect_err("EPIPE");
         assert_eq!(e.status(), Status::Io);
