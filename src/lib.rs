@@ -9,6 +9,7 @@
 //! - [`interop`]: DLPack and NumPy's array interface;
 //! - [`view`]: memoryview for any view: derived views, element values, iteration,
 //!   equality and validation;
+//! - [`map`]: memory-mapped regions of files as exporters;
 //! - [`error`]: the status type and the thread's last error;
 //! - [`abi`]: the C types (`pybuf_buffer`, the `PYBUF_*` flags);
 //! - `ffi`: the `extern "C"` functions, one file per noun.
@@ -24,6 +25,7 @@ pub mod export;
 pub mod format;
 pub mod interop;
 pub mod layout;
+pub mod map;
 pub mod view;
 
 mod work;
