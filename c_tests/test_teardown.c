@@ -13,6 +13,7 @@
  * tests/c_tests.rs checks that this file names every function of pybuf.h.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -137,6 +138,31 @@ static void exercise(void) {
     CHECK_OK(pybuf_from_contiguous(&v, out6, sizeof out6, 'F'));
     CHECK(mem[5] == 5.0);
     CHECK_OK(pybuf_copy(&v, &w));
+
+    /* File descriptors: the view through a pipe, blocking and resumable. */
+    {
+        int p[2];
+        double back[6] = {0};
+        pybuf_io *io = NULL;
+        CHECK_EQ(pipe(p), 0);
+        CHECK_FAILED(pybuf_write_fd(-1, &v, 'C'), PYBUF_STATUS_INVALID_ARGUMENT);
+        CHECK_OK(pybuf_write_fd(p[1], &v, 'F'));
+        CHECK_OK(pybuf_read_fd(p[0], &v, 'F'));
+        CHECK(mem[5] == 5.0);
+        CHECK_FAILED(pybuf_pwrite_fd(p[1], &v, 'C', -1), PYBUF_STATUS_INVALID_ARGUMENT);
+        CHECK_FAILED(pybuf_pread_fd(p[0], &v, 'C', 0), PYBUF_STATUS_IO);
+        CHECK_EQ(pybuf_last_errno(), ESPIPE);
+        CHECK_OK(pybuf_io_new(p[1], &v, 'C', PYBUF_IO_WRITE, -1, &io));
+        CHECK_EQ(pybuf_io_total(io), 48);
+        CHECK_OK(pybuf_io_step(io));
+        CHECK_EQ(pybuf_io_done(io), 48);
+        CHECK_EQ(pybuf_io_done(NULL), -1);
+        pybuf_io_free(io);
+        CHECK_EQ(read(p[0], back, sizeof back), (ssize_t)sizeof back);
+        CHECK(back[5] == 5.0);
+        close(p[0]);
+        close(p[1]);
+    }
     pybuf_buffer r = w; /* a read-only description of the same memory */
     r.readonly = 1;
     CHECK_FAILED(pybuf_copy(&r, &v), PYBUF_STATUS_READ_ONLY);

@@ -1704,6 +1704,156 @@ int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
 /** @} */ /* end of pybuf_copy */
 
 /* ================================================================================
+ * File descriptors
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_io File descriptors
+ * A view's elements to and from files, pipes and sockets without a contiguous copy: the
+ * bytes pybuf_to_contiguous would produce, moved by writev/readv straight from (into)
+ * strided memory. Blocking calls, and resumable transfers for non-blocking fds. See
+ * docs/files.md.
+ * @{
+ */
+
+/**
+ * Write all `view->len` bytes of the view's elements to `fd`, in `order` ('C' row-major,
+ * 'F' column-major, 'A' as the view lies if it is contiguous, else row-major): the bytes
+ * `pybuf_to_contiguous` would produce, written without materialising them. Contiguous
+ * runs go to `writev` as iovecs; short runs through a bounded staging buffer (at most
+ * 1 MiB). Sockets are written with `MSG_NOSIGNAL` (a closed peer is `EPIPE`, not
+ * `SIGPIPE`); a pipe whose reader is gone raises `SIGPIPE` as `write(2)` does, unless the
+ * process ignores it.
+ *
+ * Blocks until every byte is written: `EINTR` is retried, short writes continue where
+ * they stopped, and an `O_NONBLOCK` fd is waited for with `poll` (use `pybuf_io_new` to
+ * keep an event loop running instead). Returns 0, or a negative status:
+ * PYBUF_STATUS_IO (`pybuf_last_errno()` says which error; the message how many bytes were
+ * written), PYBUF_STATUS_INVALID_ARGUMENT (a negative fd, a bad order),
+ * PYBUF_STATUS_NULL_POINTER, or a malformed view's status.
+ *
+ * # Safety
+ * `view` is NULL or a valid view whose memory is readable for every element during the
+ * call. Thread-safe (the fd's position is shared as with `write(2)`).
+ */
+int pybuf_write_fd(int fd, const struct pybuf_buffer *view, char order);
+
+/**
+ * Read exactly `view->len` bytes from `fd` into the view's elements, in `order` (as for
+ * `pybuf_write_fd`): contiguous runs by `readv` straight into the view, short runs
+ * through a bounded staging buffer. Blocks until done, as `pybuf_write_fd`.
+ *
+ * End of file before `view->len` bytes is PYBUF_STATUS_END_OF_FILE, and the message says
+ * how many bytes arrived. On any failure the elements that arrived whole are stored and
+ * the rest of the view is untouched. A read-only view is PYBUF_STATUS_READ_ONLY and a
+ * view with aliased elements (a zero stride) PYBUF_STATUS_INVALID_STRIDES, before any
+ * byte is read.
+ *
+ * # Safety
+ * `view` is NULL or a valid view whose memory is writable for every element during the
+ * call, and does not overlap other memory in use. Thread-safe for distinct views.
+ */
+int pybuf_read_fd(int fd, const struct pybuf_buffer *view, char order);
+
+/**
+ * `pybuf_write_fd` at the file offset `offset` (`pwritev`), leaving the fd's position
+ * alone. A negative offset is PYBUF_STATUS_INVALID_ARGUMENT; an fd that cannot seek (a
+ * pipe, a socket) is PYBUF_STATUS_IO with `ESPIPE`.
+ *
+ * # Safety
+ * As for `pybuf_write_fd`.
+ */
+int pybuf_pwrite_fd(int fd, const struct pybuf_buffer *view, char order, int64_t offset);
+
+/**
+ * `pybuf_read_fd` at the file offset `offset` (`preadv`), leaving the fd's position
+ * alone; as `pybuf_pwrite_fd` for the offset.
+ *
+ * # Safety
+ * As for `pybuf_read_fd`.
+ */
+int pybuf_pread_fd(int fd, const struct pybuf_buffer *view, char order, int64_t offset);
+
+/**
+ * `pybuf_io_new` direction: from the view's memory to the fd.
+ */
+#define PYBUF_IO_WRITE 0
+
+/**
+ * `pybuf_io_new` direction: from the fd into the view's memory.
+ */
+#define PYBUF_IO_READ 1
+
+/**
+ * A resumable transfer of a view's elements to or from a file descriptor: opaque. Made by
+ * `pybuf_io_new`, moved by `pybuf_io_step`, freed by `pybuf_io_free`.
+ */
+typedef struct pybuf_io pybuf_io;
+
+/**
+ * Make a resumable transfer of the view's elements in `order` to (`PYBUF_IO_WRITE`) or
+ * from (`PYBUF_IO_READ`) `fd`, at the fd's position (`offset` -1) or from the file offset
+ * `offset` on. Nothing moves until `pybuf_io_step`. The transfer copies the view's
+ * shape, strides and suboffsets, not its memory: the memory must stay valid until the
+ * transfer is freed. It allocates at most a 1 MiB staging buffer.
+ *
+ * On success `*out` is the transfer (free it with `pybuf_io_free`) and 0 is returned; on
+ * failure `*out` is untouched.
+ *
+ * # Safety
+ * `view` is NULL or a valid view whose memory stays valid (readable for a write,
+ * writable for a read) until `pybuf_io_free`; `out` is NULL or writable.
+ */
+int pybuf_io_new(int fd,
+                 const struct pybuf_buffer *view,
+                 char order,
+                 int direction,
+                 int64_t offset,
+                 struct pybuf_io **out);
+
+/**
+ * Move as many bytes as the fd takes (or has) now, without blocking on an `O_NONBLOCK`
+ * fd. Returns 0 when the transfer is finished (every byte moved; stepping a finished
+ * transfer returns 0 again), PYBUF_STATUS_WOULD_BLOCK when the fd would block (wait for
+ * it to be writable or readable, then step again: nothing is lost), or another negative
+ * status on failure (PYBUF_STATUS_IO, PYBUF_STATUS_END_OF_FILE). A failure keeps the
+ * transfer's place: stepping again retries from there. On a blocking fd one step moves
+ * everything or fails.
+ *
+ * # Safety
+ * `io` is NULL or a live transfer, and the view memory it was made with is still valid.
+ * Not thread-safe for one transfer (step it from one thread at a time).
+ */
+int pybuf_io_step(struct pybuf_io *io);
+
+/**
+ * The bytes a transfer has moved so far (of a read: received from the fd), or -1 if `io`
+ * is NULL.
+ *
+ * # Safety
+ * `io` is NULL or a live transfer.
+ */
+int64_t pybuf_io_done(const struct pybuf_io *io);
+
+/**
+ * The bytes a transfer moves in all (`view->len`), or -1 if `io` is NULL.
+ *
+ * # Safety
+ * `io` is NULL or a live transfer.
+ */
+int64_t pybuf_io_total(const struct pybuf_io *io);
+
+/**
+ * Free a transfer (finished or not; the fd is not closed). NULL is ignored.
+ *
+ * # Safety
+ * `io` is NULL or a live transfer, not used again.
+ */
+void pybuf_io_free(struct pybuf_io *io);
+
+/** @} */ /* end of pybuf_io */
+
+/* ================================================================================
  * DLPack
  * ================================================================================ */
 

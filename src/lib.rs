@@ -7,6 +7,7 @@
 //! - [`copy`]: the copy engine (planning and kernels);
 //! - [`export`]: exporters, view bookkeeping and lifetimes;
 //! - [`interop`]: DLPack and NumPy's array interface;
+//! - [`io`]: a view's elements to and from file descriptors (scatter/gather I/O);
 //! - [`view`]: memoryview for any view: derived views, element values, iteration,
 //!   equality and validation;
 //! - [`map`]: memory-mapped regions of files as exporters;
@@ -24,6 +25,7 @@ pub mod error;
 pub mod export;
 pub mod format;
 pub mod interop;
+pub mod io;
 pub mod layout;
 pub mod map;
 pub mod view;

@@ -149,6 +149,19 @@ const GROUPS: &[Group] = &[
         items: &["pybuf_to_contiguous", "pybuf_from_contiguous", "pybuf_copy"],
     },
     Group {
+        id: "pybuf_io",
+        title: "File descriptors",
+        banner: "A view's elements to and from files, pipes and sockets without a contiguous copy: the\n\
+                 bytes pybuf_to_contiguous would produce, moved by writev/readv straight from (into)\n\
+                 strided memory. Blocking calls, and resumable transfers for non-blocking fds. See\n\
+                 docs/files.md.",
+        items: &[
+            "pybuf_write_fd", "pybuf_read_fd", "pybuf_pwrite_fd", "pybuf_pread_fd", "PYBUF_IO_WRITE",
+            "PYBUF_IO_READ", "pybuf_io", "pybuf_io_new", "pybuf_io_step", "pybuf_io_done",
+            "pybuf_io_total", "pybuf_io_free",
+        ],
+    },
+    Group {
         id: "pybuf_dlpack",
         title: "DLPack",
         banner: "Views to and from DLPack tensors (1.x DLManagedTensorVersioned and the legacy\n\

@@ -25,14 +25,14 @@ impl Rng {
 /// A random strided layout: shape, strides, and the offset of element 0 from the start of
 /// a buffer of `size` bytes that holds every element.
 #[derive(Clone, Debug)]
-struct Strided {
-    shape: Vec<isize>,
-    strides: Vec<isize>,
-    offset: isize,
-    size: usize,
+pub(crate) struct Strided {
+    pub shape: Vec<isize>,
+    pub strides: Vec<isize>,
+    pub offset: isize,
+    pub size: usize,
 }
 
-fn random_shape(rng: &mut Rng) -> Vec<isize> {
+pub(crate) fn random_shape(rng: &mut Rng) -> Vec<isize> {
     let ndim = rng.below(5);
     (0..ndim)
         .map(|_| match rng.below(10) {
@@ -43,7 +43,7 @@ fn random_shape(rng: &mut Rng) -> Vec<isize> {
         .collect()
 }
 
-fn random_strides(rng: &mut Rng, shape: &[isize], itemsize: isize) -> Strided {
+pub(crate) fn random_strides(rng: &mut Rng, shape: &[isize], itemsize: isize) -> Strided {
     let ndim = shape.len();
     let mut order: Vec<usize> = (0..ndim).collect();
     for i in (1..ndim).rev() {
@@ -67,14 +67,14 @@ fn random_strides(rng: &mut Rng, shape: &[isize], itemsize: isize) -> Strided {
 }
 
 impl Strided {
-    fn geom(&self, itemsize: isize) -> Geometry<'_> {
+    pub fn geom(&self, itemsize: isize) -> Geometry<'_> {
         let len = self.shape.iter().product::<isize>() * itemsize;
         Geometry { len, itemsize, shape: &self.shape, strides: Some(&self.strides), suboffsets: None }
     }
 }
 
 /// Every index of `shape` in C order.
-fn indices(shape: &[isize]) -> Vec<Vec<isize>> {
+pub(crate) fn indices(shape: &[isize]) -> Vec<Vec<isize>> {
     let count: isize = shape.iter().product();
     let mut out = Vec::new();
     let mut index = vec![0isize; shape.len()];
@@ -109,11 +109,11 @@ unsafe fn reference(dst: Side<'_>, src: Side<'_>) {
 }
 
 /// `n` random cases, or a few under Miri (which interprets every instruction).
-fn cases(n: usize) -> usize {
+pub(crate) fn cases(n: usize) -> usize {
     if cfg!(miri) { (n / 100).max(4) } else { n }
 }
 
-fn pattern(rng: &mut Rng, n: usize) -> Vec<u8> {
+pub(crate) fn pattern(rng: &mut Rng, n: usize) -> Vec<u8> {
     (0..n).map(|_| rng.next() as u8).collect()
 }
 

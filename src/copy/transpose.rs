@@ -206,7 +206,7 @@ unsafe fn streamed_panels(
         let row_addr = dst.wrapping_offset(r as isize * t.dsi) as usize;
         // The largest column c <= j whose address is line-aligned, if within `lead`.
         let misalign = row_addr.wrapping_add(j * e) & 63;
-        if misalign % e == 0 && misalign / e < lead { j - misalign / e } else { j }
+        if misalign.is_multiple_of(e) && misalign / e < lead { j - misalign / e } else { j }
     };
     let mut j0 = 0;
     while j0 < t.nj {
