@@ -257,6 +257,28 @@ static void exercise(void) {
     CHECK_EQ(owner_calls, 1);
     pybuf_exporter_free(NULL);
 
+    /* Mapped files: the first bytes of this program, read-only. */
+    CHECK_FAILED(pybuf_map_fd(-1, 0, &desc, PYBUF_MAP_READONLY, &e), PYBUF_STATUS_INVALID_ARGUMENT);
+    CHECK_FAILED(pybuf_map_path(NULL, 0, &desc, PYBUF_MAP_READONLY, &e), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_exporter_sync(NULL), PYBUF_STATUS_NULL_POINTER);
+    {
+        pybuf_ssize_t four[1] = {4};
+        pybuf_exporter_desc md = {0};
+        pybuf_exporter *me = NULL;
+        pybuf_buffer mv = {0};
+        md.len = 4;
+        md.ndim = 1;
+        md.shape = four;
+        CHECK_OK(pybuf_map_path("/proc/self/exe", 0, &md, PYBUF_MAP_READONLY, &me));
+        if (me != NULL) {
+            CHECK_OK(pybuf_exporter_sync(me));
+            CHECK_OK(pybuf_exporter_get_buffer(me, &mv, PYBUF_SIMPLE));
+            CHECK(mv.len == 4 && memcmp(mv.buf, "\177ELF", 4) == 0);
+            pybuf_release(&mv);
+            pybuf_exporter_free(me);
+        }
+    }
+
     /* A view described in place. */
     pybuf_buffer f = {0};
     CHECK_OK(pybuf_fill_view(&f, &desc, PYBUF_FULL_RO));

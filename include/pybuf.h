@@ -2220,6 +2220,101 @@ pybuf_ssize_t pybuf_format_from_descr(const char *descr, char *out, pybuf_ssize_
 /** @} */ /* end of pybuf_array_interface */
 
 /* ================================================================================
+ * Mapped files
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_mapped_files Mapped files
+ * A region of a file as an exporter's memory (mmap): read-only, shared-writable (writes
+ * reach the file; pybuf_exporter_sync flushes them) or private (copy-on-write). The region
+ * is checked against the file's size before mapping, and unmapped when the exporter and
+ * its last view are gone. See docs/files.md.
+ * @{
+ */
+
+/**
+ * Map the file read-only: views are read-only (`PROT_READ`).
+ */
+#define PYBUF_MAP_READONLY 0
+
+/**
+ * Map the file shared and writable (`MAP_SHARED`): writes through views reach the file
+ * (`pybuf_exporter_sync` flushes them); the fd must be open for reading and writing.
+ */
+#define PYBUF_MAP_SHARED 1
+
+/**
+ * Map the file private, copy-on-write (`MAP_PRIVATE`): views are writable, and writes
+ * stay in this process; the fd may be read-only.
+ */
+#define PYBUF_MAP_PRIVATE 2
+
+/**
+ * Create an exporter whose memory is a region of the regular file open as `fd`, mapped
+ * with `mode` (PYBUF_MAP_READONLY, PYBUF_MAP_SHARED or PYBUF_MAP_PRIVATE).
+ *
+ * The region is the `desc->len` bytes of the file from byte `file_offset` (`desc->len`
+ * -1: to the end of the file). `desc` describes the array in it as for
+ * `pybuf_exporter_new`, with `desc->buf` NULL (the memory is the mapping),
+ * `desc->offset` the byte offset of element 0 from the region's start, and no
+ * suboffsets; `desc->readonly` 1 makes views read-only whatever the mode. The region is
+ * checked against the file's size before anything is mapped: a file too short for it is
+ * PYBUF_STATUS_INVALID_FILE (never a `SIGBUS` later), as is the array reaching past the
+ * region PYBUF_STATUS_LENGTH_MISMATCH. `file_offset` need not be a multiple of the page
+ * size, and an empty region maps nothing (its views have a non-NULL `buf` that must not
+ * be dereferenced).
+ *
+ * `fd` is not kept: close it whenever convenient. The mapping is unmapped when the
+ * exporter (`pybuf_exporter_free`) and its last view are gone. A file truncated by
+ * someone else while mapped makes accesses past its new end raise `SIGBUS`, as with any
+ * `mmap`. Errors of the OS are PYBUF_STATUS_IO with `pybuf_last_errno()` (EBADF for a
+ * closed fd, EACCES for PYBUF_MAP_SHARED on an fd not open for reading and writing); an
+ * fd that is not a regular file is PYBUF_STATUS_INVALID_ARGUMENT.
+ *
+ * On success `*out` is a new handle and 0 is returned; on failure `*out` is untouched,
+ * nothing stays mapped, and a negative status is returned.
+ *
+ * # Safety
+ * `desc` is NULL or points to a valid `pybuf_exporter_desc` (`format` NULL or
+ * NUL-terminated, `shape` and `strides` NULL or of `ndim` entries). `out` is NULL or
+ * points to a writable `pybuf_exporter *`. Thread-safe.
+ */
+int pybuf_map_fd(int fd,
+                 int64_t file_offset,
+                 const struct pybuf_exporter_desc *desc,
+                 int mode,
+                 struct pybuf_exporter **out);
+
+/**
+ * `pybuf_map_fd` for the file at `path`, opened read-only (read-write for
+ * PYBUF_MAP_SHARED) and closed again before returning; the mapping stays.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string; `desc` and `out` as for `pybuf_map_fd`.
+ * Thread-safe.
+ */
+int pybuf_map_path(const char *path,
+                   int64_t file_offset,
+                   const struct pybuf_exporter_desc *desc,
+                   int mode,
+                   struct pybuf_exporter **out);
+
+/**
+ * Flush the writes made through views of `e`, an exporter of a PYBUF_MAP_SHARED mapping,
+ * to the file (`msync` with `MS_SYNC`: it returns when the data is written). For a
+ * read-only or private mapping there is nothing to flush and 0 is returned; an exporter
+ * that is not a mapped file is PYBUF_STATUS_INVALID_ARGUMENT; an OS error is
+ * PYBUF_STATUS_IO.
+ *
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new`, `pybuf_map_fd`,
+ * `pybuf_map_path` or `pybuf_exporter_clone`, not yet freed. Thread-safe.
+ */
+int pybuf_exporter_sync(struct pybuf_exporter *e);
+
+/** @} */ /* end of pybuf_mapped_files */
+
+/* ================================================================================
  * Version
  * ================================================================================ */
 

@@ -10,6 +10,7 @@
 //! - [`io`]: a view's elements to and from file descriptors (scatter/gather I/O);
 //! - [`view`]: memoryview for any view: derived views, element values, iteration,
 //!   equality and validation;
+//! - [`map`]: memory-mapped regions of files as exporters;
 //! - [`error`]: the status type and the thread's last error;
 //! - [`abi`]: the C types (`pybuf_buffer`, the `PYBUF_*` flags);
 //! - `ffi`: the `extern "C"` functions, one file per noun.
@@ -26,6 +27,7 @@ pub mod format;
 pub mod interop;
 pub mod io;
 pub mod layout;
+pub mod map;
 pub mod view;
 
 mod work;

@@ -183,6 +183,18 @@ const GROUPS: &[Group] = &[
         ],
     },
     Group {
+        id: "pybuf_mapped_files",
+        title: "Mapped files",
+        banner: "A region of a file as an exporter's memory (mmap): read-only, shared-writable (writes\n\
+                 reach the file; pybuf_exporter_sync flushes them) or private (copy-on-write). The region\n\
+                 is checked against the file's size before mapping, and unmapped when the exporter and\n\
+                 its last view are gone. See docs/files.md.",
+        items: &[
+            "PYBUF_MAP_READONLY", "PYBUF_MAP_SHARED", "PYBUF_MAP_PRIVATE", "pybuf_map_fd",
+            "pybuf_map_path", "pybuf_exporter_sync",
+        ],
+    },
+    Group {
         id: "pybuf_version",
         title: "Version",
         banner: "The version of the header (compile time) and of the library (run time).",

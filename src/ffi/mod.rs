@@ -10,6 +10,7 @@ pub mod exporter;
 pub mod format;
 pub mod interop;
 pub mod io;
+pub mod map;
 pub mod version;
 pub mod view;
 
