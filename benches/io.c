@@ -147,6 +147,60 @@ static void bench_read(const char *name, int fd, const pybuf_buffer *v, char *co
     printf("raw_read:%s %.6f %lld -1\n", name, raw, (long long)v->len);
 }
 
+/* pybuf_npy_save of `v` to a fresh file each round (the raw line of bench_write is the
+ * reference). */
+static void bench_npy_save(const char *name, const char *path, const pybuf_buffer *v) {
+    double best = 1e9;
+    long long peak = -1;
+    for (int r = 0; r < rounds; r++) {
+        unlink(path);
+        long long rss = status_bytes("VmRSS:");
+        int measured = reset_peak();
+        double t0 = now();
+        if (pybuf_npy_save(path, v) != 0)
+            die(name);
+        double t = now() - t0;
+        if (measured) {
+            long long extra = status_bytes("VmHWM:") - rss;
+            if (extra > peak)
+                peak = extra;
+        }
+        if (t < best)
+            best = t;
+    }
+    unlink(path);
+    printf("pybuf_npy_save:%s %.6f %lld %lld\n", name, best, (long long)v->len, peak);
+}
+
+/* pybuf_npy_load of a .npy file of `bytes` bytes of data (float64 zeros), best of many:
+ * the load alone (open, header, mapping, exporter), its free outside the timing. */
+static void bench_npy_load(const char *name, const char *path, size_t bytes, const double *zeros) {
+    pybuf_ssize_t n = (pybuf_ssize_t)(bytes / 8);
+    pybuf_buffer v;
+    memset(&v, 0, sizeof v);
+    v.buf = (void *)zeros;
+    v.itemsize = 8;
+    v.format = "d";
+    v.ndim = 1;
+    v.shape = &n;
+    v.len = (pybuf_ssize_t)bytes;
+    if (pybuf_npy_save(path, &v) != 0)
+        die("npy_save for load");
+    double best = 1e9;
+    for (int r = 0; r < 200; r++) {
+        pybuf_exporter *e = NULL;
+        double t0 = now();
+        if (pybuf_npy_load(path, PYBUF_NPY_READONLY, &e) != 0)
+            die(name);
+        double t = now() - t0;
+        pybuf_exporter_free(e);
+        if (t < best)
+            best = t;
+    }
+    unlink(path);
+    printf("pybuf_npy_load:%s %.9f %lld -1\n", name, best, (long long)bytes);
+}
+
 static pybuf_buffer view(void *buf, pybuf_ssize_t itemsize, const char *format, int ndim,
                          pybuf_ssize_t *shape, pybuf_ssize_t *strides) {
     pybuf_buffer v;
@@ -208,11 +262,31 @@ int main(int argc, char **argv) {
     pybuf_buffer c = view(a, 8, "d", 2, cshape, NULL);
     bench_write("a", fd, &c, contig);
 
+    /* The same views as .npy files (a.T is F-contiguous: numpy and pybuf write its memory
+     * as it lies, with fortran_order True). */
+    char npy[4096];
+    snprintf(npy, sizeof npy, "%s/pybuf-bench-io-%d.npy", dir, (int)getpid());
+    bench_npy_save("a.T", npy, &t);
+    bench_npy_save("a[:,::2]", npy, &h);
+    bench_npy_save("3-byte-stride-2", npy, &b3);
+
     /* Reads into a.T from a file of the same size. */
     rewind_empty(fd);
     raw_write(fd, contig, bytes);
     bench_read("a.T", fd, &t, contig);
     bench_read("a", fd, &c, contig);
+
+    /* Loads of a 1 MiB and a 1 GiB file: a mapping, so the time should not depend on the
+     * size. */
+    {
+        size_t big = (size_t)1 << 30;
+        double *zeros = calloc(big / 8, 8);
+        if (zeros == NULL)
+            return 1;
+        bench_npy_load("1MiB", npy, (size_t)1 << 20, zeros);
+        bench_npy_load("1GiB", npy, big, zeros);
+        free(zeros);
+    }
 
     close(fd);
     unlink(path);
