@@ -1720,8 +1720,9 @@ int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
  * Write all `view->len` bytes of the view's elements to `fd`, in `order` ('C' row-major,
  * 'F' column-major, 'A' as the view lies if it is contiguous, else row-major): the bytes
  * `pybuf_to_contiguous` would produce, written without materialising them. Contiguous
- * runs go to `writev` as iovecs; short runs through a bounded staging buffer (at most
- * 1 MiB). Sockets are written with `MSG_NOSIGNAL` (a closed peer is `EPIPE`, not
+ * runs of 512 bytes or more go to `writev` as iovecs; shorter runs are gathered through a
+ * 1 MiB staging buffer (for 8 MiB or more, two of them, filled by a second thread while
+ * this one writes; at most 2 MiB extra memory whatever the view's size). Sockets are written with `MSG_NOSIGNAL` (a closed peer is `EPIPE`, not
  * `SIGPIPE`); a pipe whose reader is gone raises `SIGPIPE` as `write(2)` does, unless the
  * process ignores it.
  *
@@ -1736,12 +1737,15 @@ int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
  * `view` is NULL or a valid view whose memory is readable for every element during the
  * call. Thread-safe (the fd's position is shared as with `write(2)`).
  */
-int pybuf_write_fd(int fd, const struct pybuf_buffer *view, char order);
+int pybuf_write_fd(int fd,
+                   const struct pybuf_buffer *view,
+                   char order);
 
 /**
  * Read exactly `view->len` bytes from `fd` into the view's elements, in `order` (as for
  * `pybuf_write_fd`): contiguous runs by `readv` straight into the view, short runs
- * through a bounded staging buffer. Blocks until done, as `pybuf_write_fd`.
+ * through staging buffers (a second thread storing one while this one reads the next,
+ * as `pybuf_write_fd` gathers). Blocks until done, as `pybuf_write_fd`.
  *
  * End of file before `view->len` bytes is PYBUF_STATUS_END_OF_FILE, and the message says
  * how many bytes arrived. On any failure the elements that arrived whole are stored and

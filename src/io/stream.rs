@@ -20,8 +20,10 @@ use crate::error::Result;
 use crate::layout::{Geometry, Order};
 
 /// Runs of at least this many bytes are moved straight from (into) the view's memory; a
-/// shorter run costs the kernel more per iovec than a copy through the staging buffer.
-pub(crate) const MIN_RUN: usize = 1024;
+/// shorter run costs the kernel more per iovec than a copy through the staging buffer
+/// (measured on 64 MiB of runs written to tmpfs: direct iovecs lose below 256 bytes, win
+/// from 512 bytes on).
+pub(crate) const MIN_RUN: usize = 512;
 
 /// The staging buffer's size: the most a transfer allocates beyond its own bookkeeping.
 pub(crate) const STAGE: usize = 1 << 20;
