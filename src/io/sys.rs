@@ -27,6 +27,9 @@ pub enum Kind {
 
 /// The system's `IOV_MAX` (1024 on Linux; at least 16 by POSIX).
 pub fn iov_max() -> usize {
+    if cfg!(miri) {
+        return 1024; // Miri does not model this sysconf name
+    }
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_IOV_MAX) };
     if n >= 16 {
