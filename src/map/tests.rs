@@ -206,7 +206,7 @@ fn empty_regions_map_nothing() {
     let file = std::fs::File::open(&f.0).unwrap();
     for mode in [Mode::ReadOnly, Mode::Private] {
         let m = map_fd(file.as_raw_fd(), 0, None, mode).unwrap();
-        assert!(m.is_empty() && !m.as_ptr().is_null() && m.as_ptr() as usize % 64 == 0);
+        assert!(m.is_empty() && !m.as_ptr().is_null() && (m.as_ptr() as usize).is_multiple_of(64));
         m.sync().unwrap();
         let e = exporter(m, &layout(&[0, 3], None)).unwrap();
         let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
