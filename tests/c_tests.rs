@@ -155,6 +155,7 @@ const FILES: &[&str] = &[
     "test_hardening_format.c",
     "test_header_c99.c",
     "test_header_cxx.cpp",
+    "test_io.c",
     "test_layout.c",
     "test_out_of_memory.c",
     "test_size_from_format.c",
@@ -202,6 +203,7 @@ c_tests! {
     test_dlpack_layout => "test_dlpack_layout.c",
     test_header_c99 => "test_header_c99.c",
     test_header_cxx => "test_header_cxx.cpp",
+    test_io => "test_io.c",
 }
 
 #[test]
