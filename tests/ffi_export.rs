@@ -238,39 +238,6 @@ fn indices_f(shape: &[isize]) -> Vec<Vec<isize>> {
     indices(&reversed).into_iter().map(|i| i.into_iter().rev().collect()).collect()
 }
 
-/// A random strided layout of `shape` with distinct elements: C strides of a padded
-/// shape, with gaps between items, dimensions permuted and some reversed. Returns the
-/// strides, the offset of element 0 and the size of the memory.
-fn random_layout(rng: &mut Rng, shape: &[isize], itemsize: isize) -> (Vec<isize>, usize, usize) {
-    let n = shape.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    for k in (1..n).rev() {
-        order.swap(k, rng.below(k + 1));
-    }
-    let mut strides = vec![0; n];
-    let mut step = itemsize * (1 + rng.below(2) as isize);
-    for &k in order.iter().rev() {
-        strides[k] = step;
-        step *= shape[k] + rng.below(2) as isize;
-        step = step.max(itemsize);
-    }
-    for s in &mut strides {
-        if rng.below(3) == 0 {
-            *s = -*s;
-        }
-    }
-    let (mut lo, mut hi) = (0isize, itemsize);
-    for (&s, &len) in strides.iter().zip(shape) {
-        let span = s * (len - 1).max(0);
-        if span < 0 {
-            lo += span;
-        } else {
-            hi += span;
-        }
-    }
-    (strides, (-lo) as usize, (hi - lo) as usize)
-}
-
 /// A random shape of 1 to 3 dimensions of 0 to 3 (rarely 0).
 fn random_shape(rng: &mut Rng) -> Vec<isize> {
     let ndim = 1 + rng.below(3);

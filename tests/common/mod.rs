@@ -90,6 +90,9 @@ pub struct Array {
     pub suboffsets: Option<Vec<pybuf_ssize_t>>,
     pub format: Option<CString>,
     pub readonly: bool,
+    /// Pointers stored in `data` (PIL-style views): at byte `.0` of `data`, the address
+    /// of byte `.1` of `data`. `relocate` writes them; `duplicate` rewrites them.
+    pub pointers: Vec<(usize, usize)>,
 }
 
 impl Array {
@@ -119,7 +122,78 @@ impl Array {
             suboffsets: None,
             format: format.map(|f| CString::new(f).unwrap()),
             readonly: false,
+            pointers: Vec::new(),
         }
+    }
+
+    /// A random strided layout of `shape` (`random_layout`) over fresh memory.
+    pub fn random(rng: &mut Rng, shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t) -> Array {
+        let (strides, offset, size) = random_layout(rng, shape, itemsize);
+        Array::with_layout(size, offset, shape, &strides, itemsize, None)
+    }
+
+    /// A PIL-style array: dimension 0 is a table of row pointers (`suboffsets[0] >= 0`,
+    /// the table walked backwards half of the time), the rows lie shuffled after the
+    /// table, each a `random_layout` of `shape[1..]` with some padding before it.
+    pub fn indirect(rng: &mut Rng, shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t) -> Array {
+        let ptr = std::mem::size_of::<*mut u8>();
+        let rows = shape[0] as usize;
+        let (inner, inner_offset, inner_size) = random_layout(rng, &shape[1..], itemsize);
+        let pad = rng.below(3) * itemsize as usize;
+        let row_size = pad + inner_size;
+        let table = rows.max(1) * ptr;
+        let backwards = rows > 1 && rng.below(2) == 0;
+        let offset = if backwards { (rows - 1) * ptr } else { 0 };
+        let stride0 = if backwards { -(ptr as isize) } else { ptr as isize };
+        let strides = [vec![stride0], inner].concat();
+        let mut a = Array::with_layout(table + rows * row_size, offset, shape, &strides, itemsize, None);
+        let mut place: Vec<usize> = (0..rows).collect();
+        for k in (1..rows).rev() {
+            place.swap(k, rng.below(k + 1));
+        }
+        a.pointers = (0..rows).map(|r| (r * ptr, table + place[r] * row_size)).collect();
+        let mut subs = vec![-1; shape.len()];
+        subs[0] = (pad + inner_offset) as pybuf_ssize_t;
+        a.suboffsets = Some(subs);
+        a.relocate();
+        a
+    }
+
+    /// Write the `pointers` into `data`.
+    pub fn relocate(&mut self) {
+        let base = self.data.as_mut_ptr();
+        for &(slot, target) in &self.pointers {
+            assert!(slot + std::mem::size_of::<*mut u8>() <= self.data.len() && target <= self.data.len());
+            // SAFETY: the slot lies within `data` (checked above); an unaligned write of
+            // a pointer, as foreign PIL-style memory may hold them.
+            unsafe { base.add(slot).cast::<*mut u8>().write_unaligned(base.add(target)) };
+        }
+    }
+
+    /// A copy with its own memory (the same bytes, its pointers into its own memory).
+    pub fn duplicate(&self) -> Array {
+        let mut a = Array {
+            data: self.data.clone(),
+            offset: self.offset,
+            itemsize: self.itemsize,
+            shape: self.shape.clone(),
+            strides: self.strides.clone(),
+            suboffsets: self.suboffsets.clone(),
+            format: self.format.clone(),
+            readonly: self.readonly,
+            pointers: self.pointers.clone(),
+        };
+        a.relocate();
+        a
+    }
+
+    /// The bytes of `data` with the pointer slots zeroed: what two duplicates share.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut out = self.data.clone();
+        for &(slot, _) in &self.pointers {
+            out[slot..slot + std::mem::size_of::<*mut u8>()].fill(0);
+        }
+        out
     }
 
     /// The number of elements.
@@ -160,6 +234,39 @@ pub fn contiguous_strides(shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t, orde
         step *= shape[k].max(1);
     }
     strides
+}
+
+/// A random strided layout of `shape` with distinct elements: C strides of a padded
+/// shape, with gaps between items, dimensions permuted and some reversed. Returns the
+/// strides, the offset of element 0 and the size of the memory.
+pub fn random_layout(rng: &mut Rng, shape: &[isize], itemsize: isize) -> (Vec<isize>, usize, usize) {
+    let n = shape.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    for k in (1..n).rev() {
+        order.swap(k, rng.below(k + 1));
+    }
+    let mut strides = vec![0; n];
+    let mut step = itemsize * (1 + rng.below(2) as isize);
+    for &k in order.iter().rev() {
+        strides[k] = step;
+        step *= shape[k] + rng.below(2) as isize;
+        step = step.max(itemsize);
+    }
+    for s in &mut strides {
+        if rng.below(3) == 0 {
+            *s = -*s;
+        }
+    }
+    let (mut lo, mut hi) = (0isize, itemsize);
+    for (&s, &len) in strides.iter().zip(shape) {
+        let span = s * (len - 1).max(0);
+        if span < 0 {
+            lo += span;
+        } else {
+            hi += span;
+        }
+    }
+    (strides, (-lo) as usize, (hi - lo) as usize)
 }
 
 /// Every index of `shape`, in C order.

@@ -109,6 +109,10 @@ PYBUF_STATUS_UNSUPPORTED_VERSION = -23
 PYBUF_STATUS_TYPE_MISMATCH = -24
 PYBUF_STATUS_VALUE_OUT_OF_RANGE = -25
 PYBUF_STATUS_VALUE_MISMATCH = -26
+PYBUF_STATUS_IO = -27
+PYBUF_STATUS_END_OF_FILE = -28
+PYBUF_STATUS_WOULD_BLOCK = -29
+PYBUF_STATUS_INVALID_FILE = -30
 
 STATUS_NAMES = {v: k for k, v in globals().items() if k.startswith("PYBUF_STATUS_")}
 
@@ -123,9 +127,15 @@ PYBUF_VALUE_BYTES = 6
 PYBUF_VALIDATE_LAYOUT = 1
 PYBUF_VALIDATE_FORMAT = 2
 PYBUF_VALIDATE_MEMORY = 3
+<<<<<<< HEAD
 PYBUF_MAP_READONLY = 0
 PYBUF_MAP_SHARED = 1
 PYBUF_MAP_PRIVATE = 2
+=======
+# pybuf_io_new directions.
+PYBUF_IO_WRITE = 0
+PYBUF_IO_READ = 1
+>>>>>>> iotests
 
 # C types the header spells with their own names (test_api.py looks them up here).
 int64_t = ctypes.c_int64
@@ -147,6 +157,10 @@ class pybuf_format_runs(ctypes.Structure):
 
 
 class pybuf_iter(ctypes.Structure):
+    pass
+
+
+class pybuf_io(ctypes.Structure):
     pass
 
 
@@ -304,6 +318,7 @@ _EXP_P = POINTER(pybuf_exporter)
 _FMT_P = POINTER(pybuf_format)
 _RUNS_P = POINTER(pybuf_format_runs)
 _ITER_P = POINTER(pybuf_iter)
+_IO_P = POINTER(pybuf_io)
 _VALUE_P = POINTER(pybuf_value)
 
 # name: (restype, argtypes), in header order. A function the loaded library does not
@@ -319,6 +334,7 @@ FUNCTIONS = {
     "pybuf_copy": (c_int, [_BUF_P, _BUF_P]),
     "pybuf_last_error": (c_char_p, []),
     "pybuf_last_status": (c_int, []),
+    "pybuf_last_errno": (c_int, []),
     "pybuf_status_name": (c_char_p, [c_int]),
     "pybuf_version": (ctypes.c_uint32, []),
     "pybuf_version_string": (c_char_p, []),
@@ -377,10 +393,23 @@ FUNCTIONS = {
     "pybuf_equal": (c_int, [_BUF_P, _BUF_P]),
     "pybuf_validate": (c_int, [_BUF_P, c_int, c_void_p, pybuf_ssize_t]),
     "pybuf_extent": (c_int, [_BUF_P, _SSIZE_P, _SSIZE_P]),
+<<<<<<< HEAD
     # mapped files
     "pybuf_map_fd": (c_int, [c_int, ctypes.c_int64, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
     "pybuf_map_path": (c_int, [c_char_p, ctypes.c_int64, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
     "pybuf_exporter_sync": (c_int, [_EXP_P]),
+=======
+    # file descriptors
+    "pybuf_write_fd": (c_int, [c_int, _BUF_P, c_char]),
+    "pybuf_read_fd": (c_int, [c_int, _BUF_P, c_char]),
+    "pybuf_pwrite_fd": (c_int, [c_int, _BUF_P, c_char, ctypes.c_int64]),
+    "pybuf_pread_fd": (c_int, [c_int, _BUF_P, c_char, ctypes.c_int64]),
+    "pybuf_io_new": (c_int, [c_int, _BUF_P, c_char, c_int, ctypes.c_int64, POINTER(_IO_P)]),
+    "pybuf_io_step": (c_int, [_IO_P]),
+    "pybuf_io_done": (ctypes.c_int64, [_IO_P]),
+    "pybuf_io_total": (ctypes.c_int64, [_IO_P]),
+    "pybuf_io_free": (None, [_IO_P]),
+>>>>>>> iotests
 }
 
 # Structs declared here, by their header name (test_api.py checks their fields).
