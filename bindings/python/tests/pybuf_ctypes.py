@@ -127,15 +127,12 @@ PYBUF_VALUE_BYTES = 6
 PYBUF_VALIDATE_LAYOUT = 1
 PYBUF_VALIDATE_FORMAT = 2
 PYBUF_VALIDATE_MEMORY = 3
-<<<<<<< HEAD
 PYBUF_MAP_READONLY = 0
 PYBUF_MAP_SHARED = 1
 PYBUF_MAP_PRIVATE = 2
-=======
 # pybuf_io_new directions.
 PYBUF_IO_WRITE = 0
 PYBUF_IO_READ = 1
->>>>>>> iotests
 
 # C types the header spells with their own names (test_api.py looks them up here).
 int64_t = ctypes.c_int64
@@ -393,12 +390,10 @@ FUNCTIONS = {
     "pybuf_equal": (c_int, [_BUF_P, _BUF_P]),
     "pybuf_validate": (c_int, [_BUF_P, c_int, c_void_p, pybuf_ssize_t]),
     "pybuf_extent": (c_int, [_BUF_P, _SSIZE_P, _SSIZE_P]),
-<<<<<<< HEAD
     # mapped files
     "pybuf_map_fd": (c_int, [c_int, ctypes.c_int64, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
     "pybuf_map_path": (c_int, [c_char_p, ctypes.c_int64, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
     "pybuf_exporter_sync": (c_int, [_EXP_P]),
-=======
     # file descriptors
     "pybuf_write_fd": (c_int, [c_int, _BUF_P, c_char]),
     "pybuf_read_fd": (c_int, [c_int, _BUF_P, c_char]),
@@ -409,7 +404,6 @@ FUNCTIONS = {
     "pybuf_io_done": (ctypes.c_int64, [_IO_P]),
     "pybuf_io_total": (ctypes.c_int64, [_IO_P]),
     "pybuf_io_free": (None, [_IO_P]),
->>>>>>> iotests
 }
 
 # Structs declared here, by their header name (test_api.py checks their fields).
