@@ -11,6 +11,7 @@
 //!   equality and validation;
 //! - [`error`]: the status type and the thread's last error;
 //! - [`abi`]: the C types (`pybuf_buffer`, the `PYBUF_*` flags);
+//! - [`npy`]: `.npy` files (NumPy's format) saved, loaded by mapping, and read into views;
 //! - `ffi`: the `extern "C"` functions, one file per noun.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -24,6 +25,7 @@ pub mod export;
 pub mod format;
 pub mod interop;
 pub mod layout;
+pub mod npy;
 pub mod view;
 
 mod work;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod exporter;
 pub mod format;
 pub mod interop;
+pub mod npy;
 pub mod version;
 pub mod view;
 
