@@ -40,14 +40,14 @@ use crate::interop::array_interface::{format_from_descr, format_from_typestr, np
 /// The magic string every `.npy` file starts with.
 pub const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// The data starts at a multiple of this many bytes (NumPy's `ARRAY_ALIGN`).
-pub const ARRAY_ALIGN: usize = 64;
+pub(crate) const ARRAY_ALIGN: usize = 64;
 /// Room left for the growing dimension's digits (NumPy's `GROWTH_AXIS_MAX_DIGITS`).
-pub const GROWTH_AXIS_MAX_DIGITS: usize = 21;
+pub(crate) const GROWTH_AXIS_MAX_DIGITS: usize = 21;
 /// The longest header `np.load` reads by default, in characters (NumPy's
 /// `_MAX_HEADER_SIZE`).
-pub const MAX_HEADER_SIZE: usize = 10_000;
+pub(crate) const MAX_HEADER_SIZE: usize = 10_000;
 /// The magic and the two version bytes.
-pub const MAGIC_LEN: usize = 8;
+pub(crate) const MAGIC_LEN: usize = 8;
 /// Nesting limit for lists and tuples (a descr of nested structs).
 const MAX_NESTING: usize = 64;
 

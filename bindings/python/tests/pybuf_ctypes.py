@@ -109,6 +109,15 @@ PYBUF_STATUS_UNSUPPORTED_VERSION = -23
 PYBUF_STATUS_TYPE_MISMATCH = -24
 PYBUF_STATUS_VALUE_OUT_OF_RANGE = -25
 PYBUF_STATUS_VALUE_MISMATCH = -26
+PYBUF_STATUS_IO = -27
+PYBUF_STATUS_END_OF_FILE = -28
+PYBUF_STATUS_WOULD_BLOCK = -29
+PYBUF_STATUS_INVALID_FILE = -30
+
+# pybuf_npy_load flags.
+PYBUF_NPY_READONLY = 0
+PYBUF_NPY_WRITABLE = 1
+PYBUF_NPY_PRIVATE = 2
 
 STATUS_NAMES = {v: k for k, v in globals().items() if k.startswith("PYBUF_STATUS_")}
 
@@ -316,6 +325,7 @@ FUNCTIONS = {
     "pybuf_copy": (c_int, [_BUF_P, _BUF_P]),
     "pybuf_last_error": (c_char_p, []),
     "pybuf_last_status": (c_int, []),
+    "pybuf_last_errno": (c_int, []),
     "pybuf_status_name": (c_char_p, [c_int]),
     "pybuf_version": (ctypes.c_uint32, []),
     "pybuf_version_string": (c_char_p, []),
@@ -374,6 +384,13 @@ FUNCTIONS = {
     "pybuf_equal": (c_int, [_BUF_P, _BUF_P]),
     "pybuf_validate": (c_int, [_BUF_P, c_int, c_void_p, pybuf_ssize_t]),
     "pybuf_extent": (c_int, [_BUF_P, _SSIZE_P, _SSIZE_P]),
+    # .npy files
+    "pybuf_npy_save": (c_int, [c_char_p, _BUF_P]),
+    "pybuf_npy_write_fd": (c_int, [c_int, _BUF_P]),
+    "pybuf_npy_load": (c_int, [c_char_p, c_int, POINTER(_EXP_P)]),
+    "pybuf_npy_load_fd": (c_int, [c_int, c_int, POINTER(_EXP_P)]),
+    "pybuf_npy_read": (c_int, [c_char_p, _BUF_P]),
+    "pybuf_npy_read_fd": (c_int, [c_int, _BUF_P]),
 }
 
 # Structs declared here, by their header name (test_api.py checks their fields).
