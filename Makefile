@@ -105,6 +105,16 @@ bench: venv lib
 	./$(BUILD)/small_copy
 	$(VPY) benches/side_by_side.py --mib $(or $(MIB),128) --rounds $(or $(ROUNDS),5)
 
+# File I/O side by side (benches/io.c and numpy in one run): pybuf_write_fd / pybuf_npy_save
+# of transposed and strided views against np.save, tofile and raw write(2); reads into a
+# transposed view against raw read(2); .npy loads against np.load(mmap_mode='r').
+# BENCH_DIR (default /dev/shm), ROWS x COLS float64 (default 4096 x 8192 = 256 MiB), ROUNDS.
+.PHONY: bench-io
+bench-io: venv lib
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -std=c11 -Wall -Wextra -Iinclude benches/io.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/io_bench
+	$(VPY) benches/io_side_by_side.py --exe $(BUILD)/io_bench $(if $(BENCH_DIR),--dir $(BENCH_DIR)) --rows $(or $(ROWS),4096) --cols $(or $(COLS),8192) --rounds $(or $(ROUNDS),5)
+
 # Criterion benchmarks of the Rust-level kernels.
 bench-criterion:
 	$(CARGO) bench --bench copy

@@ -13,6 +13,7 @@
  * tests/c_tests.rs checks that this file names every function of pybuf.h.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -137,6 +138,31 @@ static void exercise(void) {
     CHECK_OK(pybuf_from_contiguous(&v, out6, sizeof out6, 'F'));
     CHECK(mem[5] == 5.0);
     CHECK_OK(pybuf_copy(&v, &w));
+
+    /* File descriptors: the view through a pipe, blocking and resumable. */
+    {
+        int p[2];
+        double back[6] = {0};
+        pybuf_io *io = NULL;
+        CHECK_EQ(pipe(p), 0);
+        CHECK_FAILED(pybuf_write_fd(-1, &v, 'C'), PYBUF_STATUS_INVALID_ARGUMENT);
+        CHECK_OK(pybuf_write_fd(p[1], &v, 'F'));
+        CHECK_OK(pybuf_read_fd(p[0], &v, 'F'));
+        CHECK(mem[5] == 5.0);
+        CHECK_FAILED(pybuf_pwrite_fd(p[1], &v, 'C', -1), PYBUF_STATUS_INVALID_ARGUMENT);
+        CHECK_FAILED(pybuf_pread_fd(p[0], &v, 'C', 0), PYBUF_STATUS_IO);
+        CHECK_EQ(pybuf_last_errno(), ESPIPE);
+        CHECK_OK(pybuf_io_new(p[1], &v, 'C', PYBUF_IO_WRITE, -1, &io));
+        CHECK_EQ(pybuf_io_total(io), 48);
+        CHECK_OK(pybuf_io_step(io));
+        CHECK_EQ(pybuf_io_done(io), 48);
+        CHECK_EQ(pybuf_io_done(NULL), -1);
+        pybuf_io_free(io);
+        CHECK_EQ(read(p[0], back, sizeof back), (ssize_t)sizeof back);
+        CHECK(back[5] == 5.0);
+        close(p[0]);
+        close(p[1]);
+    }
     pybuf_buffer r = w; /* a read-only description of the same memory */
     r.readonly = 1;
     CHECK_FAILED(pybuf_copy(&r, &v), PYBUF_STATUS_READ_ONLY);
@@ -230,6 +256,28 @@ static void exercise(void) {
     pybuf_exporter_free(e);
     CHECK_EQ(owner_calls, 1);
     pybuf_exporter_free(NULL);
+
+    /* Mapped files: the first bytes of this program, read-only. */
+    CHECK_FAILED(pybuf_map_fd(-1, 0, &desc, PYBUF_MAP_READONLY, &e), PYBUF_STATUS_INVALID_ARGUMENT);
+    CHECK_FAILED(pybuf_map_path(NULL, 0, &desc, PYBUF_MAP_READONLY, &e), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_exporter_sync(NULL), PYBUF_STATUS_NULL_POINTER);
+    {
+        pybuf_ssize_t four[1] = {4};
+        pybuf_exporter_desc md = {0};
+        pybuf_exporter *me = NULL;
+        pybuf_buffer mv = {0};
+        md.len = 4;
+        md.ndim = 1;
+        md.shape = four;
+        CHECK_OK(pybuf_map_path("/proc/self/exe", 0, &md, PYBUF_MAP_READONLY, &me));
+        if (me != NULL) {
+            CHECK_OK(pybuf_exporter_sync(me));
+            CHECK_OK(pybuf_exporter_get_buffer(me, &mv, PYBUF_SIMPLE));
+            CHECK(mv.len == 4 && memcmp(mv.buf, "\177ELF", 4) == 0);
+            pybuf_release(&mv);
+            pybuf_exporter_free(me);
+        }
+    }
 
     /* A view described in place. */
     pybuf_buffer f = {0};

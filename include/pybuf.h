@@ -1704,6 +1704,160 @@ int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
 /** @} */ /* end of pybuf_copy */
 
 /* ================================================================================
+ * File descriptors
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_io File descriptors
+ * A view's elements to and from files, pipes and sockets without a contiguous copy: the
+ * bytes pybuf_to_contiguous would produce, moved by writev/readv straight from (into)
+ * strided memory. Blocking calls, and resumable transfers for non-blocking fds. See
+ * docs/files.md.
+ * @{
+ */
+
+/**
+ * Write all `view->len` bytes of the view's elements to `fd`, in `order` ('C' row-major,
+ * 'F' column-major, 'A' as the view lies if it is contiguous, else row-major): the bytes
+ * `pybuf_to_contiguous` would produce, written without materialising them. Contiguous
+ * runs of 512 bytes or more go to `writev` as iovecs; shorter runs are gathered through a
+ * 1 MiB staging buffer (for 8 MiB or more, two of them, filled by a second thread while
+ * this one writes; at most 2 MiB extra memory whatever the view's size). Sockets are written with `MSG_NOSIGNAL` (a closed peer is `EPIPE`, not
+ * `SIGPIPE`); a pipe whose reader is gone raises `SIGPIPE` as `write(2)` does, unless the
+ * process ignores it.
+ *
+ * Blocks until every byte is written: `EINTR` is retried, short writes continue where
+ * they stopped, and an `O_NONBLOCK` fd is waited for with `poll` (use `pybuf_io_new` to
+ * keep an event loop running instead). Returns 0, or a negative status:
+ * PYBUF_STATUS_IO (`pybuf_last_errno()` says which error; the message how many bytes were
+ * written), PYBUF_STATUS_INVALID_ARGUMENT (a negative fd, a bad order),
+ * PYBUF_STATUS_NULL_POINTER, or a malformed view's status.
+ *
+ * # Safety
+ * `view` is NULL or a valid view whose memory is readable for every element during the
+ * call. Thread-safe (the fd's position is shared as with `write(2)`).
+ */
+int pybuf_write_fd(int fd,
+                   const struct pybuf_buffer *view,
+                   char order);
+
+/**
+ * Read exactly `view->len` bytes from `fd` into the view's elements, in `order` (as for
+ * `pybuf_write_fd`): contiguous runs by `readv` straight into the view, short runs
+ * through staging buffers (a second thread storing one while this one reads the next,
+ * as `pybuf_write_fd` gathers). Blocks until done, as `pybuf_write_fd`.
+ *
+ * End of file before `view->len` bytes is PYBUF_STATUS_END_OF_FILE, and the message says
+ * how many bytes arrived. On any failure the elements that arrived whole are stored and
+ * the rest of the view is untouched. A read-only view is PYBUF_STATUS_READ_ONLY and a
+ * view with aliased elements (a zero stride) PYBUF_STATUS_INVALID_STRIDES, before any
+ * byte is read.
+ *
+ * # Safety
+ * `view` is NULL or a valid view whose memory is writable for every element during the
+ * call, and does not overlap other memory in use. Thread-safe for distinct views.
+ */
+int pybuf_read_fd(int fd, const struct pybuf_buffer *view, char order);
+
+/**
+ * `pybuf_write_fd` at the file offset `offset` (`pwritev`), leaving the fd's position
+ * alone. A negative offset is PYBUF_STATUS_INVALID_ARGUMENT; an fd that cannot seek (a
+ * pipe, a socket) is PYBUF_STATUS_IO with `ESPIPE`.
+ *
+ * # Safety
+ * As for `pybuf_write_fd`.
+ */
+int pybuf_pwrite_fd(int fd, const struct pybuf_buffer *view, char order, int64_t offset);
+
+/**
+ * `pybuf_read_fd` at the file offset `offset` (`preadv`), leaving the fd's position
+ * alone; as `pybuf_pwrite_fd` for the offset.
+ *
+ * # Safety
+ * As for `pybuf_read_fd`.
+ */
+int pybuf_pread_fd(int fd, const struct pybuf_buffer *view, char order, int64_t offset);
+
+/**
+ * `pybuf_io_new` direction: from the view's memory to the fd.
+ */
+#define PYBUF_IO_WRITE 0
+
+/**
+ * `pybuf_io_new` direction: from the fd into the view's memory.
+ */
+#define PYBUF_IO_READ 1
+
+/**
+ * A resumable transfer of a view's elements to or from a file descriptor: opaque. Made by
+ * `pybuf_io_new`, moved by `pybuf_io_step`, freed by `pybuf_io_free`.
+ */
+typedef struct pybuf_io pybuf_io;
+
+/**
+ * Make a resumable transfer of the view's elements in `order` to (`PYBUF_IO_WRITE`) or
+ * from (`PYBUF_IO_READ`) `fd`, at the fd's position (`offset` -1) or from the file offset
+ * `offset` on. Nothing moves until `pybuf_io_step`. The transfer copies the view's
+ * shape, strides and suboffsets, not its memory: the memory must stay valid until the
+ * transfer is freed. It allocates at most a 1 MiB staging buffer.
+ *
+ * On success `*out` is the transfer (free it with `pybuf_io_free`) and 0 is returned; on
+ * failure `*out` is untouched.
+ *
+ * # Safety
+ * `view` is NULL or a valid view whose memory stays valid (readable for a write,
+ * writable for a read) until `pybuf_io_free`; `out` is NULL or writable.
+ */
+int pybuf_io_new(int fd,
+                 const struct pybuf_buffer *view,
+                 char order,
+                 int direction,
+                 int64_t offset,
+                 struct pybuf_io **out);
+
+/**
+ * Move as many bytes as the fd takes (or has) now, without blocking on an `O_NONBLOCK`
+ * fd. Returns 0 when the transfer is finished (every byte moved; stepping a finished
+ * transfer returns 0 again), PYBUF_STATUS_WOULD_BLOCK when the fd would block (wait for
+ * it to be writable or readable, then step again: nothing is lost), or another negative
+ * status on failure (PYBUF_STATUS_IO, PYBUF_STATUS_END_OF_FILE). A failure keeps the
+ * transfer's place: stepping again retries from there. On a blocking fd one step moves
+ * everything or fails.
+ *
+ * # Safety
+ * `io` is NULL or a live transfer, and the view memory it was made with is still valid.
+ * Not thread-safe for one transfer (step it from one thread at a time).
+ */
+int pybuf_io_step(struct pybuf_io *io);
+
+/**
+ * The bytes a transfer has moved so far (of a read: received from the fd), or -1 if `io`
+ * is NULL.
+ *
+ * # Safety
+ * `io` is NULL or a live transfer.
+ */
+int64_t pybuf_io_done(const struct pybuf_io *io);
+
+/**
+ * The bytes a transfer moves in all (`view->len`), or -1 if `io` is NULL.
+ *
+ * # Safety
+ * `io` is NULL or a live transfer.
+ */
+int64_t pybuf_io_total(const struct pybuf_io *io);
+
+/**
+ * Free a transfer (finished or not; the fd is not closed). NULL is ignored.
+ *
+ * # Safety
+ * `io` is NULL or a live transfer, not used again.
+ */
+void pybuf_io_free(struct pybuf_io *io);
+
+/** @} */ /* end of pybuf_io */
+
+/* ================================================================================
  * DLPack
  * ================================================================================ */
 
@@ -2068,6 +2222,101 @@ pybuf_ssize_t pybuf_format_from_typestr(const char *typestr, char *out, pybuf_ss
 pybuf_ssize_t pybuf_format_from_descr(const char *descr, char *out, pybuf_ssize_t size);
 
 /** @} */ /* end of pybuf_array_interface */
+
+/* ================================================================================
+ * Mapped files
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_mapped_files Mapped files
+ * A region of a file as an exporter's memory (mmap): read-only, shared-writable (writes
+ * reach the file; pybuf_exporter_sync flushes them) or private (copy-on-write). The region
+ * is checked against the file's size before mapping, and unmapped when the exporter and
+ * its last view are gone. See docs/files.md.
+ * @{
+ */
+
+/**
+ * Map the file read-only: views are read-only (`PROT_READ`).
+ */
+#define PYBUF_MAP_READONLY 0
+
+/**
+ * Map the file shared and writable (`MAP_SHARED`): writes through views reach the file
+ * (`pybuf_exporter_sync` flushes them); the fd must be open for reading and writing.
+ */
+#define PYBUF_MAP_SHARED 1
+
+/**
+ * Map the file private, copy-on-write (`MAP_PRIVATE`): views are writable, and writes
+ * stay in this process; the fd may be read-only.
+ */
+#define PYBUF_MAP_PRIVATE 2
+
+/**
+ * Create an exporter whose memory is a region of the regular file open as `fd`, mapped
+ * with `mode` (PYBUF_MAP_READONLY, PYBUF_MAP_SHARED or PYBUF_MAP_PRIVATE).
+ *
+ * The region is the `desc->len` bytes of the file from byte `file_offset` (`desc->len`
+ * -1: to the end of the file). `desc` describes the array in it as for
+ * `pybuf_exporter_new`, with `desc->buf` NULL (the memory is the mapping),
+ * `desc->offset` the byte offset of element 0 from the region's start, and no
+ * suboffsets; `desc->readonly` 1 makes views read-only whatever the mode. The region is
+ * checked against the file's size before anything is mapped: a file too short for it is
+ * PYBUF_STATUS_INVALID_FILE (never a `SIGBUS` later), as is the array reaching past the
+ * region PYBUF_STATUS_LENGTH_MISMATCH. `file_offset` need not be a multiple of the page
+ * size, and an empty region maps nothing (its views have a non-NULL `buf` that must not
+ * be dereferenced).
+ *
+ * `fd` is not kept: close it whenever convenient. The mapping is unmapped when the
+ * exporter (`pybuf_exporter_free`) and its last view are gone. A file truncated by
+ * someone else while mapped makes accesses past its new end raise `SIGBUS`, as with any
+ * `mmap`. Errors of the OS are PYBUF_STATUS_IO with `pybuf_last_errno()` (EBADF for a
+ * closed fd, EACCES for PYBUF_MAP_SHARED on an fd not open for reading and writing); an
+ * fd that is not a regular file is PYBUF_STATUS_INVALID_ARGUMENT.
+ *
+ * On success `*out` is a new handle and 0 is returned; on failure `*out` is untouched,
+ * nothing stays mapped, and a negative status is returned.
+ *
+ * # Safety
+ * `desc` is NULL or points to a valid `pybuf_exporter_desc` (`format` NULL or
+ * NUL-terminated, `shape` and `strides` NULL or of `ndim` entries). `out` is NULL or
+ * points to a writable `pybuf_exporter *`. Thread-safe.
+ */
+int pybuf_map_fd(int fd,
+                 int64_t file_offset,
+                 const struct pybuf_exporter_desc *desc,
+                 int mode,
+                 struct pybuf_exporter **out);
+
+/**
+ * `pybuf_map_fd` for the file at `path`, opened read-only (read-write for
+ * PYBUF_MAP_SHARED) and closed again before returning; the mapping stays.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string; `desc` and `out` as for `pybuf_map_fd`.
+ * Thread-safe.
+ */
+int pybuf_map_path(const char *path,
+                   int64_t file_offset,
+                   const struct pybuf_exporter_desc *desc,
+                   int mode,
+                   struct pybuf_exporter **out);
+
+/**
+ * Flush the writes made through views of `e`, an exporter of a PYBUF_MAP_SHARED mapping,
+ * to the file (`msync` with `MS_SYNC`: it returns when the data is written). For a
+ * read-only or private mapping there is nothing to flush and 0 is returned; an exporter
+ * that is not a mapped file is PYBUF_STATUS_INVALID_ARGUMENT; an OS error is
+ * PYBUF_STATUS_IO.
+ *
+ * # Safety
+ * `e` is NULL or a live handle from `pybuf_exporter_new`, `pybuf_map_fd`,
+ * `pybuf_map_path` or `pybuf_exporter_clone`, not yet freed. Thread-safe.
+ */
+int pybuf_exporter_sync(struct pybuf_exporter *e);
+
+/** @} */ /* end of pybuf_mapped_files */
 
 /* ================================================================================
  * Version

@@ -7,8 +7,10 @@
 //! - [`copy`]: the copy engine (planning and kernels);
 //! - [`export`]: exporters, view bookkeeping and lifetimes;
 //! - [`interop`]: DLPack and NumPy's array interface;
+//! - [`io`]: a view's elements to and from file descriptors (scatter/gather I/O);
 //! - [`view`]: memoryview for any view: derived views, element values, iteration,
 //!   equality and validation;
+//! - [`map`]: memory-mapped regions of files as exporters;
 //! - [`error`]: the status type and the thread's last error;
 //! - [`abi`]: the C types (`pybuf_buffer`, the `PYBUF_*` flags);
 //! - [`npy`]: `.npy` files (NumPy's format) saved, loaded by mapping, and read into views;
@@ -24,7 +26,9 @@ pub mod error;
 pub mod export;
 pub mod format;
 pub mod interop;
+pub mod io;
 pub mod layout;
+pub mod map;
 pub mod npy;
 pub mod view;
 

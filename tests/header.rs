@@ -149,6 +149,19 @@ const GROUPS: &[Group] = &[
         items: &["pybuf_to_contiguous", "pybuf_from_contiguous", "pybuf_copy"],
     },
     Group {
+        id: "pybuf_io",
+        title: "File descriptors",
+        banner: "A view's elements to and from files, pipes and sockets without a contiguous copy: the\n\
+                 bytes pybuf_to_contiguous would produce, moved by writev/readv straight from (into)\n\
+                 strided memory. Blocking calls, and resumable transfers for non-blocking fds. See\n\
+                 docs/files.md.",
+        items: &[
+            "pybuf_write_fd", "pybuf_read_fd", "pybuf_pwrite_fd", "pybuf_pread_fd", "PYBUF_IO_WRITE",
+            "PYBUF_IO_READ", "pybuf_io", "pybuf_io_new", "pybuf_io_step", "pybuf_io_done",
+            "pybuf_io_total", "pybuf_io_free",
+        ],
+    },
+    Group {
         id: "pybuf_dlpack",
         title: "DLPack",
         banner: "Views to and from DLPack tensors (1.x DLManagedTensorVersioned and the legacy\n\
@@ -167,6 +180,18 @@ const GROUPS: &[Group] = &[
         items: &[
             "pybuf_format_to_typestr", "pybuf_format_to_descr", "pybuf_format_from_typestr",
             "pybuf_format_from_descr",
+        ],
+    },
+    Group {
+        id: "pybuf_mapped_files",
+        title: "Mapped files",
+        banner: "A region of a file as an exporter's memory (mmap): read-only, shared-writable (writes\n\
+                 reach the file; pybuf_exporter_sync flushes them) or private (copy-on-write). The region\n\
+                 is checked against the file's size before mapping, and unmapped when the exporter and\n\
+                 its last view are gone. See docs/files.md.",
+        items: &[
+            "PYBUF_MAP_READONLY", "PYBUF_MAP_SHARED", "PYBUF_MAP_PRIVATE", "pybuf_map_fd",
+            "pybuf_map_path", "pybuf_exporter_sync",
         ],
     },
     Group {

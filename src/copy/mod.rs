@@ -334,4 +334,4 @@ pub fn check_no_broadcast(geom: &Geometry<'_>) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -25,14 +25,14 @@ impl Rng {
 /// A random strided layout: shape, strides, and the offset of element 0 from the start of
 /// a buffer of `size` bytes that holds every element.
 #[derive(Clone, Debug)]
-struct Strided {
-    shape: Vec<isize>,
-    strides: Vec<isize>,
-    offset: isize,
-    size: usize,
+pub(crate) struct Strided {
+    pub shape: Vec<isize>,
+    pub strides: Vec<isize>,
+    pub offset: isize,
+    pub size: usize,
 }
 
-fn random_shape(rng: &mut Rng) -> Vec<isize> {
+pub(crate) fn random_shape(rng: &mut Rng) -> Vec<isize> {
     let ndim = rng.below(5);
     (0..ndim)
         .map(|_| match rng.below(10) {
@@ -43,7 +43,7 @@ fn random_shape(rng: &mut Rng) -> Vec<isize> {
         .collect()
 }
 
-fn random_strides(rng: &mut Rng, shape: &[isize], itemsize: isize) -> Strided {
+pub(crate) fn random_strides(rng: &mut Rng, shape: &[isize], itemsize: isize) -> Strided {
     let ndim = shape.len();
     let mut order: Vec<usize> = (0..ndim).collect();
     for i in (1..ndim).rev() {
@@ -67,14 +67,14 @@ fn random_strides(rng: &mut Rng, shape: &[isize], itemsize: isize) -> Strided {
 }
 
 impl Strided {
-    fn geom(&self, itemsize: isize) -> Geometry<'_> {
+    pub fn geom(&self, itemsize: isize) -> Geometry<'_> {
         let len = self.shape.iter().product::<isize>() * itemsize;
         Geometry { len, itemsize, shape: &self.shape, strides: Some(&self.strides), suboffsets: None }
     }
 }
 
 /// Every index of `shape` in C order.
-fn indices(shape: &[isize]) -> Vec<Vec<isize>> {
+pub(crate) fn indices(shape: &[isize]) -> Vec<Vec<isize>> {
     let count: isize = shape.iter().product();
     let mut out = Vec::new();
     let mut index = vec![0isize; shape.len()];
@@ -109,11 +109,11 @@ unsafe fn reference(dst: Side<'_>, src: Side<'_>) {
 }
 
 /// `n` random cases, or a few under Miri (which interprets every instruction).
-fn cases(n: usize) -> usize {
+pub(crate) fn cases(n: usize) -> usize {
     if cfg!(miri) { (n / 100).max(4) } else { n }
 }
 
-fn pattern(rng: &mut Rng, n: usize) -> Vec<u8> {
+pub(crate) fn pattern(rng: &mut Rng, n: usize) -> Vec<u8> {
     (0..n).map(|_| rng.next() as u8).collect()
 }
 
@@ -441,5 +441,49 @@ fn streamed_transposes_across_chunks_and_alignments() {
                 assert!(got == want, "itemsize {itemsize}, {ni}x{nj}, shift {shift}, pad {pad}");
             }
         }
+    }
+}
+
+/// Transposes whose source rows or destination rows lie more than 1 MiB apart in all (a
+/// block of rows of a large transposed view, as the I/O staging buffer gathers or
+/// stores one): the prefetching panel path and the streamed path for far destinations.
+#[test]
+fn far_transposes_match_reference() {
+    let mut rng = Rng::new(17);
+    for &itemsize in &[1usize, 2, 4, 8, 16, 3] {
+        let (ni, nj) = if cfg!(miri) { (5, 9) } else { (13, 300) };
+        let e = itemsize as isize;
+        // Source rows (along j) `gap` bytes apart: nj * gap > 1 MiB without miri.
+        let gap = if cfg!(miri) { 64 } else { (4 << 10) + 8 * e as usize };
+        let far = pattern(&mut rng, nj * gap);
+        let near = pattern(&mut rng, ni * nj * itemsize);
+        // Gather: far source, contiguous destination rows of nj items.
+        let t = super::transpose::Transpose { ni, nj, dsi: (nj * itemsize) as isize, dsj: e, ssi: e, ssj: gap as isize };
+        let mut got = vec![0u8; ni * nj * itemsize];
+        let mut want = got.clone();
+        // SAFETY: every (i, j) lies in `far` (i * e < gap) and in `got`.
+        unsafe {
+            super::transpose::run(got.as_mut_ptr(), far.as_ptr(), &t, itemsize, false);
+            for i in 0..ni {
+                for j in 0..nj {
+                    std::ptr::copy_nonoverlapping(far.as_ptr().add(j * gap + i * itemsize), want.as_mut_ptr().add((i * nj + j) * itemsize), itemsize);
+                }
+            }
+        }
+        assert!(got == want, "gather, itemsize {itemsize}");
+        // Store: contiguous source columns, destination rows (along i) `gap` bytes apart.
+        let t = super::transpose::Transpose { ni: nj, nj: ni, dsi: gap as isize, dsj: e, ssi: e, ssj: (nj * itemsize) as isize };
+        let mut got = far.clone();
+        let mut want = far.clone();
+        // SAFETY: every (i, j) of the store lies in `got` (j * e < gap) and in `near`.
+        unsafe {
+            super::transpose::run(got.as_mut_ptr(), near.as_ptr(), &t, itemsize, false);
+            for i in 0..nj {
+                for j in 0..ni {
+                    std::ptr::copy_nonoverlapping(near.as_ptr().add((j * nj + i) * itemsize), want.as_mut_ptr().add(i * gap + j * itemsize), itemsize);
+                }
+            }
+        }
+        assert!(got == want, "store, itemsize {itemsize}");
     }
 }

@@ -82,6 +82,18 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         // SAFETY: forwarded.
         return unsafe { tile_kernel(dst, src, t, itemsize, micro) };
     }
+    if micro != Micro::Scalar && t.nj.saturating_mul(t.ssj.unsigned_abs()) > FAR_BYTES {
+        // SAFETY: forwarded.
+        return unsafe { run_far(dst, src, t, itemsize, micro) };
+    }
+    if t.ni.saturating_mul(t.dsi.unsigned_abs()) > FAR_BYTES && t.dsj == itemsize as isize && simd::can_stream() {
+        // Destination rows far apart (a block of rows of a large transposed view, as an
+        // I/O read stores it from its staging buffer): they are not in cache either, so
+        // stream them as a large output is (measured: twice as fast as plain stores,
+        // which read every line before writing it).
+        // SAFETY: forwarded.
+        return unsafe { run_streamed(dst, src, t, itemsize, micro) };
+    }
     let (bi, bj) = tiles(itemsize);
     let mut i0 = 0;
     while i0 < t.ni {
@@ -97,6 +109,37 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
             j0 += w;
         }
         i0 += h;
+    }
+}
+
+/// Sources spanning more than this are read panel by panel with prefetching
+/// ([`run_far`]), and destinations spanning more than this are streamed, as for large
+/// outputs: their rows are too far apart for the caches.
+const FAR_BYTES: usize = 1 << 20;
+
+/// A transpose whose output fits the caches but whose source rows lie far apart (a
+/// block of rows of a large transposed view, as the I/O staging buffer gathers): panels
+/// of up to `panel_run` bytes of each source row, prefetching rows ahead, written straight
+/// to the destination.
+///
+/// # Safety
+/// As for [`run`].
+unsafe fn run_far(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
+    let bi = (panel_run(itemsize) / itemsize).max(micro.side()).max(1).min(t.ni);
+    let w_max = (PANEL_BYTES / (bi * itemsize)).max(1);
+    let mut j0 = 0;
+    while j0 < t.nj {
+        let w = w_max.min(t.nj - j0);
+        let mut i0 = 0;
+        while i0 < t.ni {
+            let h = bi.min(t.ni - i0);
+            let d = dst.wrapping_offset(i0 as isize * t.dsi + j0 as isize * t.dsj);
+            let s = src.wrapping_offset(i0 as isize * t.ssi + j0 as isize * t.ssj);
+            // SAFETY: the panel lies within the transpose (forwarded contract).
+            unsafe { panel_kernel(d, s, &Transpose { ni: h, nj: w, ..*t }, itemsize, micro) };
+            i0 += h;
+        }
+        j0 += w;
     }
 }
 
@@ -206,7 +249,7 @@ unsafe fn streamed_panels(
         let row_addr = dst.wrapping_offset(r as isize * t.dsi) as usize;
         // The largest column c <= j whose address is line-aligned, if within `lead`.
         let misalign = row_addr.wrapping_add(j * e) & 63;
-        if misalign % e == 0 && misalign / e < lead { j - misalign / e } else { j }
+        if misalign.is_multiple_of(e) && misalign / e < lead { j - misalign / e } else { j }
     };
     let mut j0 = 0;
     while j0 < t.nj {

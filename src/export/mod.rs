@@ -2,13 +2,16 @@
 //!
 //! - [`Exporter`]: memory described once ([`Description`]), shared by an atomic reference
 //!   count (`Arc`). Every view it fills holds a reference and counts as a live export;
-//!   the owner callback runs once, when the exporter and all its views are gone.
+//!   the owner callback runs once, when the exporter and all its views are gone. An
+//!   exporter may also hold a Rust value ([`Exporter::holding`]: a file mapping, an owned
+//!   buffer), dropped at the same moment.
 //! - [`block`]: the bookkeeping a pybuf-filled view carries in `view->internal`, and the
 //!   registry that tells such views from foreign ones.
 
 pub mod block;
 mod description;
 
+use std::any::Any;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -40,11 +43,32 @@ pub struct Exporter {
     description: RwLock<Description>,
     exports: AtomicUsize,
     owner: Option<Owner>,
+    /// A Rust value that owns the memory (a file mapping, a buffer), dropped after the
+    /// owner callback when the exporter and all its views are gone.
+    keep: Option<Box<dyn Any + Send + Sync>>,
 }
 
 impl Exporter {
     pub fn new(description: Description, owner: Option<Owner>) -> Arc<Exporter> {
-        Arc::new(Exporter { description: RwLock::new(description), exports: AtomicUsize::new(0), owner })
+        Arc::new(Exporter { description: RwLock::new(description), exports: AtomicUsize::new(0), owner, keep: None })
+    }
+
+    /// An exporter of memory that `keep` owns (a [`crate::map::Mapping`], a `Vec`): the
+    /// description's memory must stay valid while `keep` lives and must not move when
+    /// `keep` does (heap or mapped memory). `keep` is dropped when the exporter and all
+    /// its views are gone.
+    pub fn holding(description: Description, keep: Box<dyn Any + Send + Sync>) -> Arc<Exporter> {
+        Arc::new(Exporter {
+            description: RwLock::new(description),
+            exports: AtomicUsize::new(0),
+            owner: None,
+            keep: Some(keep),
+        })
+    }
+
+    /// The value this exporter holds ([`Exporter::holding`]), if it is a `T`.
+    pub fn kept<T: Any>(&self) -> Option<&T> {
+        self.keep.as_deref().and_then(|k| k.downcast_ref::<T>())
     }
 
     /// The number of live views.

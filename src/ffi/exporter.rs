@@ -76,7 +76,7 @@ pub struct pybuf_object {
 
 /// # Safety
 /// `d`'s non-NULL pointers point to arrays of `ndim` entries (format to a C string).
-unsafe fn parts<'a>(d: &'a pybuf_exporter_desc) -> Result<Parts<'a>> {
+pub(crate) unsafe fn parts<'a>(d: &'a pybuf_exporter_desc) -> Result<Parts<'a>> {
     let n = super::ndim(d.ndim)?;
     if d.readonly != 0 && d.readonly != 1 {
         return Err(Error::argument(format_args!("readonly = {} is not 0 or 1", d.readonly)));

@@ -9,6 +9,8 @@ pub mod error;
 pub mod exporter;
 pub mod format;
 pub mod interop;
+pub mod io;
+pub mod map;
 pub mod npy;
 pub mod version;
 pub mod view;

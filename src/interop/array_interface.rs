@@ -428,7 +428,7 @@ pub fn format_from_descr(descr: &[u8]) -> Result<String> {
     let members = members_of(&value, &text)?;
     // The default descr of a plain typestr: [('', typestr)].
     if let [Member { name, ty: Ty::Scalar(s), shape }] = members.as_slice() {
-        if name.as_deref().map_or(true, str::is_empty) && shape.is_empty() {
+        if name.as_deref().is_none_or(str::is_empty) && shape.is_empty() {
             let (code, marker) = code_of(s, &text)?;
             return Ok(marker.map_or(code.clone(), |m| format!("{m}{code}")));
         }

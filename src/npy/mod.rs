@@ -20,8 +20,6 @@
 //! array's data.
 
 pub mod header;
-// TEMPORARY: until `crate::io` and `crate::map` land on main (see shim.rs).
-mod shim;
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
@@ -32,8 +30,8 @@ use crate::error::{Error, Result, Status};
 use crate::export::{Description, Exporter, Parts};
 use crate::format::Format;
 use crate::layout::{self, Order, MAX_NDIM};
-use shim::io;
-use shim::map::{self, Mode};
+use crate::io;
+use crate::map::{self, Mode};
 
 pub use header::Header;
 
@@ -254,7 +252,7 @@ pub fn load_fd(fd: RawFd, mode: LoadMode) -> Result<Arc<Exporter>> {
             io::read_exact(fd, bytes, None).map_err(|e| short(e, "the data"))?;
             let description = Description::new(&Parts { base, size: len as isize, ..parts })?;
             // The Vec's heap data does not move when the Vec does.
-            Ok(map::holding(description, Box::new(mem)))
+            Ok(Exporter::holding(description, Box::new(mem)))
         }
     }
 }

@@ -110,7 +110,7 @@ fn values_of(format: &Format) -> isize {
         crate::work::step(1);
         let per_element = match f.kind() {
             Kind::Struct(inner) => values_of(inner),
-            _ if f.code().map_or(true, |c| value::class(c) == Class::Pad) => 0,
+            _ if f.code().is_none_or(|c| value::class(c) == Class::Pad) => 0,
             _ => 1,
         };
         n.saturating_add(per_element.saturating_mul(f.values()))
@@ -127,7 +127,7 @@ fn locate(format: &Format, base: isize, mut left: isize) -> Option<Slot> {
         let start = base.saturating_add(f.offset());
         let per_element = match f.kind() {
             Kind::Struct(inner) => values_of(inner),
-            _ if f.code().map_or(true, |c| value::class(c) == Class::Pad) => continue,
+            _ if f.code().is_none_or(|c| value::class(c) == Class::Pad) => continue,
             _ => 1,
         };
         // Saturating: a total above isize::MAX is above every `left` too.

@@ -559,7 +559,7 @@ fn permute_suboffsets(subs: &[isize], axes: &[usize]) -> Result<Vec<isize>> {
         crate::work::step(1);
         let g = group[a];
         // pos < axes.len(): the next index does not overflow.
-        let last_of_group = axes.get(pos.saturating_add(1)).map_or(true, |&next| group[next] != g);
+        let last_of_group = axes.get(pos.saturating_add(1)).is_none_or(|&next| group[next] != g);
         if last_of_group && g < reads.len() {
             out[pos] = subs[reads[g]];
         }

@@ -132,6 +132,9 @@ PYBUF_VALUE_BYTES = 6
 PYBUF_VALIDATE_LAYOUT = 1
 PYBUF_VALIDATE_FORMAT = 2
 PYBUF_VALIDATE_MEMORY = 3
+PYBUF_MAP_READONLY = 0
+PYBUF_MAP_SHARED = 1
+PYBUF_MAP_PRIVATE = 2
 
 # C types the header spells with their own names (test_api.py looks them up here).
 int64_t = ctypes.c_int64
@@ -384,6 +387,10 @@ FUNCTIONS = {
     "pybuf_equal": (c_int, [_BUF_P, _BUF_P]),
     "pybuf_validate": (c_int, [_BUF_P, c_int, c_void_p, pybuf_ssize_t]),
     "pybuf_extent": (c_int, [_BUF_P, _SSIZE_P, _SSIZE_P]),
+    # mapped files
+    "pybuf_map_fd": (c_int, [c_int, ctypes.c_int64, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
+    "pybuf_map_path": (c_int, [c_char_p, ctypes.c_int64, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
+    "pybuf_exporter_sync": (c_int, [_EXP_P]),
     # .npy files
     "pybuf_npy_save": (c_int, [c_char_p, _BUF_P]),
     "pybuf_npy_write_fd": (c_int, [c_int, _BUF_P]),
