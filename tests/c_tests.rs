@@ -157,6 +157,7 @@ const FILES: &[&str] = &[
     "test_header_cxx.cpp",
     "test_layout.c",
     "test_map.c",
+    "test_npy.c",
     "test_out_of_memory.c",
     "test_size_from_format.c",
     "test_strides.c",
@@ -204,6 +205,7 @@ c_tests! {
     test_header_c99 => "test_header_c99.c",
     test_header_cxx => "test_header_cxx.cpp",
     test_map => "test_map.c",
+    test_npy => "test_npy.c",
 }
 
 #[test]

@@ -215,6 +215,12 @@ struct Line([u8; 64]);
 /// Load the `.npy` file at the fd's position as an exporter (see the module
 /// documentation). The fd is not kept: the caller may close it at once.
 pub fn load_fd(fd: RawFd, mode: LoadMode) -> Result<Arc<Exporter>> {
+    // Refused before a byte of a stream is read.
+    if mode == LoadMode::Writable && regular_file(fd)?.is_none() {
+        return Err(Error::argument(format_args!(
+            "fd {fd} is not a regular file: PYBUF_NPY_WRITABLE needs a file that writes can reach (use PYBUF_NPY_PRIVATE)"
+        )));
+    }
     let (h, source) = read_header(fd)?;
     let mut sbuf = [0isize; MAX_NDIM];
     let n = data_strides(&h, &mut sbuf);
@@ -238,11 +244,6 @@ pub fn load_fd(fd: RawFd, mode: LoadMode) -> Result<Arc<Exporter>> {
             Ok(e)
         }
         Source::Stream => {
-            if mode == LoadMode::Writable {
-                return Err(Error::argument(format_args!(
-                    "fd {fd} is not a regular file: PYBUF_NPY_WRITABLE needs a file that writes can reach (use PYBUF_NPY_PRIVATE)"
-                )));
-            }
             let len = h.data_len as usize;
             let lines = len.div_ceil(64).max(1);
             let mut mem = crate::alloc::try_vec(lines, Line([0; 64]), "the array's data")?;
