@@ -163,6 +163,31 @@ static void exercise(void) {
         close(p[0]);
         close(p[1]);
     }
+    /* .npy files: the view through a pipe and a temporary file. */
+    {
+        int p[2];
+        char npy[] = "/tmp/pybuf-teardown-npy-XXXXXX";
+        int fd = mkstemp(npy);
+        pybuf_exporter *ne = NULL;
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK_EQ(pipe(p), 0);
+        CHECK_FAILED(pybuf_npy_write_fd(p[1], NULL), PYBUF_STATUS_NULL_POINTER);
+        CHECK_OK(pybuf_npy_write_fd(p[1], &v));
+        CHECK_OK(pybuf_npy_write_fd(p[1], &v));
+        CHECK_OK(pybuf_npy_load_fd(p[0], PYBUF_NPY_PRIVATE, &ne));
+        pybuf_exporter_free(ne);
+        CHECK_OK(pybuf_npy_read_fd(p[0], &v));
+        close(p[0]);
+        close(p[1]);
+        CHECK_OK(pybuf_npy_save(npy, &v));
+        CHECK_OK(pybuf_npy_read(npy, &v));
+        CHECK(mem[5] == 5.0);
+        CHECK_FAILED(pybuf_npy_load(npy, 9, &ne), PYBUF_STATUS_INVALID_ARGUMENT);
+        CHECK_OK(pybuf_npy_load(npy, PYBUF_NPY_READONLY, &ne));
+        pybuf_exporter_free(ne);
+        unlink(npy);
+    }
     pybuf_buffer r = w; /* a read-only description of the same memory */
     r.readonly = 1;
     CHECK_FAILED(pybuf_copy(&r, &v), PYBUF_STATUS_READ_ONLY);

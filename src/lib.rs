@@ -13,6 +13,7 @@
 //! - [`map`]: memory-mapped regions of files as exporters;
 //! - [`error`]: the status type and the thread's last error;
 //! - [`abi`]: the C types (`pybuf_buffer`, the `PYBUF_*` flags);
+//! - [`npy`]: `.npy` files (NumPy's format) saved, loaded by mapping, and read into views;
 //! - `ffi`: the `extern "C"` functions, one file per noun.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -28,6 +29,7 @@ pub mod interop;
 pub mod io;
 pub mod layout;
 pub mod map;
+pub mod npy;
 pub mod view;
 
 mod work;

@@ -158,6 +158,7 @@ const FILES: &[&str] = &[
     "test_io.c",
     "test_layout.c",
     "test_map.c",
+    "test_npy.c",
     "test_out_of_memory.c",
     "test_size_from_format.c",
     "test_strides.c",
@@ -206,6 +207,7 @@ c_tests! {
     test_header_cxx => "test_header_cxx.cpp",
     test_map => "test_map.c",
     test_io => "test_io.c",
+    test_npy => "test_npy.c",
 }
 
 #[test]

@@ -200,6 +200,18 @@ const GROUPS: &[Group] = &[
         banner: "The version of the header (compile time) and of the library (run time).",
         items: &[VERSION_MACROS, "pybuf_version", "pybuf_version_string"],
     },
+    Group {
+        id: "pybuf_npy",
+        title: ".npy files",
+        banner: "NumPy's .npy files without Python: save any view byte for byte as np.save does, load a\n\
+                 file as an exporter by mapping it (or reading a stream), and read a file's data into a\n\
+                 view of any strides. See docs/files.md.",
+        items: &[
+            "PYBUF_NPY_READONLY", "PYBUF_NPY_WRITABLE", "PYBUF_NPY_PRIVATE", "pybuf_npy_save",
+            "pybuf_npy_write_fd", "pybuf_npy_load", "pybuf_npy_load_fd", "pybuf_npy_read",
+            "pybuf_npy_read_fd",
+        ],
+    },
 ];
 
 /// The name a cbindgen item declares: the macro, the function, or the typedef's name.

@@ -11,6 +11,7 @@ pub mod format;
 pub mod interop;
 pub mod io;
 pub mod map;
+pub mod npy;
 pub mod version;
 pub mod view;
 

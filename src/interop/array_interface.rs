@@ -128,6 +128,36 @@ pub fn descr_from_format(format: &[u8], itemsize: isize) -> Result<String> {
     Ok(out)
 }
 
+/// The `descr` of `format` as NumPy's `np.save` writes it in a `.npy` header (its
+/// `dtype_to_descr`): a scalar is the Python literal of its typestr (`'<f8'`), a struct
+/// the literal of its field list (`[('a', '<i4'), ('', '|V4')]`); `itemsize` as for
+/// [`typestr_from_format`]. Object items (`O`) are refused with `Unrepresentable`: a
+/// `.npy` file stores them only by pickling.
+pub(crate) fn npy_descr(format: &[u8], itemsize: isize) -> Result<String> {
+    let (ty, _) = describe(format, itemsize)?;
+    if holds_object(&ty) {
+        return Err(Error::unrepresentable(format_args!(
+            "format {} holds Python objects ('O'): a .npy file stores them only by pickling",
+            show(format)
+        )));
+    }
+    Ok(match ty {
+        Ty::Scalar(s) => py_repr(&s.typestr()),
+        Ty::Struct(members) => {
+            let mut out = String::new();
+            write_descr(&mut out, &members);
+            out
+        }
+    })
+}
+
+fn holds_object(ty: &Ty) -> bool {
+    match ty {
+        Ty::Scalar(s) => s.kind == 'O',
+        Ty::Struct(members) => members.iter().any(|m| holds_object(&m.ty)),
+    }
+}
+
 fn describe(format: &[u8], itemsize: isize) -> Result<(Ty, isize)> {
     let parsed = Format::parse(format)?;
     let f = show(format);
@@ -356,7 +386,7 @@ fn py_shape(shape: &[isize]) -> String {
 }
 
 /// A string as Python's `repr` writes it.
-fn py_repr(s: &str) -> String {
+pub(crate) fn py_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(s.len().saturating_add(2));
     out.push(quote);

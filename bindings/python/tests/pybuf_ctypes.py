@@ -114,6 +114,11 @@ PYBUF_STATUS_END_OF_FILE = -28
 PYBUF_STATUS_WOULD_BLOCK = -29
 PYBUF_STATUS_INVALID_FILE = -30
 
+# pybuf_npy_load flags.
+PYBUF_NPY_READONLY = 0
+PYBUF_NPY_WRITABLE = 1
+PYBUF_NPY_PRIVATE = 2
+
 STATUS_NAMES = {v: k for k, v in globals().items() if k.startswith("PYBUF_STATUS_")}
 
 # Views (pybuf_slice ... pybuf_extent).
@@ -404,6 +409,13 @@ FUNCTIONS = {
     "pybuf_io_done": (ctypes.c_int64, [_IO_P]),
     "pybuf_io_total": (ctypes.c_int64, [_IO_P]),
     "pybuf_io_free": (None, [_IO_P]),
+    # .npy files
+    "pybuf_npy_save": (c_int, [c_char_p, _BUF_P]),
+    "pybuf_npy_write_fd": (c_int, [c_int, _BUF_P]),
+    "pybuf_npy_load": (c_int, [c_char_p, c_int, POINTER(_EXP_P)]),
+    "pybuf_npy_load_fd": (c_int, [c_int, c_int, POINTER(_EXP_P)]),
+    "pybuf_npy_read": (c_int, [c_char_p, _BUF_P]),
+    "pybuf_npy_read_fd": (c_int, [c_int, _BUF_P]),
 }
 
 # Structs declared here, by their header name (test_api.py checks their fields).
