@@ -331,7 +331,7 @@ fn random_bytes(rng: &mut Rng, n: usize) -> Vec<u8> {
 
 /// A random view: 0 to 4 dimensions (one of them sometimes long, for runs of 1 KiB and
 /// more), items of 1 to 40 bytes, strided with gaps, permuted and reversed dimensions,
-/// or PIL-style (a table of row pointers, `suboffsets[0] >= 0`).
+/// or with suboffsets in some dimensions (tables of pointers at any depth).
 fn random_array(rng: &mut Rng) -> Array {
     let itemsize = [1, 2, 3, 4, 8, 12, 16, 40][rng.below(8)];
     let ndim = rng.below(5);
@@ -340,7 +340,12 @@ fn random_array(rng: &mut Rng) -> Array {
         shape[rng.below(ndim)] = 64 + rng.below(400) as isize;
     }
     if ndim > 0 && rng.below(4) == 0 {
-        Array::indirect(rng, &shape, itemsize)
+        // Suboffsets in some dimensions (each with a chance in 3, at least one).
+        let mut dims: Vec<usize> = (0..ndim).filter(|_| rng.below(3) == 0).collect();
+        if dims.is_empty() {
+            dims.push(rng.below(ndim));
+        }
+        Array::indirect(rng, &shape, itemsize, &dims)
     } else {
         Array::random(rng, &shape, itemsize)
     }
@@ -559,7 +564,7 @@ fn large_views_cross_the_staging_buffer_and_iov_max() {
             Array::with_layout(5 << 20, 4 << 20, &[5, 1 << 20], &[-(1 << 20), 1], 1, None),
         ];
         // PIL-style: 48 rows of 16 KiB behind pointers (an 'F' stream is walked item by item).
-        arrays.push(Array::indirect(&mut rng, &[48, 4096], 4));
+        arrays.push(Array::indirect(&mut rng, &[48, 4096], 4, &[0]));
         for (k, a) in arrays.iter_mut().enumerate() {
             for (order, channel, nonblocking) in [
                 (b'C', Channel::File, false),
@@ -891,6 +896,71 @@ fn a_failed_transfer_can_be_stepped_again() {
         drop(io);
         drop(w3);
         assert_eq!(drain(r2.as_raw_fd()), want);
+    });
+}
+
+/// Items of 1 KiB and more are moved in place one by one: 'F' order over suboffsets
+/// (element by element), a 0-d view, a column of big items.
+#[test]
+fn big_items_move_in_place() {
+    fd_checked(|| {
+        let mut rng = Rng::new(0xB19);
+        let mut arrays = vec![
+            Array::indirect(&mut rng, &[3, 5], 1500, &[0]),
+            Array::indirect(&mut rng, &[4, 3, 2], 1024, &[1]),
+            Array::indirect(&mut rng, &[2, 3, 2], 2048, &[0, 2]),
+            Array::c(&[], 4096, None),
+            Array::random(&mut rng, &[7, 3], 1100),
+        ];
+        for (k, a) in arrays.iter_mut().enumerate() {
+            for order in ORDERS {
+                for (channel, nonblocking) in [(Channel::File, false), (Channel::Pipe, true), (Channel::Socket, false)] {
+                    let what = format!("array {k} ({channel:?}, nonblocking {nonblocking}): {}", describe(a, order));
+                    let want = contiguous(a, order);
+                    let got = write_through(&mut rng, channel, a, order, nonblocking, 3000);
+                    assert!(got == want, "{what}: written bytes differ from pybuf_to_contiguous");
+                    let incoming = random_bytes(&mut rng, want.len());
+                    let expected = after_from_contiguous(a, &incoming, order);
+                    read_through(&mut rng, channel, a, order, &incoming, nonblocking, 3000);
+                    assert!(a.payload() == expected, "{what}: memory after the read differs from pybuf_from_contiguous");
+                }
+            }
+        }
+    });
+}
+
+/// Device files and the wrong kind of fd: `/dev/full` (ENOSPC), `/dev/zero` (zeros into
+/// the elements only), a directory (EISDIR), a file open only for reading (EBADF).
+#[test]
+fn special_files() {
+    fd_checked(|| {
+        let mut rng = Rng::new(0xDE7);
+        for dims in [vec![], vec![0], vec![1]] {
+            let mut a = if dims.is_empty() {
+                Array::random(&mut rng, &[30, 40], 8)
+            } else {
+                Array::indirect(&mut rng, &[30, 40], 8, &dims)
+            };
+            let len = a.count() * 8;
+            for order in ORDERS {
+                let v = a.view();
+                let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+                refused(Status::Io, libc::ENOSPC, &format!("0 of {len} bytes moved"), &[&|| write_fd(full.as_raw_fd(), &v, order)]);
+                let zeros = vec![0u8; len as usize];
+                let expected = after_from_contiguous(&a, &zeros, order);
+                let zero = File::open("/dev/zero").expect("/dev/zero");
+                expect_status(read_fd(zero.as_raw_fd(), &v, order), Status::Ok);
+                assert!(a.payload() == expected, "dims {dims:?} order {}", order as char);
+                let dir = File::open(env!("CARGO_TARGET_TMPDIR")).expect("a directory");
+                refused(Status::Io, libc::EISDIR, "Is a directory", &[&|| read_fd(dir.as_raw_fd(), &v, order)]);
+                let read_only = File::open("/dev/zero").expect("/dev/zero");
+                refused(Status::Io, libc::EBADF, &format!("0 of {len} bytes moved"), &[&|| write_fd(read_only.as_raw_fd(), &v, order)]);
+                // /dev/null takes everything and has nothing.
+                let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").expect("/dev/null");
+                expect_status(write_fd(null.as_raw_fd(), &v, order), Status::Ok);
+                refused(Status::EndOfFile, 0, &format!("after 0 of {len} bytes"), &[&|| read_fd(null.as_raw_fd(), &v, order)]);
+            }
+        }
     });
 }
 
