@@ -945,7 +945,7 @@ fn a_failed_transfer_can_be_stepped_again() {
 fn big_items_move_in_place() {
     fd_checked(|| {
         let mut rng = Rng::new(0xB19);
-        let mut arrays = vec![
+        let mut arrays = [
             Array::indirect(&mut rng, &[3, 5], 1500, &[0]),
             Array::indirect(&mut rng, &[4, 3, 2], 1024, &[1]),
             Array::indirect(&mut rng, &[2, 3, 2], 2048, &[0, 2]),
