@@ -1085,6 +1085,143 @@ fn offsets_near_the_largest_file_offset() {
     });
 }
 
+/// Views as C callers fill them by hand: NULL strides (C-contiguous), a shapeless byte
+/// view (`ndim` 1, shape NULL), numpy's PYBUF_SIMPLE answer (`ndim` 0, `len` bytes).
+#[test]
+fn null_strides_and_shapeless_views() {
+    fd_checked(|| {
+        let mut m = Array::c(&[3, 4, 5], 2, Some("h"));
+        let mut rng = Rng::new(0x5A);
+        for order in ORDERS {
+            let with = m.view();
+            let without = pybuf_buffer { strides: null_mut(), ..with };
+            for how in HOWS {
+                let want = contiguous(&mut m, order);
+                let f = temp_file();
+                match how {
+                    How::Call => expect_status(write_fd(f.as_raw_fd(), &without, order), Status::Ok),
+                    _ => {
+                        stepped(how, f.as_raw_fd(), &without, order, PYBUF_IO_WRITE, -1);
+                    }
+                }
+                assert_eq!(file_bytes(&f), want, "NULL strides, order {}", order as char);
+                let incoming = random_bytes(&mut rng, want.len());
+                let expected = after_from_contiguous(&m, &incoming, order);
+                let f = file_with(&incoming);
+                match how {
+                    How::Call => expect_status(read_fd(f.as_raw_fd(), &without, order), Status::Ok),
+                    _ => {
+                        stepped(how, f.as_raw_fd(), &without, order, PYBUF_IO_READ, -1);
+                    }
+                }
+                assert!(m.payload() == expected, "NULL strides, order {}, {how:?}", order as char);
+            }
+        }
+        // Shapeless: len bytes.
+        let mut bytes: Vec<u8> = (0..100u8).collect();
+        let shapeless = pybuf_buffer { buf: bytes.as_mut_ptr().cast(), len: 100, itemsize: 1, ndim: 1, ..pybuf_buffer::zeroed() };
+        let simple = pybuf_buffer { ndim: 0, itemsize: 8, ..shapeless };
+        for v in [shapeless, simple] {
+            let f = temp_file();
+            expect_status(write_fd(f.as_raw_fd(), &v, b'F'), Status::Ok);
+            assert_eq!(file_bytes(&f), (0..100u8).collect::<Vec<u8>>());
+            let back = file_with(&[7u8; 100]);
+            expect_status(read_fd(back.as_raw_fd(), &v, b'A'), Status::Ok);
+            assert_eq!(bytes, vec![7u8; 100]);
+            bytes.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        }
+    });
+}
+
+/// A transfer copies the view's shape, strides and suboffsets: the caller may change or
+/// free them after `pybuf_io_new`.
+#[test]
+fn a_transfer_copies_the_views_arrays() {
+    fd_checked(|| {
+        let mut rng = Rng::new(0xC0B);
+        for dims in [vec![], vec![1]] {
+            let mut a = if dims.is_empty() { Array::random(&mut rng, &[20, 30], 4) } else { Array::indirect(&mut rng, &[20, 30], 4, &dims) };
+            for order in ORDERS {
+                let want = contiguous(&mut a, order);
+                let (shape, strides, subs) = (a.shape.clone(), a.strides.clone(), a.suboffsets.clone());
+                let (r, w) = pipe();
+                let v = a.view();
+                let io = Io::new(w.as_raw_fd(), &v, order, PYBUF_IO_WRITE, -1);
+                // Scribble over the arrays the view pointed to.
+                a.shape.iter_mut().for_each(|n| *n = 1_000_000);
+                a.strides.iter_mut().for_each(|s| *s = -7);
+                if let Some(s) = a.suboffsets.as_mut() {
+                    s.iter_mut().for_each(|s| *s = 123_456);
+                }
+                expect_status(io.step(), Status::Ok);
+                drop(io);
+                drop(w);
+                assert_eq!(drain(r.as_raw_fd()), want, "dims {dims:?} order {}", order as char);
+                (a.shape, a.strides, a.suboffsets) = (shape, strides, subs);
+            }
+        }
+    });
+}
+
+/// Malformed views: each fd function refuses them with the status the copy engine's
+/// `pybuf_to_contiguous` / `pybuf_from_contiguous` give, before any byte moves.
+#[test]
+fn malformed_views_are_refused_as_the_copy_engine_refuses_them() {
+    fd_checked(|| {
+        let mut a = Array::c(&[4, 6], 8, Some("d"));
+        let good = a.view();
+        let mut shape = [4isize, -6];
+        let mut strides = [48isize, 8];
+        let mut subs = [-1isize, 0];
+        let mut huge = [isize::MAX / 2, 8]; // 3 rows past the first overflow an isize
+        let bad = [
+            pybuf_buffer { ndim: -1, ..good },
+            pybuf_buffer { ndim: 65, ..good },
+            pybuf_buffer { itemsize: 0, ..good },
+            pybuf_buffer { itemsize: -8, ..good },
+            pybuf_buffer { len: 100, ..good },
+            pybuf_buffer { shape: null_mut(), ..good },
+            pybuf_buffer { shape: shape.as_mut_ptr(), ..good },
+            pybuf_buffer { strides: null_mut(), suboffsets: subs.as_mut_ptr(), ..good },
+            pybuf_buffer { strides: huge.as_mut_ptr(), ..good },
+            pybuf_buffer { buf: null_mut(), ..good },
+            pybuf_buffer { strides: strides.as_mut_ptr(), suboffsets: subs.as_mut_ptr(), buf: null_mut(), ..good },
+        ];
+        let (r, w) = pipe();
+        put(w.as_raw_fd(), &[1u8; 192]);
+        let f = temp_file();
+        let before = a.data.clone();
+        for (k, v) in bad.iter().enumerate() {
+            let mut out = vec![0u8; 192];
+            // SAFETY: a malformed view is refused before its memory is read.
+            let to = unsafe { pybuf_to_contiguous(out.as_mut_ptr().cast(), v, v.len.max(0), b'C' as c_char) };
+            let to_status = last().0;
+            // SAFETY: as above; `out` holds 192 readable bytes.
+            let from = unsafe { pybuf_from_contiguous(v, out.as_ptr().cast(), v.len.clamp(0, 192), b'C' as c_char) };
+            let from_status = last().0;
+            assert!(to < 0 && from < 0, "view {k} is not malformed for the copy engine ({to}, {from})");
+            for (name, rc, want) in [
+                ("write_fd", write_fd(w.as_raw_fd(), v, b'C'), to_status),
+                ("pwrite_fd", pwrite_fd(f.as_raw_fd(), v, b'F', 0), to_status),
+                ("read_fd", read_fd(r.as_raw_fd(), v, b'C'), from_status),
+                ("pread_fd", pread_fd(f.as_raw_fd(), v, b'A', 0), from_status),
+            ] {
+                assert!(rc < 0, "view {k}: {name} accepted a view the copy engine refuses ({to}, {from})");
+                assert_eq!(rc, want, "view {k}: {name} and the copy engine disagree");
+            }
+            let mut out_io = std::ptr::NonNull::<pybuf_io>::dangling().as_ptr();
+            // SAFETY: as above; `out_io` is writable.
+            let rc = unsafe { pybuf_io_new(r.as_raw_fd(), v, b'C' as c_char, PYBUF_IO_READ, -1, &mut out_io) };
+            assert_eq!(rc, from_status, "view {k}: pybuf_io_new");
+            assert_eq!(out_io, std::ptr::NonNull::dangling().as_ptr());
+        }
+        assert_eq!(a.data, before);
+        assert_eq!(file_bytes(&f), Vec::<u8>::new());
+        drop(w);
+        assert_eq!(drain(r.as_raw_fd()), vec![1u8; 192], "a refused read took bytes from the pipe");
+    });
+}
+
 /// Empty and 0-d views: nothing moves for the empty one, one item for the 0-d one.
 #[test]
 fn empty_and_zero_dimensional_views() {
