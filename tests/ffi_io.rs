@@ -331,7 +331,7 @@ fn random_bytes(rng: &mut Rng, n: usize) -> Vec<u8> {
 
 /// A random view: 0 to 4 dimensions (one of them sometimes long, for runs of 1 KiB and
 /// more), items of 1 to 40 bytes, strided with gaps, permuted and reversed dimensions,
-/// or PIL-style (a table of row pointers, `suboffsets[0] >= 0`).
+/// or with suboffsets in some dimensions (tables of pointers at any depth).
 fn random_array(rng: &mut Rng) -> Array {
     let itemsize = [1, 2, 3, 4, 8, 12, 16, 40][rng.below(8)];
     let ndim = rng.below(5);
@@ -340,7 +340,12 @@ fn random_array(rng: &mut Rng) -> Array {
         shape[rng.below(ndim)] = 64 + rng.below(400) as isize;
     }
     if ndim > 0 && rng.below(4) == 0 {
-        Array::indirect(rng, &shape, itemsize)
+        // Suboffsets in some dimensions (each with a chance in 3, at least one).
+        let mut dims: Vec<usize> = (0..ndim).filter(|_| rng.below(3) == 0).collect();
+        if dims.is_empty() {
+            dims.push(rng.below(ndim));
+        }
+        Array::indirect(rng, &shape, itemsize, &dims)
     } else {
         Array::random(rng, &shape, itemsize)
     }
@@ -363,11 +368,51 @@ enum Channel {
     Socket,
 }
 
-/// Write the array's view through `channel` in `order` (`nonblocking`: an `O_NONBLOCK`
-/// fd stepped with `pybuf_io_step`), and return the bytes that arrived at the other end.
+/// How a transfer is made.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum How {
+    /// `pybuf_write_fd` or `pybuf_read_fd` (`pybuf_pwrite_fd`, `pybuf_pread_fd` at an
+    /// offset).
+    Call,
+    /// `pybuf_io_step` on an `O_NONBLOCK` fd, waiting with `poll` on would-block.
+    Step,
+    /// One `pybuf_io_step` on a blocking fd: it moves everything.
+    OneStep,
+}
+
+const HOWS: [How; 3] = [How::Call, How::Step, How::OneStep];
+
+/// Make a transfer with `Io::new` and finish it as `how` says (`Step` or `OneStep`).
+#[track_caller]
+fn stepped(how: How, fd: RawFd, v: &pybuf_buffer, order: u8, direction: c_int, offset: i64) -> usize {
+    let io = Io::new(fd, v, order, direction, offset);
+    assert_eq!(io.total(), v.len as i64);
+    assert_eq!(io.done(), 0, "nothing moves before the first step");
+    let events = if direction == PYBUF_IO_WRITE { libc::POLLOUT } else { libc::POLLIN };
+    let blocked = match how {
+        How::Step => {
+            set_nonblocking(fd);
+            io.drive(fd, events)
+        }
+        How::OneStep => {
+            expect_status(io.step(), Status::Ok);
+            assert_eq!(io.done(), io.total(), "one step on a blocking fd moves everything");
+            expect_status(io.step(), Status::Ok);
+            0
+        }
+        How::Call => unreachable!("not a stepped transfer"),
+    };
+    drop(io);
+    // SAFETY: F_GETFD on any number.
+    assert!(unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0, "pybuf_io_free closed the fd");
+    blocked
+}
+
+/// Write the array's view through `channel` in `order` as `how` says, and return the
+/// bytes that arrived at the other end.
 /// Files are written after a prefix, at the fd's position or with `pybuf_pwrite_fd` (the
 /// position must stay), and checked around the view's bytes.
-fn write_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, nonblocking: bool, chunk: usize) -> Vec<u8> {
+fn write_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, how: How, chunk: usize) -> Vec<u8> {
     let v = a.view();
     let len = v.len as usize;
     match channel {
@@ -380,11 +425,8 @@ fn write_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, nonb
             let start = if at_offset { rng.below(prefix.len() + 1) as i64 } else { at };
             seek(fd, start);
             let offset = if at_offset { at } else { -1 };
-            if nonblocking {
-                let io = Io::new(fd, &v, order, PYBUF_IO_WRITE, offset);
-                assert_eq!(io.total(), len as i64);
-                assert_eq!(io.done(), 0, "nothing moves before the first step");
-                assert_eq!(io.drive(fd, libc::POLLOUT), 0, "a regular file never blocks");
+            if how != How::Call {
+                assert_eq!(stepped(how, fd, &v, order, PYBUF_IO_WRITE, offset), 0, "a regular file never blocks");
             } else if at_offset {
                 expect_status(pwrite_fd(fd, &v, order, at), Status::Ok);
             } else {
@@ -401,10 +443,8 @@ fn write_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, nonb
         Channel::Pipe | Channel::Socket => {
             let (theirs, ours) = if channel == Channel::Pipe { pipe() } else { socket_pair() };
             let peer = slow_reader(theirs, chunk, rng.next());
-            if nonblocking {
-                set_nonblocking(ours.as_raw_fd());
-                let io = Io::new(ours.as_raw_fd(), &v, order, PYBUF_IO_WRITE, -1);
-                io.drive(ours.as_raw_fd(), libc::POLLOUT);
+            if how != How::Call {
+                stepped(how, ours.as_raw_fd(), &v, order, PYBUF_IO_WRITE, -1);
             } else {
                 expect_status(write_fd(ours.as_raw_fd(), &v, order), Status::Ok);
             }
@@ -417,7 +457,7 @@ fn write_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, nonb
 
 /// Read `incoming` through `channel` into the array's view in `order`. The source has
 /// bytes after the view's (a file's tail, a peer's trailer) that must stay unread.
-fn read_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, incoming: &[u8], nonblocking: bool, chunk: usize) {
+fn read_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, incoming: &[u8], how: How, chunk: usize) {
     let v = a.view();
     let len = v.len as usize;
     let trailer = { let n = 1 + rng.below(20); random_bytes(rng, n) };
@@ -431,9 +471,8 @@ fn read_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, incom
             let start = if at_offset { rng.below(prefix.len() + 1) as i64 } else { at };
             seek(fd, start);
             let offset = if at_offset { at } else { -1 };
-            if nonblocking {
-                let io = Io::new(fd, &v, order, PYBUF_IO_READ, offset);
-                assert_eq!(io.drive(fd, libc::POLLIN), 0, "a regular file never blocks");
+            if how != How::Call {
+                assert_eq!(stepped(how, fd, &v, order, PYBUF_IO_READ, offset), 0, "a regular file never blocks");
             } else if at_offset {
                 expect_status(pread_fd(fd, &v, order, at), Status::Ok);
             } else {
@@ -445,15 +484,13 @@ fn read_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, incom
         Channel::Pipe | Channel::Socket => {
             let (ours, theirs) = if channel == Channel::Pipe { pipe() } else { socket_pair() };
             let peer = slow_writer(theirs, [incoming, &trailer].concat(), chunk, rng.next());
-            if nonblocking {
-                set_nonblocking(ours.as_raw_fd());
-                let io = Io::new(ours.as_raw_fd(), &v, order, PYBUF_IO_READ, -1);
-                io.drive(ours.as_raw_fd(), libc::POLLIN);
+            if how != How::Call {
+                stepped(how, ours.as_raw_fd(), &v, order, PYBUF_IO_READ, -1);
             } else {
                 expect_status(read_fd(ours.as_raw_fd(), &v, order), Status::Ok);
             }
             peer.join().expect("the writing peer");
-            if nonblocking {
+            if how == How::Step {
                 // Back to blocking for drain.
                 // SAFETY: F_SETFL on an open fd.
                 unsafe { libc::fcntl(ours.as_raw_fd(), libc::F_SETFL, 0) };
@@ -469,18 +506,18 @@ fn random_round_trips(channel: Channel, seed: u64, n: usize) {
     for case in 0..cases(n) {
         let mut a = random_array(&mut rng);
         let order = ORDERS[case % 3];
-        let nonblocking = rng.below(2) == 0;
+        let how = HOWS[rng.below(3)];
         let chunk = [1, 7, 64, 4096][rng.below(4)];
-        let what = format!("case {case} ({channel:?}, nonblocking {nonblocking}, chunk {chunk}): {}", describe(&a, order));
+        let what = format!("case {case} ({channel:?}, {how:?}, chunk {chunk}): {}", describe(&a, order));
         let want = contiguous(&mut a, order);
         let before = a.payload();
-        let got = write_through(&mut rng, channel, &mut a, order, nonblocking, chunk);
+        let got = write_through(&mut rng, channel, &mut a, order, how, chunk);
         assert!(got == want, "{what}: written bytes differ from pybuf_to_contiguous ({} and {} bytes)", got.len(), want.len());
         assert!(a.payload() == before, "{what}: a write changed the view's memory");
 
         let incoming = random_bytes(&mut rng, want.len());
         let expected = after_from_contiguous(&a, &incoming, order);
-        read_through(&mut rng, channel, &mut a, order, &incoming, nonblocking, chunk);
+        read_through(&mut rng, channel, &mut a, order, &incoming, how, chunk);
         assert!(a.payload() == expected, "{what}: memory after the read differs from pybuf_from_contiguous");
     }
 }
@@ -504,7 +541,7 @@ fn a_known_matrix_in_every_order() {
         t.strides = vec![4, 16];
         let mut rng = Rng::new(1);
         for channel in [Channel::File, Channel::Pipe, Channel::Socket] {
-            for nonblocking in [false, true] {
+            for how in HOWS {
                 for (transposed, order, want) in [
                     (false, b'C', &c),
                     (false, b'F', &f),
@@ -514,12 +551,12 @@ fn a_known_matrix_in_every_order() {
                     (true, b'A', &c), // F-contiguous: as it lies
                 ] {
                     let a = if transposed { &mut t } else { &mut m };
-                    let got = write_through(&mut rng, channel, a, order, nonblocking, 5);
-                    assert_eq!(&got, want, "{channel:?} nonblocking {nonblocking} order {}", order as char);
+                    let got = write_through(&mut rng, channel, a, order, how, 5);
+                    assert_eq!(&got, want, "{channel:?} {how:?} order {}", order as char);
                     let mut dst = Array::c(&a.shape, 4, Some("i"));
                     dst.strides = a.strides.clone();
-                    read_through(&mut rng, channel, &mut dst, order, want, nonblocking, 5);
-                    assert_eq!(dst.data, a.data, "{channel:?} nonblocking {nonblocking} read order {}", order as char);
+                    read_through(&mut rng, channel, &mut dst, order, want, how, 5);
+                    assert_eq!(dst.data, a.data, "{channel:?} {how:?} read order {}", order as char);
                 }
             }
         }
@@ -559,23 +596,24 @@ fn large_views_cross_the_staging_buffer_and_iov_max() {
             Array::with_layout(5 << 20, 4 << 20, &[5, 1 << 20], &[-(1 << 20), 1], 1, None),
         ];
         // PIL-style: 48 rows of 16 KiB behind pointers (an 'F' stream is walked item by item).
-        arrays.push(Array::indirect(&mut rng, &[48, 4096], 4));
+        arrays.push(Array::indirect(&mut rng, &[48, 4096], 4, &[0]));
         for (k, a) in arrays.iter_mut().enumerate() {
-            for (order, channel, nonblocking) in [
-                (b'C', Channel::File, false),
-                (b'F', Channel::Pipe, false),
-                (b'A', Channel::Socket, true),
-                (b'F', Channel::Socket, false),
-                (b'C', Channel::Pipe, true),
+            for (order, channel, how) in [
+                (b'C', Channel::File, How::Call),
+                (b'F', Channel::Pipe, How::Call),
+                (b'A', Channel::Socket, How::Step),
+                (b'F', Channel::Socket, How::OneStep),
+                (b'C', Channel::Pipe, How::Step),
+                (b'A', Channel::File, How::OneStep),
             ] {
-                let what = format!("array {k} ({channel:?}, nonblocking {nonblocking}): {}", describe(a, order));
+                let what = format!("array {k} ({channel:?}, {how:?}): {}", describe(a, order));
                 let want = contiguous(a, order);
                 assert!(want.len() >= 5 << 19 || k == 4, "{what}: {} bytes", want.len());
-                let got = write_through(&mut rng, channel, a, order, nonblocking, 65536);
+                let got = write_through(&mut rng, channel, a, order, how, 65536);
                 assert!(got == want, "{what}: written bytes differ from pybuf_to_contiguous");
                 let incoming = random_bytes(&mut rng, want.len());
                 let expected = after_from_contiguous(a, &incoming, order);
-                read_through(&mut rng, channel, a, order, &incoming, nonblocking, 65536);
+                read_through(&mut rng, channel, a, order, &incoming, how, 65536);
                 assert!(a.payload() == expected, "{what}: memory after the read differs from pybuf_from_contiguous");
             }
         }
@@ -658,7 +696,8 @@ fn blocking_calls_wait_on_a_nonblocking_fd() {
 }
 
 /// `EINTR` on real system calls: a signal handler without `SA_RESTART` interrupts the
-/// blocking `readv`/`writev`/`poll` of a transfer many times; it goes on.
+/// blocking `readv`/`writev` of a transfer (or its `poll`, on an `O_NONBLOCK` fd) many
+/// times; it goes on.
 #[test]
 fn signals_interrupt_blocking_transfers_which_go_on() {
     static CAUGHT: AtomicUsize = AtomicUsize::new(0);
@@ -676,7 +715,7 @@ fn signals_interrupt_blocking_transfers_which_go_on() {
             assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, null_mut()), 0);
         }
         let mut rng = Rng::new(9);
-        for (order, staged) in [(b'C', false), (b'F', true)] {
+        for (order, staged, nonblocking) in [(b'C', false, false), (b'F', true, false), (b'C', false, true), (b'F', true, true)] {
             let mut a = Array::c(&[1024, 256], 4, None);
             let want = contiguous(&mut a, order);
             // SAFETY: pthread_self has no preconditions.
@@ -697,9 +736,12 @@ fn signals_interrupt_blocking_transfers_which_go_on() {
                 }
             });
             let v = a.view();
+            if nonblocking {
+                set_nonblocking(ours.as_raw_fd());
+            }
             expect_status(read_fd(ours.as_raw_fd(), &v, order), Status::Ok);
             peer.join().unwrap();
-            assert!(a.payload() == expected, "read order {} (staged {staged})", order as char);
+            assert!(a.payload() == expected, "read order {} (staged {staged}, nonblocking {nonblocking})", order as char);
             // Write: the peer signals this thread while it is blocked in a full pipe.
             let (theirs, ours) = pipe();
             let peer = thread::spawn(move || {
@@ -720,6 +762,9 @@ fn signals_interrupt_blocking_transfers_which_go_on() {
             });
             let want = contiguous(&mut a, order);
             let v = a.view();
+            if nonblocking {
+                set_nonblocking(ours.as_raw_fd());
+            }
             expect_status(write_fd(ours.as_raw_fd(), &v, order), Status::Ok);
             drop(ours);
             assert!(peer.join().unwrap() == want, "write order {}", order as char);
@@ -891,6 +936,289 @@ fn a_failed_transfer_can_be_stepped_again() {
         drop(io);
         drop(w3);
         assert_eq!(drain(r2.as_raw_fd()), want);
+    });
+}
+
+/// Items of 1 KiB and more are moved in place one by one: 'F' order over suboffsets
+/// (element by element), a 0-d view, a column of big items.
+#[test]
+fn big_items_move_in_place() {
+    fd_checked(|| {
+        let mut rng = Rng::new(0xB19);
+        let mut arrays = [
+            Array::indirect(&mut rng, &[3, 5], 1500, &[0]),
+            Array::indirect(&mut rng, &[4, 3, 2], 1024, &[1]),
+            Array::indirect(&mut rng, &[2, 3, 2], 2048, &[0, 2]),
+            Array::c(&[], 4096, None),
+            Array::random(&mut rng, &[7, 3], 1100),
+        ];
+        for (k, a) in arrays.iter_mut().enumerate() {
+            for order in ORDERS {
+                for (channel, how) in [(Channel::File, How::Call), (Channel::Pipe, How::Step), (Channel::Socket, How::OneStep)] {
+                    let what = format!("array {k} ({channel:?}, {how:?}): {}", describe(a, order));
+                    let want = contiguous(a, order);
+                    let got = write_through(&mut rng, channel, a, order, how, 3000);
+                    assert!(got == want, "{what}: written bytes differ from pybuf_to_contiguous");
+                    let incoming = random_bytes(&mut rng, want.len());
+                    let expected = after_from_contiguous(a, &incoming, order);
+                    read_through(&mut rng, channel, a, order, &incoming, how, 3000);
+                    assert!(a.payload() == expected, "{what}: memory after the read differs from pybuf_from_contiguous");
+                }
+            }
+        }
+    });
+}
+
+/// Device files and the wrong kind of fd: `/dev/full` (ENOSPC), `/dev/zero` (zeros into
+/// the elements only), a directory (EISDIR), a file open only for reading (EBADF).
+#[test]
+fn special_files() {
+    fd_checked(|| {
+        let mut rng = Rng::new(0xDE7);
+        for dims in [vec![], vec![0], vec![1]] {
+            let mut a = if dims.is_empty() {
+                Array::random(&mut rng, &[30, 40], 8)
+            } else {
+                Array::indirect(&mut rng, &[30, 40], 8, &dims)
+            };
+            let len = a.count() * 8;
+            for order in ORDERS {
+                let v = a.view();
+                let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+                refused(Status::Io, libc::ENOSPC, &format!("0 of {len} bytes moved"), &[&|| write_fd(full.as_raw_fd(), &v, order)]);
+                let zeros = vec![0u8; len as usize];
+                let expected = after_from_contiguous(&a, &zeros, order);
+                let zero = File::open("/dev/zero").expect("/dev/zero");
+                expect_status(read_fd(zero.as_raw_fd(), &v, order), Status::Ok);
+                assert!(a.payload() == expected, "dims {dims:?} order {}", order as char);
+                let dir = File::open(env!("CARGO_TARGET_TMPDIR")).expect("a directory");
+                refused(Status::Io, libc::EISDIR, "Is a directory", &[&|| read_fd(dir.as_raw_fd(), &v, order)]);
+                let read_only = File::open("/dev/zero").expect("/dev/zero");
+                refused(Status::Io, libc::EBADF, &format!("0 of {len} bytes moved"), &[&|| write_fd(read_only.as_raw_fd(), &v, order)]);
+                // /dev/null takes everything and has nothing.
+                let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").expect("/dev/null");
+                expect_status(write_fd(null.as_raw_fd(), &v, order), Status::Ok);
+                refused(Status::EndOfFile, 0, &format!("after 0 of {len} bytes"), &[&|| read_fd(null.as_raw_fd(), &v, order)]);
+            }
+        }
+    });
+}
+
+/// Several threads at once, each with its own transfers (and staging buffers).
+#[test]
+fn concurrent_transfers_on_many_threads() {
+    fd_checked(|| {
+        thread::scope(|s| {
+            for t in 0..4u64 {
+                let channel = [Channel::File, Channel::Pipe, Channel::Socket, Channel::Pipe][t as usize];
+                s.spawn(move || random_round_trips(channel, 0xC0C0 + t, 60));
+            }
+        });
+    });
+}
+
+/// More than 4 GiB in one transfer (a 4 KiB row repeated by a zero stride), and one run
+/// of 3 GiB (anonymous memory never touched: /dev/null does not read it): system calls of
+/// at most 0x7ffff000 bytes, 64-bit counts.
+#[test]
+fn more_than_4_gib_in_one_transfer() {
+    fd_checked(|| {
+        let null = std::fs::OpenOptions::new().write(true).open("/dev/null").expect("/dev/null");
+        let fd = null.as_raw_fd();
+        let mut rows = Array::with_layout(4096, 0, &[1 << 20, 4096], &[0, 1], 1, None);
+        let v = rows.view();
+        assert_eq!(v.len, 1 << 32);
+        expect_status(write_fd(fd, &v, b'C'), Status::Ok);
+        let io = Io::new(fd, &v, b'C', PYBUF_IO_WRITE, -1);
+        expect_status(io.step(), Status::Ok);
+        assert_eq!(io.done(), 1 << 32);
+        drop(io);
+
+        let len = 3usize << 30;
+        // SAFETY: a fresh private anonymous mapping, unmapped below.
+        let p = unsafe {
+            libc::mmap(null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0)
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        let mut shape = [len as isize];
+        let mut strides = [1isize];
+        let v = pybuf_buffer {
+            buf: p,
+            len: len as isize,
+            itemsize: 1,
+            readonly: 1,
+            ndim: 1,
+            shape: shape.as_mut_ptr(),
+            strides: strides.as_mut_ptr(),
+            ..pybuf_buffer::zeroed()
+        };
+        expect_status(write_fd(fd, &v, b'A'), Status::Ok);
+        expect_status(pwrite_fd(fd, &v, b'F', 12345), Status::Ok);
+        let io = Io::new(fd, &v, b'C', PYBUF_IO_WRITE, 7);
+        expect_status(io.step(), Status::Ok);
+        assert_eq!(io.done(), len as i64);
+        drop(io);
+        // SAFETY: the mapping made above, no longer used.
+        assert_eq!(unsafe { libc::munmap(p, len) }, 0);
+    });
+}
+
+/// Offsets at the end of what `off_t` holds: an OS error or the end of the file, never a
+/// crash or a wrapped offset.
+#[test]
+fn offsets_near_the_largest_file_offset() {
+    fd_checked(|| {
+        let mut a = Array::c(&[4], 4, Some("i"));
+        let v = a.view();
+        let f = temp_file();
+        for offset in [i64::MAX - 8, i64::MAX - 16, i64::MAX] {
+            let rc = pwrite_fd(f.as_raw_fd(), &v, b'C', offset);
+            let (status, message) = last();
+            let errno = pybuf_last_errno();
+            assert_eq!((rc, status), (Status::Io as c_int, Status::Io as c_int), "{message}");
+            assert!([libc::EFBIG, libc::EINVAL, libc::EOVERFLOW].contains(&errno), "errno {errno}: {message}");
+            let rc = pread_fd(f.as_raw_fd(), &v, b'C', offset);
+            let message = last().1;
+            assert!(rc == Status::EndOfFile as c_int || rc == Status::Io as c_int, "{message}");
+            assert_eq!(file_bytes(&f), Vec::<u8>::new(), "nothing written");
+        }
+    });
+}
+
+/// Views as C callers fill them by hand: NULL strides (C-contiguous), a shapeless byte
+/// view (`ndim` 1, shape NULL), numpy's PYBUF_SIMPLE answer (`ndim` 0, `len` bytes).
+#[test]
+fn null_strides_and_shapeless_views() {
+    fd_checked(|| {
+        let mut m = Array::c(&[3, 4, 5], 2, Some("h"));
+        let mut rng = Rng::new(0x5A);
+        for order in ORDERS {
+            let with = m.view();
+            let without = pybuf_buffer { strides: null_mut(), ..with };
+            for how in HOWS {
+                let want = contiguous(&mut m, order);
+                let f = temp_file();
+                match how {
+                    How::Call => expect_status(write_fd(f.as_raw_fd(), &without, order), Status::Ok),
+                    _ => {
+                        stepped(how, f.as_raw_fd(), &without, order, PYBUF_IO_WRITE, -1);
+                    }
+                }
+                assert_eq!(file_bytes(&f), want, "NULL strides, order {}", order as char);
+                let incoming = random_bytes(&mut rng, want.len());
+                let expected = after_from_contiguous(&m, &incoming, order);
+                let f = file_with(&incoming);
+                match how {
+                    How::Call => expect_status(read_fd(f.as_raw_fd(), &without, order), Status::Ok),
+                    _ => {
+                        stepped(how, f.as_raw_fd(), &without, order, PYBUF_IO_READ, -1);
+                    }
+                }
+                assert!(m.payload() == expected, "NULL strides, order {}, {how:?}", order as char);
+            }
+        }
+        // Shapeless: len bytes.
+        let mut bytes: Vec<u8> = (0..100u8).collect();
+        let shapeless = pybuf_buffer { buf: bytes.as_mut_ptr().cast(), len: 100, itemsize: 1, ndim: 1, ..pybuf_buffer::zeroed() };
+        let simple = pybuf_buffer { ndim: 0, itemsize: 8, ..shapeless };
+        for v in [shapeless, simple] {
+            let f = temp_file();
+            expect_status(write_fd(f.as_raw_fd(), &v, b'F'), Status::Ok);
+            assert_eq!(file_bytes(&f), (0..100u8).collect::<Vec<u8>>());
+            let back = file_with(&[7u8; 100]);
+            expect_status(read_fd(back.as_raw_fd(), &v, b'A'), Status::Ok);
+            assert_eq!(bytes, vec![7u8; 100]);
+            bytes.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        }
+    });
+}
+
+/// A transfer copies the view's shape, strides and suboffsets: the caller may change or
+/// free them after `pybuf_io_new`.
+#[test]
+fn a_transfer_copies_the_views_arrays() {
+    fd_checked(|| {
+        let mut rng = Rng::new(0xC0B);
+        for dims in [vec![], vec![1]] {
+            let mut a = if dims.is_empty() { Array::random(&mut rng, &[20, 30], 4) } else { Array::indirect(&mut rng, &[20, 30], 4, &dims) };
+            for order in ORDERS {
+                let want = contiguous(&mut a, order);
+                let (shape, strides, subs) = (a.shape.clone(), a.strides.clone(), a.suboffsets.clone());
+                let (r, w) = pipe();
+                let v = a.view();
+                let io = Io::new(w.as_raw_fd(), &v, order, PYBUF_IO_WRITE, -1);
+                // Scribble over the arrays the view pointed to.
+                a.shape.iter_mut().for_each(|n| *n = 1_000_000);
+                a.strides.iter_mut().for_each(|s| *s = -7);
+                if let Some(s) = a.suboffsets.as_mut() {
+                    s.iter_mut().for_each(|s| *s = 123_456);
+                }
+                expect_status(io.step(), Status::Ok);
+                drop(io);
+                drop(w);
+                assert_eq!(drain(r.as_raw_fd()), want, "dims {dims:?} order {}", order as char);
+                (a.shape, a.strides, a.suboffsets) = (shape, strides, subs);
+            }
+        }
+    });
+}
+
+/// Malformed views: each fd function refuses them with the status the copy engine's
+/// `pybuf_to_contiguous` / `pybuf_from_contiguous` give, before any byte moves.
+#[test]
+fn malformed_views_are_refused_as_the_copy_engine_refuses_them() {
+    fd_checked(|| {
+        let mut a = Array::c(&[4, 6], 8, Some("d"));
+        let good = a.view();
+        let mut shape = [4isize, -6];
+        let mut strides = [48isize, 8];
+        let mut subs = [-1isize, 0];
+        let mut huge = [isize::MAX / 2, 8]; // 3 rows past the first overflow an isize
+        let bad = [
+            pybuf_buffer { ndim: -1, ..good },
+            pybuf_buffer { ndim: 65, ..good },
+            pybuf_buffer { itemsize: 0, ..good },
+            pybuf_buffer { itemsize: -8, ..good },
+            pybuf_buffer { len: 100, ..good },
+            pybuf_buffer { shape: null_mut(), ..good },
+            pybuf_buffer { shape: shape.as_mut_ptr(), ..good },
+            pybuf_buffer { strides: null_mut(), suboffsets: subs.as_mut_ptr(), ..good },
+            pybuf_buffer { strides: huge.as_mut_ptr(), ..good },
+            pybuf_buffer { buf: null_mut(), ..good },
+            pybuf_buffer { strides: strides.as_mut_ptr(), suboffsets: subs.as_mut_ptr(), buf: null_mut(), ..good },
+        ];
+        let (r, w) = pipe();
+        put(w.as_raw_fd(), &[1u8; 192]);
+        let f = temp_file();
+        let before = a.data.clone();
+        for (k, v) in bad.iter().enumerate() {
+            let mut out = vec![0u8; 192];
+            // SAFETY: a malformed view is refused before its memory is read.
+            let to = unsafe { pybuf_to_contiguous(out.as_mut_ptr().cast(), v, v.len.max(0), b'C' as c_char) };
+            let to_status = last().0;
+            // SAFETY: as above; `out` holds 192 readable bytes.
+            let from = unsafe { pybuf_from_contiguous(v, out.as_ptr().cast(), v.len.clamp(0, 192), b'C' as c_char) };
+            let from_status = last().0;
+            assert!(to < 0 && from < 0, "view {k} is not malformed for the copy engine ({to}, {from})");
+            for (name, rc, want) in [
+                ("write_fd", write_fd(w.as_raw_fd(), v, b'C'), to_status),
+                ("pwrite_fd", pwrite_fd(f.as_raw_fd(), v, b'F', 0), to_status),
+                ("read_fd", read_fd(r.as_raw_fd(), v, b'C'), from_status),
+                ("pread_fd", pread_fd(f.as_raw_fd(), v, b'A', 0), from_status),
+            ] {
+                assert!(rc < 0, "view {k}: {name} accepted a view the copy engine refuses ({to}, {from})");
+                assert_eq!(rc, want, "view {k}: {name} and the copy engine disagree");
+            }
+            let mut out_io = std::ptr::NonNull::<pybuf_io>::dangling().as_ptr();
+            // SAFETY: as above; `out_io` is writable.
+            let rc = unsafe { pybuf_io_new(r.as_raw_fd(), v, b'C' as c_char, PYBUF_IO_READ, -1, &mut out_io) };
+            assert_eq!(rc, from_status, "view {k}: pybuf_io_new");
+            assert_eq!(out_io, std::ptr::NonNull::dangling().as_ptr());
+        }
+        assert_eq!(a.data, before);
+        assert_eq!(file_bytes(&f), Vec::<u8>::new());
+        drop(w);
+        assert_eq!(drain(r.as_raw_fd()), vec![1u8; 192], "a refused read took bytes from the pipe");
     });
 }
 

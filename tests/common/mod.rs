@@ -132,29 +132,30 @@ impl Array {
         Array::with_layout(size, offset, shape, &strides, itemsize, None)
     }
 
-    /// A PIL-style array: dimension 0 is a table of row pointers (`suboffsets[0] >= 0`,
-    /// the table walked backwards half of the time), the rows lie shuffled after the
-    /// table, each a `random_layout` of `shape[1..]` with some padding before it.
-    pub fn indirect(rng: &mut Rng, shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t) -> Array {
-        let ptr = std::mem::size_of::<*mut u8>();
-        let rows = shape[0] as usize;
-        let (inner, inner_offset, inner_size) = random_layout(rng, &shape[1..], itemsize);
-        let pad = rng.below(3) * itemsize as usize;
-        let row_size = pad + inner_size;
-        let table = rows.max(1) * ptr;
-        let backwards = rows > 1 && rng.below(2) == 0;
-        let offset = if backwards { (rows - 1) * ptr } else { 0 };
-        let stride0 = if backwards { -(ptr as isize) } else { ptr as isize };
-        let strides = [vec![stride0], inner].concat();
-        let mut a = Array::with_layout(table + rows * row_size, offset, shape, &strides, itemsize, None);
-        let mut place: Vec<usize> = (0..rows).collect();
-        for k in (1..rows).rev() {
-            place.swap(k, rng.below(k + 1));
+    /// An array with suboffsets (PIL-style) in the dimensions `pointer_dims` (ascending):
+    /// indexing up to each of them reaches a pointer slot, and the pointer (plus the
+    /// dimension's suboffset) leads to a separate block for the dimensions after it. Every
+    /// level is a `random_layout` (gaps, permuted and reversed dimensions) with some
+    /// padding before each block.
+    pub fn indirect(rng: &mut Rng, shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t, pointer_dims: &[usize]) -> Array {
+        assert!(pointer_dims.windows(2).all(|w| w[0] < w[1]) && pointer_dims.iter().all(|&d| d < shape.len()));
+        let top = Level::random(rng, shape, itemsize, pointer_dims);
+        let mut data = Vec::new();
+        let mut pointers = Vec::new();
+        let offset = top.place(&mut data, &mut pointers);
+        let (mut strides, mut suboffsets) = (Vec::new(), Vec::new());
+        let mut level = Some(&top);
+        while let Some(l) = level {
+            strides.extend_from_slice(&l.strides);
+            suboffsets.extend(std::iter::repeat_n(-1, l.shape.len()));
+            if let Some(child) = &l.child {
+                *suboffsets.last_mut().unwrap() = (child.pad + child.offset) as pybuf_ssize_t;
+            }
+            level = l.child.as_deref();
         }
-        a.pointers = (0..rows).map(|r| (r * ptr, table + place[r] * row_size)).collect();
-        let mut subs = vec![-1; shape.len()];
-        subs[0] = (pad + inner_offset) as pybuf_ssize_t;
-        a.suboffsets = Some(subs);
+        let mut a = Array::with_layout(data.len(), offset, shape, &strides, itemsize, None);
+        a.suboffsets = Some(suboffsets);
+        a.pointers = pointers;
         a.relocate();
         a
     }
@@ -221,6 +222,53 @@ impl Array {
     pub fn item(&self, index: &[pybuf_ssize_t]) -> &[u8] {
         let at = self.offset as isize + index.iter().zip(&self.strides).map(|(i, s)| i * s).sum::<isize>();
         &self.data[at as usize..at as usize + self.itemsize as usize]
+    }
+}
+
+/// One level of an array with suboffsets (`Array::indirect`): the dimensions up to and
+/// including the next one with a suboffset, as a strided array of pointer slots (then
+/// `child` is the level they point to), or the last dimensions as a strided array of
+/// elements.
+struct Level {
+    shape: Vec<pybuf_ssize_t>,
+    strides: Vec<pybuf_ssize_t>,
+    /// Of element (or slot) 0 in the block, and the block's size.
+    offset: usize,
+    size: usize,
+    /// Bytes before each block of this level.
+    pad: usize,
+    child: Option<Box<Level>>,
+}
+
+impl Level {
+    fn random(rng: &mut Rng, shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t, pointer_dims: &[usize]) -> Level {
+        let pad = 8 * rng.below(3);
+        let Some(&e) = pointer_dims.first() else {
+            let (strides, offset, size) = random_layout(rng, shape, itemsize);
+            return Level { shape: shape.to_vec(), strides, offset, size, pad, child: None };
+        };
+        let ptr = std::mem::size_of::<*mut u8>() as pybuf_ssize_t;
+        let (strides, offset, size) = random_layout(rng, &shape[..=e], ptr);
+        let rest: Vec<usize> = pointer_dims[1..].iter().map(|d| d - e - 1).collect();
+        let child = Level::random(rng, &shape[e + 1..], itemsize, &rest);
+        Level { shape: shape[..=e].to_vec(), strides, offset, size, pad, child: Some(Box::new(child)) }
+    }
+
+    /// Append a block of this level (and the blocks its slots point to) to `data`, record
+    /// the pointers, and return the offset of its element 0.
+    fn place(&self, data: &mut Vec<u8>, pointers: &mut Vec<(usize, usize)>) -> usize {
+        let block = data.len() + self.pad;
+        data.extend((data.len()..block + self.size).map(|i| (i * 7 + 1) as u8 % 251));
+        let start = block + self.offset;
+        if let Some(child) = &self.child {
+            for index in indices(&self.shape) {
+                let slot = start as isize + index.iter().zip(&self.strides).map(|(i, s)| i * s).sum::<isize>();
+                let target = data.len();
+                child.place(data, pointers);
+                pointers.push((slot as usize, target));
+            }
+        }
+        start
     }
 }
 
