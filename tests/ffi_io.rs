@@ -851,7 +851,7 @@ fn end_of_file_stores_whole_elements_and_says_how_many_bytes() {
     });
 }
 
-/// With runs of 1 KiB or more (`readv` straight into the view), the bytes of a partly
+/// With runs of 512 bytes or more (`readv` straight into the view), the bytes of a partly
 /// received element land in it: the 4 bytes after 128 whole doubles.
 #[test]
 fn end_of_file_within_an_element_of_a_direct_read() {
