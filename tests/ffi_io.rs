@@ -6,8 +6,11 @@
 //!
 //! The oracle is the copy engine's C surface: the bytes written to an fd must be those of
 //! `pybuf_to_contiguous`, and the memory after a read that of `pybuf_from_contiguous` (on
-//! a duplicate of the array), gaps between elements and pointer tables included. The
-//! views are random (negative strides, gaps, permuted dimensions, PIL-style suboffsets),
+//! a duplicate of the array), gaps between elements and pointer tables included; the
+//! oracle itself is checked against the elements read and stored by hand (PEP 3118's
+//! addressing worked out in `tests/common`), so that a bug the transfers share with the
+//! copy engine (which gathers and scatters their short runs) cannot hide. The views are
+//! random (negative strides, gaps, permuted dimensions, PIL-style suboffsets),
 //! in every order, and large ones cross the 1 MiB staging buffer and `IOV_MAX` iovecs.
 //!
 //! Every test runs alone (`fd_checked`: one lock for the file) and checks that it leaves
@@ -304,24 +307,31 @@ impl Drop for Io {
     }
 }
 
-/// The bytes `pybuf_to_contiguous` gives for the array's view in `order`.
+/// The bytes `pybuf_to_contiguous` gives for the array's view in `order` (checked
+/// against the elements read by hand).
 fn contiguous(a: &mut Array, order: u8) -> Vec<u8> {
     let v = a.view();
     let mut out = vec![0u8; v.len as usize];
     // SAFETY: a valid view over the array's memory; `out` holds `v.len` bytes.
     let rc = unsafe { pybuf_to_contiguous(out.as_mut_ptr().cast(), &v, v.len, order as c_char) };
     expect_status(rc, Status::Ok);
+    assert!(out == a.stream(order), "pybuf_to_contiguous and the elements read by hand differ: {}", describe(a, order));
     out
 }
 
 /// The memory of `a` (its payload) after `pybuf_from_contiguous` of `bytes` in `order`,
-/// done on a duplicate.
+/// done on a duplicate (checked against the elements stored by hand).
 fn after_from_contiguous(a: &Array, bytes: &[u8], order: u8) -> Vec<u8> {
     let mut twin = a.duplicate();
     let v = twin.view();
     // SAFETY: a valid, writable view over the duplicate's memory; `bytes` is readable.
     let rc = unsafe { pybuf_from_contiguous(&v, bytes.as_ptr().cast(), bytes.len() as isize, order as c_char) };
     expect_status(rc, Status::Ok);
+    if bytes.len().is_multiple_of(a.itemsize as usize) {
+        let mut by_hand = a.duplicate();
+        by_hand.store_stream(order, bytes);
+        assert!(by_hand.payload() == twin.payload(), "pybuf_from_contiguous and the elements stored by hand differ: {}", describe(a, order));
+    }
     twin.payload()
 }
 

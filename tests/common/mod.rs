@@ -160,6 +160,83 @@ impl Array {
         a
     }
 
+    /// The offset in `data` of the element at `index`, by PEP 3118's rule worked out here
+    /// (no pybuf call): in each dimension add index times stride, then, where the
+    /// suboffset is non-negative, follow the pointer stored there and add the suboffset.
+    pub fn element_offset(&self, index: &[pybuf_ssize_t]) -> usize {
+        let ptr = std::mem::size_of::<*mut u8>();
+        let base = self.data.as_ptr() as isize;
+        let mut at = self.offset as isize;
+        for (k, &i) in index.iter().enumerate() {
+            at += i * self.strides[k];
+            if let Some(s) = self.suboffsets.as_ref().map(|s| s[k]).filter(|&s| s >= 0) {
+                let slot = &self.data[at as usize..at as usize + ptr];
+                at = usize::from_ne_bytes(slot.try_into().unwrap()) as isize - base + s;
+            }
+        }
+        at as usize
+    }
+
+    /// The order 'A' means for this array: 'F' when it is F-contiguous and not
+    /// C-contiguous (never with suboffsets), else 'C'; 'C' and 'F' as they are.
+    pub fn effective_order(&self, order: u8) -> u8 {
+        if order != b'A' {
+            return order;
+        }
+        let c = is_contiguous_in(&self.shape, &self.strides, self.itemsize, b'C');
+        let f = is_contiguous_in(&self.shape, &self.strides, self.itemsize, b'F');
+        if self.suboffsets.is_none() && f && !c {
+            b'F'
+        } else {
+            b'C'
+        }
+    }
+
+    /// Call `f` with every index in the sequence of `order` ('C', 'F' or 'A').
+    pub fn for_each_index(&self, order: u8, mut f: impl FnMut(&[pybuf_ssize_t])) {
+        let n = self.shape.len();
+        let dims: Vec<usize> = if self.effective_order(order) == b'F' { (0..n).collect() } else { (0..n).rev().collect() };
+        let count: isize = self.shape.iter().product();
+        let mut index = vec![0; n];
+        for _ in 0..count {
+            f(&index);
+            for &k in &dims {
+                index[k] += 1;
+                if index[k] < self.shape[k] {
+                    break;
+                }
+                index[k] = 0;
+            }
+        }
+    }
+
+    /// The elements' bytes in `order`, read here element by element (no pybuf call): what
+    /// `pybuf_to_contiguous` must give.
+    pub fn stream(&self, order: u8) -> Vec<u8> {
+        let n = self.itemsize as usize;
+        let mut out = Vec::with_capacity(self.count() as usize * n);
+        self.for_each_index(order, |ix| {
+            let at = self.element_offset(ix);
+            out.extend_from_slice(&self.data[at..at + n]);
+        });
+        out
+    }
+
+    /// Store the whole elements among `bytes` (the elements in `order`, from the first)
+    /// element by element (no pybuf call): what `pybuf_from_contiguous` must do.
+    pub fn store_stream(&mut self, order: u8, bytes: &[u8]) {
+        let n = self.itemsize as usize;
+        let mut offsets = Vec::with_capacity(bytes.len() / n);
+        self.for_each_index(order, |ix| {
+            if offsets.len() < bytes.len() / n {
+                offsets.push(self.element_offset(ix));
+            }
+        });
+        for (at, item) in offsets.into_iter().zip(bytes.chunks_exact(n)) {
+            self.data[at..at + n].copy_from_slice(item);
+        }
+    }
+
     /// Write the `pointers` into `data`.
     pub fn relocate(&mut self) {
         let base = self.data.as_mut_ptr();
@@ -315,6 +392,29 @@ pub fn random_layout(rng: &mut Rng, shape: &[isize], itemsize: isize) -> (Vec<is
         }
     }
     (strides, (-lo) as usize, (hi - lo) as usize)
+}
+
+/// Whether a view of `shape` and byte `strides` is contiguous in `order` ('C' or 'F'),
+/// worked out as CPython's `_IsCContiguous` / `_IsFortranContiguous` do.
+pub fn is_contiguous_in(shape: &[isize], strides: &[isize], itemsize: isize, order: u8) -> bool {
+    if shape.contains(&0) {
+        return true;
+    }
+    let mut sd = itemsize;
+    let dims: Vec<usize> = if order == b'F' { (0..shape.len()).collect() } else { (0..shape.len()).rev().collect() };
+    for k in dims {
+        if shape[k] > 1 && strides[k] != sd {
+            return false;
+        }
+        sd *= shape[k];
+    }
+    true
+}
+
+/// Every index of `shape` in Fortran order (the first index varies fastest).
+pub fn indices_f(shape: &[isize]) -> Vec<Vec<isize>> {
+    let reversed: Vec<isize> = shape.iter().rev().copied().collect();
+    indices(&reversed).into_iter().map(|i| i.into_iter().rev().collect()).collect()
 }
 
 /// Every index of `shape`, in C order.
