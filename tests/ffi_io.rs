@@ -1387,6 +1387,79 @@ fn refused(status: Status, errno: c_int, says: &str, calls: &[&dyn Fn() -> c_int
     }
 }
 
+/// A peer that reads some bytes and then closes: the write fails with `EPIPE` (SIGPIPE is
+/// ignored in this test program, as Rust programs do), the peer got the first bytes of
+/// the stream, and the message and `pybuf_io_done` say how far the transfer got; a retry
+/// fails the same way without moving.
+#[test]
+fn writes_cut_short_by_a_closing_peer() {
+    fd_checked(|| {
+        let mut rng = Rng::new(0xC17);
+        let mut cut = 0;
+        for case in 0..cases(60) {
+            // Larger than the kernel's buffers (a pipe's 64 KiB, a socket's few hundred).
+            let shape = [400 + rng.below(300) as isize, 400 + rng.below(300) as isize];
+            let itemsize = [3, 4, 8][rng.below(3)];
+            let dims = [rng.below(2)];
+            let mut a = if rng.below(3) == 0 { Array::indirect(&mut rng, &shape, itemsize, &dims) } else { Array::random(&mut rng, &shape, itemsize) };
+            let order = ORDERS[case % 3];
+            let want = contiguous(&mut a, order);
+            let channel = if rng.below(2) == 0 { Channel::Pipe } else { Channel::Socket };
+            let stepped_fd = rng.below(2) == 0;
+            let what = format!("case {case} ({channel:?}, stepped {stepped_fd}): {}", describe(&a, order));
+            let stop = rng.below(want.len());
+            let (theirs, ours) = if channel == Channel::Pipe { pipe() } else { socket_pair() };
+            let peer = thread::spawn(move || {
+                let mut got = vec![0u8; stop];
+                let mut at = 0;
+                while at < stop {
+                    // SAFETY: `got[at..]` is writable.
+                    let n = unsafe { libc::read(theirs.as_raw_fd(), got[at..].as_mut_ptr().cast(), (stop - at).min(100)) };
+                    assert!(n > 0);
+                    at += n as usize;
+                }
+                got
+            });
+            let v = a.view();
+            let io = Io::new(ours.as_raw_fd(), &v, order, PYBUF_IO_WRITE, -1);
+            if stepped_fd {
+                set_nonblocking(ours.as_raw_fd());
+            }
+            let (rc, message, errno) = loop {
+                let rc = io.step();
+                let (_, message) = last();
+                let errno = pybuf_last_errno();
+                if rc == Status::WouldBlock as c_int {
+                    if peer.is_finished() {
+                        // The peer is gone (its end closed): the next write fails.
+                        continue;
+                    }
+                    wait_ready(ours.as_raw_fd(), libc::POLLOUT);
+                    continue;
+                }
+                break (rc, message, errno);
+            };
+            let got = peer.join().unwrap();
+            assert_eq!(got[..], want[..stop], "{what}: the peer's bytes");
+            let done = io.done();
+            if rc == 0 {
+                // Everything fit in the kernel's buffers before the peer closed.
+                assert_eq!(done, want.len() as i64, "{what}");
+                continue;
+            }
+            assert_eq!(rc, Status::Io as c_int, "{what}: {message}");
+            assert_eq!(errno, libc::EPIPE, "{what}: {message}");
+            assert!(done >= stop as i64 && done < want.len() as i64, "{what}: done {done}, the peer read {stop}");
+            assert!(message.contains(&format!("{done} of {} bytes moved", want.len())), "{what}: {message}");
+            expect_status(io.step(), Status::Io);
+            assert_eq!(pybuf_last_errno(), libc::EPIPE);
+            assert_eq!(io.done(), done, "{what}: a failed retry moves nothing");
+            cut += 1;
+        }
+        assert!(cut > 30, "only {cut} transfers were cut short");
+    });
+}
+
 /// Every refusal: a status, a message, `pybuf_last_errno()` for OS errors, and nothing
 /// moved (the memory as it was, the source's bytes still there, `*out` unwritten).
 #[test]
