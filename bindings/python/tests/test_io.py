@@ -450,3 +450,51 @@ def test_refusals(lib, tmp_path):
     os.close(closed_w)
     assert write_fd(lib, closed_w, x, "C") == pc.PYBUF_STATUS_IO
     assert lib.pybuf_last_errno() == errno.EBADF
+
+
+# ----------------------------------------------------------------------------- CPython's own
+
+def test_testbuffer_views_against_cpython(lib, tmp_path):
+    """_testbuffer's ndarrays (PIL-style suboffsets, zero and negative strides, Fortran,
+    slices) against CPython's own PyBuffer_ToContiguous and PyBuffer_FromContiguous: the
+    bytes pybuf_write_fd writes, and the memory after pybuf_read_fd."""
+    import exporters as ex
+
+    rnd = random.Random(SEED)
+    path = tmp_path / "tb"
+    counts = {"views": 0, "pil": 0, "reads": 0}
+    for case in range(400):
+        spec = ex.gen_testbuffer(rnd, pil=rnd.random() < 0.6)
+        built = ex.build_testbuffer(spec)
+        with cb.buffer(built.obj) as v:
+            counts["views"] += 1
+            counts["pil"] += bool(v.suboffsets)
+            n = v.len
+            shape = [v.shape[i] for i in range(v.ndim)] if v.shape else []
+            strides = [v.strides[i] for i in range(v.ndim)] if v.strides else []
+            aliased = any(s == 0 and d > 1 for s, d in zip(strides, shape)) and n > 0
+            for order in ORDERS:
+                want = ctypes.create_string_buffer(max(n, 1))
+                assert cb.PyBuffer_ToContiguous(want, ctypes.byref(v), n, order.encode()) == 0
+                with open(path, "wb") as f:
+                    check(lib, lib.pybuf_write_fd(f.fileno(), ctypes.byref(v), order.encode()))
+                assert path.read_bytes() == want.raw[:n], (case, spec, order)
+                if v.readonly or aliased or built.region is None:
+                    continue
+                # Read: CPython's PyBuffer_FromContiguous on the memory, then pybuf's read
+                # on the same memory restored; the whole region must end up the same.
+                addr, size = built.region
+                before = ctypes.string_at(addr, size)
+                table = built.fixed()  # the pointer table of a PIL-style view
+                data = rnd.randbytes(n)
+                src = ctypes.create_string_buffer(data, max(n, 1))
+                assert cb.PyBuffer_FromContiguous(ctypes.byref(v), src, n, order.encode()) == 0
+                expected = ctypes.string_at(addr, size)
+                ctypes.memmove(addr, before, size)
+                path.write_bytes(data)
+                with open(path, "rb") as f:
+                    check(lib, lib.pybuf_read_fd(f.fileno(), ctypes.byref(v), order.encode()))
+                assert ctypes.string_at(addr, size) == expected, (case, spec, order)
+                assert built.fixed() == table, (case, spec, order)
+                counts["reads"] += 1
+    assert counts["pil"] > 50 and counts["reads"] > 300, counts
