@@ -152,6 +152,14 @@ def numpy_bytes(a: np.ndarray, order: str) -> bytes:
 
 # ----------------------------------------------------------------------------- helpers
 
+@pytest.fixture(autouse=True)
+def no_fd_leaked():
+    """Every test closes the files, pipes and sockets it opens (its peers included)."""
+    before = sorted(os.listdir("/proc/self/fd"))
+    yield
+    assert sorted(os.listdir("/proc/self/fd")) == before, "file descriptors leaked"
+
+
 def check(lib, rc: int, expected: int = 0):
     assert rc == expected, (pc.status_name(rc), pc.last_error(lib))
 
