@@ -10,7 +10,6 @@ use std::os::fd::AsRawFd;
 
 /// (format, itemsize, shape, fortran_order, the header `np.save` wrote for such an array
 /// with NumPy 2.4.6).
-/// A format, itemsize, shape, fortran_order and the header np.save writes for them.
 type NumpyHeader = (&'static str, isize, &'static [isize], bool, &'static [u8]);
 
 const NUMPY_HEADERS: &[NumpyHeader] = &[
