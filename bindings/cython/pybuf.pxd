@@ -66,6 +66,13 @@ cdef extern from "pybuf.h" nogil:
         PYBUF_VALIDATE_FORMAT
         PYBUF_VALIDATE_MEMORY
 
+        # Mapped files and .npz archives.
+        PYBUF_MAP_READONLY
+        PYBUF_MAP_SHARED
+        PYBUF_MAP_PRIVATE
+        PYBUF_NPZ_COPY
+        PYBUF_NPZ_DEFLATE
+
     # -- enums ----------------------------------------------------------------------------
 
     ctypedef enum pybuf_byte_order:
@@ -111,6 +118,8 @@ cdef extern from "pybuf.h" nogil:
     ctypedef struct pybuf_format_runs:
         pass
     ctypedef struct pybuf_iter:
+        pass
+    ctypedef struct pybuf_npz:
         pass
 
     ctypedef ptrdiff_t pybuf_ssize_t
@@ -300,3 +309,32 @@ cdef extern from "pybuf.h" nogil:
     int pybuf_equal(const pybuf_buffer *a, const pybuf_buffer *b)
     int pybuf_validate(const pybuf_buffer *view, int level, const void *base, pybuf_ssize_t size)
     int pybuf_extent(const pybuf_buffer *view, pybuf_ssize_t *lo, pybuf_ssize_t *hi)
+
+    # -- mapped files ---------------------------------------------------------------------
+
+    int pybuf_map_fd(int fd, int64_t file_offset, const pybuf_exporter_desc *desc, int mode,
+                     pybuf_exporter **out)
+    int pybuf_map_path(const char *path, int64_t file_offset, const pybuf_exporter_desc *desc,
+                       int mode, pybuf_exporter **out)
+    int pybuf_exporter_sync(pybuf_exporter *e)
+
+    # -- .npz archives --------------------------------------------------------------------
+
+    ctypedef struct pybuf_npz_member:
+        const char *name
+        int method
+        int encrypted
+        int64_t size
+        int64_t compressed_size
+        int64_t data_offset
+        uint32_t crc32
+
+    int pybuf_npz_open(const char *path, pybuf_npz **out)
+    int pybuf_npz_open_fd(int fd, pybuf_npz **out)
+    pybuf_ssize_t pybuf_npz_count(const pybuf_npz *a)
+    int pybuf_npz_member_info(const pybuf_npz *a, pybuf_ssize_t index, pybuf_npz_member *out)
+    pybuf_ssize_t pybuf_npz_find(const pybuf_npz *a, const char *name)
+    int pybuf_npz_load(const pybuf_npz *a, pybuf_ssize_t index, int flags, pybuf_exporter **out)
+    void pybuf_npz_close(pybuf_npz *a)
+    int pybuf_npz_save(const char *path, pybuf_ssize_t count, const char *const *names,
+                       const pybuf_buffer *views, int flags)
