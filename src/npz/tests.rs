@@ -131,6 +131,33 @@ fn entries(a: &mut Arrays) -> Vec<Entry<'_>> {
 fn archives_are_shared_between_threads() {
     fn sync_and_send<T: Sync + Send>() {}
     sync_and_send::<Archive>();
+    // Four threads loading every member of one archive at once, mapped and inflated.
+    let mut a = arrays();
+    let f = TempFile::new("threads");
+    let es = entries(&mut a);
+    // SAFETY: views of live arrays.
+    unsafe { save(&f.0, &es[..4], true) }.unwrap();
+    let g = TempFile::new("threads-stored");
+    // SAFETY: as above.
+    unsafe { save(&g.0, &es[..4], false) }.unwrap();
+    let expected: Vec<Vec<u8>> = es[..4].iter().map(|e| c_bytes(e.side)).collect();
+    let archives = [Archive::open(&f.0).unwrap(), Archive::open(&g.0).unwrap()];
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (archives, expected) = (&archives, &expected);
+            s.spawn(move || {
+                for round in 0..20 {
+                    let ar = &archives[(t + round) % 2];
+                    for (k, want) in expected.iter().enumerate() {
+                        let e = ar.load(k, Mode::ReadOnly, round % 3 == 0).unwrap();
+                        let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
+                        assert_eq!(&view_bytes(&v), want);
+                        block::release(&mut v).unwrap();
+                    }
+                }
+            });
+        }
+    });
 }
 
 #[test]
