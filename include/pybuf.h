@@ -1850,10 +1850,15 @@ int64_t pybuf_io_done(const struct pybuf_io *io);
 int64_t pybuf_io_total(const struct pybuf_io *io);
 
 /**
- * Free a transfer (finished or not; the fd is not closed). NULL is ignored.
+ * Free a transfer (finished or not; the fd is not closed). NULL is ignored. A read
+ * transfer freed before it finished (after PYBUF_STATUS_WOULD_BLOCK, to cancel it) first
+ * stores the whole elements it has received: every element read whole from the fd is in
+ * the view, as after a failure. (Between steps, elements of a unit that goes through the
+ * staging buffer wait there: `pybuf_io_done` counts them.)
  *
  * # Safety
- * `io` is NULL or a live transfer, not used again.
+ * `io` is NULL or a live transfer, not used again; the view memory it was made with is
+ * still valid.
  */
 void pybuf_io_free(struct pybuf_io *io);
 
