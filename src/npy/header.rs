@@ -154,7 +154,7 @@ fn invalid(why: impl std::fmt::Display) -> Error {
 }
 
 /// The length of the prefix (magic, version, header length) for the first
-/// [`MAGIC_LEN`] bytes of a file: 10 for version 1.0, 12 for 2.0 and 3.0.
+/// 8 bytes (magic and version) of a file: 10 for version 1.0, 12 for 2.0 and 3.0.
 pub fn prefix_len(start: &[u8]) -> Result<usize> {
     let n = start.len().min(MAGIC.len());
     if start[..n] != MAGIC[..n] {

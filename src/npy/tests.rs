@@ -10,7 +10,10 @@ use std::os::fd::AsRawFd;
 
 /// (format, itemsize, shape, fortran_order, the header `np.save` wrote for such an array
 /// with NumPy 2.4.6).
-const NUMPY_HEADERS: &[(&str, isize, &[isize], bool, &[u8])] = &[
+/// (format, itemsize, shape, fortran_order, header bytes).
+type Case = (&'static str, isize, &'static [isize], bool, &'static [u8]);
+
+const NUMPY_HEADERS: &[Case] = &[
     ("<d", 0, &[3, 4], false, b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }                                                          \x0a"),
     ("<d", 0, &[3, 4], true, b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': True, 'shape': (3, 4), }                                                           \x0a"),
     (">i", 0, &[], false, b"\x93NUMPY\x01\x00v\x00{'descr': '>i4', 'fortran_order': False, 'shape': (), }                                                              \x0a"),
@@ -65,7 +68,7 @@ fn long_headers_take_version_2() {
     let format = format!("T{{{fields}}}");
     let h = write(format.as_bytes(), 0, &[3], false).unwrap();
     assert_eq!(&h[..8], b"\x93NUMPY\x02\x00");
-    assert!(h.len() > 65536 && h.len() % 64 == 0);
+    assert!(h.len() > 65536 && h.len().is_multiple_of(64));
     assert_eq!(u32::from_le_bytes(h[8..12].try_into().unwrap()) as usize, h.len() - 12);
     assert_eq!(*h.last().unwrap(), b'\n');
     // Over np.load's default limit: refused, and read with a larger one.
@@ -106,7 +109,7 @@ fn objects_and_pointers_are_not_saved() {
 /// A header with `dict` as its text (version 1.0, padded as NumPy pads).
 fn with_dict(dict: &str) -> Vec<u8> {
     let mut text = dict.as_bytes().to_vec();
-    while (10 + text.len() + 1) % 64 != 0 {
+    while !(10 + text.len() + 1).is_multiple_of(64) {
         text.push(b' ');
     }
     text.push(b'\n');
