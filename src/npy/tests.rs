@@ -135,6 +135,14 @@ fn the_literal_subset() {
     // Nested structs and big-endian scalars; 0 in a shape; -0 is 0.
     let h = ok("{'descr': [('s', [('p', '>i2'), ('q', '|b1')], (2,))], 'fortran_order': False, 'shape': (0, -0, 4)}");
     assert_eq!((h.shape.as_slice(), h.data_len), (&[0, 0, 4][..], 0));
+    // Python 2's long integers in a 1.0 header (NumPy's reader drops the L too).
+    assert_eq!(ok("{'descr': '<f8', 'fortran_order': False, 'shape': (3L, 4L), }").shape, [3, 4]);
+    let mut v3 = with_dict("{'descr': '<f8', 'fortran_order': False, 'shape': (3L,), }");
+    v3[6] = 3;
+    v3.splice(8..10, [0, 0, 0, 0]);
+    let n = v3.len() - 12;
+    v3[8..12].copy_from_slice(&(n as u32).to_le_bytes());
+    assert!(parse(&v3).unwrap_err().message().contains("only decimal integers"));
 }
 
 #[test]
