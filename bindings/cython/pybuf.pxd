@@ -66,6 +66,11 @@ cdef extern from "pybuf.h" nogil:
         PYBUF_VALIDATE_FORMAT
         PYBUF_VALIDATE_MEMORY
 
+        # .npy files: pybuf_npy_load flags.
+        PYBUF_NPY_READONLY
+        PYBUF_NPY_WRITABLE
+        PYBUF_NPY_PRIVATE
+
     # -- enums ----------------------------------------------------------------------------
 
     ctypedef enum pybuf_byte_order:
@@ -300,3 +305,12 @@ cdef extern from "pybuf.h" nogil:
     int pybuf_equal(const pybuf_buffer *a, const pybuf_buffer *b)
     int pybuf_validate(const pybuf_buffer *view, int level, const void *base, pybuf_ssize_t size)
     int pybuf_extent(const pybuf_buffer *view, pybuf_ssize_t *lo, pybuf_ssize_t *hi)
+
+    # -- .npy files -------------------------------------------------------------------------
+
+    int pybuf_npy_save(const char *path, const pybuf_buffer *view)
+    int pybuf_npy_write_fd(int fd, const pybuf_buffer *view)
+    int pybuf_npy_load(const char *path, int flags, pybuf_exporter **out)
+    int pybuf_npy_load_fd(int fd, int flags, pybuf_exporter **out)
+    int pybuf_npy_read(const char *path, const pybuf_buffer *view)
+    int pybuf_npy_read_fd(int fd, const pybuf_buffer *view)

@@ -79,6 +79,12 @@ cdef void (*f_iter_free)(pybuf_iter *) noexcept nogil
 cdef int (*f_equal)(const pybuf_buffer *, const pybuf_buffer *) noexcept nogil
 cdef int (*f_validate)(const pybuf_buffer *, int, const void *, pybuf_ssize_t) noexcept nogil
 cdef int (*f_extent)(const pybuf_buffer *, pybuf_ssize_t *, pybuf_ssize_t *) noexcept nogil
+cdef int (*f_npy_save)(const char *, const pybuf_buffer *) noexcept nogil
+cdef int (*f_npy_write_fd)(int, const pybuf_buffer *) noexcept nogil
+cdef int (*f_npy_load)(const char *, int, pybuf_exporter **) noexcept nogil
+cdef int (*f_npy_load_fd)(int, int, pybuf_exporter **) noexcept nogil
+cdef int (*f_npy_read)(const char *, const pybuf_buffer *) noexcept nogil
+cdef int (*f_npy_read_fd)(int, const pybuf_buffer *) noexcept nogil
 
 f_is_contiguous = pybuf_is_contiguous
 f_get_pointer = pybuf_get_pointer
@@ -144,6 +150,12 @@ f_iter_free = pybuf_iter_free
 f_equal = pybuf_equal
 f_validate = pybuf_validate
 f_extent = pybuf_extent
+f_npy_save = pybuf_npy_save
+f_npy_write_fd = pybuf_npy_write_fd
+f_npy_load = pybuf_npy_load
+f_npy_load_fd = pybuf_npy_load_fd
+f_npy_read = pybuf_npy_read
+f_npy_read_fd = pybuf_npy_read_fd
 
 
 # -- every field of every struct, through a pointer of the type pybuf.pxd gives it -------
@@ -297,6 +309,8 @@ FUNCTIONS = [
     "pybuf_cast", "pybuf_broadcast", "pybuf_broadcast_to", "pybuf_item_fields",
     "pybuf_get_item", "pybuf_set_item", "pybuf_iter_new", "pybuf_iter_next", "pybuf_iter_free",
     "pybuf_equal", "pybuf_validate", "pybuf_extent",
+    "pybuf_npy_save", "pybuf_npy_write_fd", "pybuf_npy_load", "pybuf_npy_load_fd",
+    "pybuf_npy_read", "pybuf_npy_read_fd",
 ]
 
 FIELDS = {
@@ -371,6 +385,9 @@ CONSTANTS = {
     "PYBUF_VALIDATE_LAYOUT": PYBUF_VALIDATE_LAYOUT,
     "PYBUF_VALIDATE_FORMAT": PYBUF_VALIDATE_FORMAT,
     "PYBUF_VALIDATE_MEMORY": PYBUF_VALIDATE_MEMORY,
+    "PYBUF_NPY_READONLY": PYBUF_NPY_READONLY,
+    "PYBUF_NPY_WRITABLE": PYBUF_NPY_WRITABLE,
+    "PYBUF_NPY_PRIVATE": PYBUF_NPY_PRIVATE,
     "PYBUF_BYTE_ORDER_LITTLE": PYBUF_BYTE_ORDER_LITTLE,
     "PYBUF_BYTE_ORDER_BIG": PYBUF_BYTE_ORDER_BIG,
     "PYBUF_STATUS_OK": PYBUF_STATUS_OK,
