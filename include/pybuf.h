@@ -1749,9 +1749,11 @@ int pybuf_write_fd(int fd,
  *
  * End of file before `view->len` bytes is PYBUF_STATUS_END_OF_FILE, and the message says
  * how many bytes arrived. On any failure the elements that arrived whole are stored and
- * the rest of the view is untouched. A read-only view is PYBUF_STATUS_READ_ONLY and a
- * view with aliased elements (a zero stride) PYBUF_STATUS_INVALID_STRIDES, before any
- * byte is read.
+ * the elements after the one that arrived in part are untouched; that element keeps its
+ * old bytes when it goes through the staging buffer, and has the bytes that arrived when
+ * it lies in a run read in place (runs of 512 bytes or more). A read-only view is
+ * PYBUF_STATUS_READ_ONLY and a view with aliased elements (a zero stride)
+ * PYBUF_STATUS_INVALID_STRIDES, before any byte is read.
  *
  * # Safety
  * `view` is NULL or a valid view whose memory is writable for every element during the

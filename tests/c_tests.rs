@@ -155,6 +155,7 @@ const FILES: &[&str] = &[
     "test_hardening_format.c",
     "test_header_c99.c",
     "test_header_cxx.cpp",
+    "test_io.c",
     "test_layout.c",
     "test_map.c",
     "test_npy.c",
@@ -205,6 +206,7 @@ c_tests! {
     test_header_c99 => "test_header_c99.c",
     test_header_cxx => "test_header_cxx.cpp",
     test_map => "test_map.c",
+    test_io => "test_io.c",
     test_npy => "test_npy.c",
 }
 

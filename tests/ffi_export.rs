@@ -215,62 +215,6 @@ fn text(p: *const c_char) -> Option<String> {
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
-/// Whether a view of `shape` and byte `strides` is contiguous in `order` ('C' or 'F'),
-/// worked out as CPython's `_IsCContiguous` / `_IsFortranContiguous` do.
-fn contiguous(shape: &[isize], strides: &[isize], itemsize: isize, order: u8) -> bool {
-    if shape.contains(&0) {
-        return true;
-    }
-    let mut sd = itemsize;
-    let dims: Vec<usize> = if order == b'F' { (0..shape.len()).collect() } else { (0..shape.len()).rev().collect() };
-    for k in dims {
-        if shape[k] > 1 && strides[k] != sd {
-            return false;
-        }
-        sd *= shape[k];
-    }
-    true
-}
-
-/// Every index of `shape` in Fortran order (the first index varies fastest).
-fn indices_f(shape: &[isize]) -> Vec<Vec<isize>> {
-    let reversed: Vec<isize> = shape.iter().rev().copied().collect();
-    indices(&reversed).into_iter().map(|i| i.into_iter().rev().collect()).collect()
-}
-
-/// A random strided layout of `shape` with distinct elements: C strides of a padded
-/// shape, with gaps between items, dimensions permuted and some reversed. Returns the
-/// strides, the offset of element 0 and the size of the memory.
-fn random_layout(rng: &mut Rng, shape: &[isize], itemsize: isize) -> (Vec<isize>, usize, usize) {
-    let n = shape.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    for k in (1..n).rev() {
-        order.swap(k, rng.below(k + 1));
-    }
-    let mut strides = vec![0; n];
-    let mut step = itemsize * (1 + rng.below(2) as isize);
-    for &k in order.iter().rev() {
-        strides[k] = step;
-        step *= shape[k] + rng.below(2) as isize;
-        step = step.max(itemsize);
-    }
-    for s in &mut strides {
-        if rng.below(3) == 0 {
-            *s = -*s;
-        }
-    }
-    let (mut lo, mut hi) = (0isize, itemsize);
-    for (&s, &len) in strides.iter().zip(shape) {
-        let span = s * (len - 1).max(0);
-        if span < 0 {
-            lo += span;
-        } else {
-            hi += span;
-        }
-    }
-    (strides, (-lo) as usize, (hi - lo) as usize)
-}
-
 /// A random shape of 1 to 3 dimensions of 0 to 3 (rarely 0).
 fn random_shape(rng: &mut Rng) -> Vec<isize> {
     let ndim = 1 + rng.below(3);
@@ -2393,8 +2337,8 @@ fn is_contiguous_follows_cpython() {
         let (strides, offset, size) = random_layout(&mut rng, &shape, itemsize);
         let mut a = Array::with_layout(size, offset, &shape, &strides, itemsize, None);
         let v = a.view();
-        let c = contiguous(&shape, &strides, itemsize, b'C');
-        let f = contiguous(&shape, &strides, itemsize, b'F');
+        let c = is_contiguous_in(&shape, &strides, itemsize, b'C');
+        let f = is_contiguous_in(&shape, &strides, itemsize, b'F');
         for (order, expected) in [(b'C', c), (b'F', f), (b'A', c || f), (b'X', false), (0, false)] {
             // SAFETY: a valid view.
             let got = unsafe { pybuf_is_contiguous(&v, order as c_char) };
@@ -2685,8 +2629,8 @@ fn to_contiguous_in_every_order() {
         let mut a = Array::with_layout(size, offset, &shape, &strides, itemsize, None);
         let v = a.view();
         let len = v.len as usize;
-        let c = contiguous(&shape, &strides, itemsize, b'C');
-        let f = contiguous(&shape, &strides, itemsize, b'F');
+        let c = is_contiguous_in(&shape, &strides, itemsize, b'C');
+        let f = is_contiguous_in(&shape, &strides, itemsize, b'F');
         let any = if !c && f { b'F' } else { b'C' };
         for (order, as_order) in [(b'C', b'C'), (b'F', b'F'), (b'A', any)] {
             let mut out = Guarded::new(len);
@@ -2749,8 +2693,8 @@ fn from_contiguous_in_every_order() {
         let v = a.view();
         let len = v.len as usize;
         let src: Vec<u8> = (0..len + 5).map(|i| (200 - i % 200) as u8).collect();
-        let c = contiguous(&shape, &strides, itemsize, b'C');
-        let f = contiguous(&shape, &strides, itemsize, b'F');
+        let c = is_contiguous_in(&shape, &strides, itemsize, b'C');
+        let f = is_contiguous_in(&shape, &strides, itemsize, b'F');
         let any = if !c && f { b'F' } else { b'C' };
         let order = [b'C', b'F', b'A'][rng.below(3)];
         let as_order = if order == b'A' { any } else { order };

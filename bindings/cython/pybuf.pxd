@@ -65,8 +65,11 @@ cdef extern from "pybuf.h" nogil:
         PYBUF_VALIDATE_LAYOUT
         PYBUF_VALIDATE_FORMAT
         PYBUF_VALIDATE_MEMORY
-
-        # .npy files: pybuf_npy_load flags.
+        PYBUF_IO_WRITE
+        PYBUF_IO_READ
+        PYBUF_MAP_READONLY
+        PYBUF_MAP_SHARED
+        PYBUF_MAP_PRIVATE
         PYBUF_NPY_READONLY
         PYBUF_NPY_WRITABLE
         PYBUF_NPY_PRIVATE
@@ -105,6 +108,10 @@ cdef extern from "pybuf.h" nogil:
         PYBUF_STATUS_TYPE_MISMATCH
         PYBUF_STATUS_VALUE_OUT_OF_RANGE
         PYBUF_STATUS_VALUE_MISMATCH
+        PYBUF_STATUS_IO
+        PYBUF_STATUS_END_OF_FILE
+        PYBUF_STATUS_WOULD_BLOCK
+        PYBUF_STATUS_INVALID_FILE
 
     # -- types ----------------------------------------------------------------------------
 
@@ -114,6 +121,8 @@ cdef extern from "pybuf.h" nogil:
     ctypedef struct pybuf_format:
         pass
     ctypedef struct pybuf_format_runs:
+        pass
+    ctypedef struct pybuf_io:
         pass
     ctypedef struct pybuf_iter:
         pass
@@ -225,6 +234,7 @@ cdef extern from "pybuf.h" nogil:
 
     const char *pybuf_last_error()
     int pybuf_last_status()
+    int pybuf_last_errno()
     const char *pybuf_status_name(int status)
     uint32_t pybuf_version()
     const char *pybuf_version_string()
@@ -306,7 +316,28 @@ cdef extern from "pybuf.h" nogil:
     int pybuf_validate(const pybuf_buffer *view, int level, const void *base, pybuf_ssize_t size)
     int pybuf_extent(const pybuf_buffer *view, pybuf_ssize_t *lo, pybuf_ssize_t *hi)
 
-    # -- .npy files -------------------------------------------------------------------------
+    # -- file descriptors (docs/files.md) -------------------------------------------------
+
+    int pybuf_write_fd(int fd, const pybuf_buffer *view, char order)
+    int pybuf_read_fd(int fd, const pybuf_buffer *view, char order)
+    int pybuf_pwrite_fd(int fd, const pybuf_buffer *view, char order, int64_t offset)
+    int pybuf_pread_fd(int fd, const pybuf_buffer *view, char order, int64_t offset)
+    int pybuf_io_new(int fd, const pybuf_buffer *view, char order, int direction,
+                     int64_t offset, pybuf_io **out)
+    int pybuf_io_step(pybuf_io *io)
+    int64_t pybuf_io_done(const pybuf_io *io)
+    int64_t pybuf_io_total(const pybuf_io *io)
+    void pybuf_io_free(pybuf_io *io)
+
+    # -- mapped files ---------------------------------------------------------------------
+
+    int pybuf_map_fd(int fd, int64_t file_offset, const pybuf_exporter_desc *desc, int mode,
+                     pybuf_exporter **out)
+    int pybuf_map_path(const char *path, int64_t file_offset, const pybuf_exporter_desc *desc,
+                       int mode, pybuf_exporter **out)
+    int pybuf_exporter_sync(pybuf_exporter *e)
+
+    # -- .npy files -----------------------------------------------------------------------
 
     int pybuf_npy_save(const char *path, const pybuf_buffer *view)
     int pybuf_npy_write_fd(int fd, const pybuf_buffer *view)

@@ -79,6 +79,19 @@ cdef void (*f_iter_free)(pybuf_iter *) noexcept nogil
 cdef int (*f_equal)(const pybuf_buffer *, const pybuf_buffer *) noexcept nogil
 cdef int (*f_validate)(const pybuf_buffer *, int, const void *, pybuf_ssize_t) noexcept nogil
 cdef int (*f_extent)(const pybuf_buffer *, pybuf_ssize_t *, pybuf_ssize_t *) noexcept nogil
+cdef int (*f_last_errno)() noexcept nogil
+cdef int (*f_write_fd)(int, const pybuf_buffer *, char) noexcept nogil
+cdef int (*f_read_fd)(int, const pybuf_buffer *, char) noexcept nogil
+cdef int (*f_pwrite_fd)(int, const pybuf_buffer *, char, int64_t) noexcept nogil
+cdef int (*f_pread_fd)(int, const pybuf_buffer *, char, int64_t) noexcept nogil
+cdef int (*f_io_new)(int, const pybuf_buffer *, char, int, int64_t, pybuf_io **) noexcept nogil
+cdef int (*f_io_step)(pybuf_io *) noexcept nogil
+cdef int64_t (*f_io_done)(const pybuf_io *) noexcept nogil
+cdef int64_t (*f_io_total)(const pybuf_io *) noexcept nogil
+cdef void (*f_io_free)(pybuf_io *) noexcept nogil
+cdef int (*f_map_fd)(int, int64_t, const pybuf_exporter_desc *, int, pybuf_exporter **) noexcept nogil
+cdef int (*f_map_path)(const char *, int64_t, const pybuf_exporter_desc *, int, pybuf_exporter **) noexcept nogil
+cdef int (*f_exporter_sync)(pybuf_exporter *) noexcept nogil
 cdef int (*f_npy_save)(const char *, const pybuf_buffer *) noexcept nogil
 cdef int (*f_npy_write_fd)(int, const pybuf_buffer *) noexcept nogil
 cdef int (*f_npy_load)(const char *, int, pybuf_exporter **) noexcept nogil
@@ -150,6 +163,19 @@ f_iter_free = pybuf_iter_free
 f_equal = pybuf_equal
 f_validate = pybuf_validate
 f_extent = pybuf_extent
+f_last_errno = pybuf_last_errno
+f_write_fd = pybuf_write_fd
+f_read_fd = pybuf_read_fd
+f_pwrite_fd = pybuf_pwrite_fd
+f_pread_fd = pybuf_pread_fd
+f_io_new = pybuf_io_new
+f_io_step = pybuf_io_step
+f_io_done = pybuf_io_done
+f_io_total = pybuf_io_total
+f_io_free = pybuf_io_free
+f_map_fd = pybuf_map_fd
+f_map_path = pybuf_map_path
+f_exporter_sync = pybuf_exporter_sync
 f_npy_save = pybuf_npy_save
 f_npy_write_fd = pybuf_npy_write_fd
 f_npy_load = pybuf_npy_load
@@ -308,7 +334,10 @@ FUNCTIONS = [
     "pybuf_slice", "pybuf_index", "pybuf_subview", "pybuf_transpose", "pybuf_permute",
     "pybuf_cast", "pybuf_broadcast", "pybuf_broadcast_to", "pybuf_item_fields",
     "pybuf_get_item", "pybuf_set_item", "pybuf_iter_new", "pybuf_iter_next", "pybuf_iter_free",
-    "pybuf_equal", "pybuf_validate", "pybuf_extent",
+    "pybuf_equal", "pybuf_validate", "pybuf_extent", "pybuf_last_errno",
+    "pybuf_write_fd", "pybuf_read_fd", "pybuf_pwrite_fd", "pybuf_pread_fd", "pybuf_io_new",
+    "pybuf_io_step", "pybuf_io_done", "pybuf_io_total", "pybuf_io_free",
+    "pybuf_map_fd", "pybuf_map_path", "pybuf_exporter_sync",
     "pybuf_npy_save", "pybuf_npy_write_fd", "pybuf_npy_load", "pybuf_npy_load_fd",
     "pybuf_npy_read", "pybuf_npy_read_fd",
 ]
@@ -385,6 +414,11 @@ CONSTANTS = {
     "PYBUF_VALIDATE_LAYOUT": PYBUF_VALIDATE_LAYOUT,
     "PYBUF_VALIDATE_FORMAT": PYBUF_VALIDATE_FORMAT,
     "PYBUF_VALIDATE_MEMORY": PYBUF_VALIDATE_MEMORY,
+    "PYBUF_IO_WRITE": PYBUF_IO_WRITE,
+    "PYBUF_IO_READ": PYBUF_IO_READ,
+    "PYBUF_MAP_READONLY": PYBUF_MAP_READONLY,
+    "PYBUF_MAP_SHARED": PYBUF_MAP_SHARED,
+    "PYBUF_MAP_PRIVATE": PYBUF_MAP_PRIVATE,
     "PYBUF_NPY_READONLY": PYBUF_NPY_READONLY,
     "PYBUF_NPY_WRITABLE": PYBUF_NPY_WRITABLE,
     "PYBUF_NPY_PRIVATE": PYBUF_NPY_PRIVATE,
@@ -417,9 +451,13 @@ CONSTANTS = {
     "PYBUF_STATUS_TYPE_MISMATCH": PYBUF_STATUS_TYPE_MISMATCH,
     "PYBUF_STATUS_VALUE_OUT_OF_RANGE": PYBUF_STATUS_VALUE_OUT_OF_RANGE,
     "PYBUF_STATUS_VALUE_MISMATCH": PYBUF_STATUS_VALUE_MISMATCH,
+    "PYBUF_STATUS_IO": PYBUF_STATUS_IO,
+    "PYBUF_STATUS_END_OF_FILE": PYBUF_STATUS_END_OF_FILE,
+    "PYBUF_STATUS_WOULD_BLOCK": PYBUF_STATUS_WOULD_BLOCK,
+    "PYBUF_STATUS_INVALID_FILE": PYBUF_STATUS_INVALID_FILE,
 }
 
-TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_ssize_t",
+TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_io", "pybuf_ssize_t",
          "pybuf_owner_fn", "pybuf_byte_order", "pybuf_status"] + list(FIELDS)
 
 # DLPack's constants as pybuf.h defines them (bindings/python/tests/test_dlpack.py).

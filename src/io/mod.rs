@@ -3,10 +3,10 @@
 //!
 //! The bytes on the fd are the view's elements in an order ('C', 'F', 'A'): the bytes
 //! `pybuf_to_contiguous` would produce, never materialised. A [`Transfer`] walks that
-//! stream ([`stream`]): contiguous runs of at least [`stream::MIN_RUN`] bytes go to
+//! stream (`src/io/stream.rs`): contiguous runs of at least `MIN_RUN` (512) bytes go to
 //! `writev`/`readv` (`pwritev`/`preadv` at an offset; `sendmsg` with `MSG_NOSIGNAL` on
 //! sockets) as iovecs, at most `IOV_MAX` per call; shorter runs are gathered into (or
-//! scattered from) a staging buffer of at most [`stream::STAGE`] bytes by the copy
+//! scattered from) a staging buffer of at most `STAGE` (1 MiB) bytes by the copy
 //! engine. A transfer keeps its place across short transfers, `EINTR` (retried) and
 //! would-block (`EAGAIN`): blocking callers wait for the fd with `poll`; non-blocking
 //! callers get [`Status::WouldBlock`](crate::Status::WouldBlock) and step again later.

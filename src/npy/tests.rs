@@ -10,10 +10,9 @@ use std::os::fd::AsRawFd;
 
 /// (format, itemsize, shape, fortran_order, the header `np.save` wrote for such an array
 /// with NumPy 2.4.6).
-/// (format, itemsize, shape, fortran_order, header bytes).
-type Case = (&'static str, isize, &'static [isize], bool, &'static [u8]);
+type NumpyHeader = (&'static str, isize, &'static [isize], bool, &'static [u8]);
 
-const NUMPY_HEADERS: &[Case] = &[
+const NUMPY_HEADERS: &[NumpyHeader] = &[
     ("<d", 0, &[3, 4], false, b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }                                                          \x0a"),
     ("<d", 0, &[3, 4], true, b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': True, 'shape': (3, 4), }                                                           \x0a"),
     (">i", 0, &[], false, b"\x93NUMPY\x01\x00v\x00{'descr': '>i4', 'fortran_order': False, 'shape': (), }                                                              \x0a"),

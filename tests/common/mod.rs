@@ -90,6 +90,9 @@ pub struct Array {
     pub suboffsets: Option<Vec<pybuf_ssize_t>>,
     pub format: Option<CString>,
     pub readonly: bool,
+    /// Pointers stored in `data` (PIL-style views): at byte `.0` of `data`, the address
+    /// of byte `.1` of `data`. `relocate` writes them; `duplicate` rewrites them.
+    pub pointers: Vec<(usize, usize)>,
 }
 
 impl Array {
@@ -119,7 +122,156 @@ impl Array {
             suboffsets: None,
             format: format.map(|f| CString::new(f).unwrap()),
             readonly: false,
+            pointers: Vec::new(),
         }
+    }
+
+    /// A random strided layout of `shape` (`random_layout`) over fresh memory.
+    pub fn random(rng: &mut Rng, shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t) -> Array {
+        let (strides, offset, size) = random_layout(rng, shape, itemsize);
+        Array::with_layout(size, offset, shape, &strides, itemsize, None)
+    }
+
+    /// An array with suboffsets (PIL-style) in the dimensions `pointer_dims` (ascending):
+    /// indexing up to each of them reaches a pointer slot, and the pointer (plus the
+    /// dimension's suboffset) leads to a separate block for the dimensions after it. Every
+    /// level is a `random_layout` (gaps, permuted and reversed dimensions) with some
+    /// padding before each block.
+    pub fn indirect(rng: &mut Rng, shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t, pointer_dims: &[usize]) -> Array {
+        assert!(pointer_dims.windows(2).all(|w| w[0] < w[1]) && pointer_dims.iter().all(|&d| d < shape.len()));
+        let top = Level::random(rng, shape, itemsize, pointer_dims);
+        let mut data = Vec::new();
+        let mut pointers = Vec::new();
+        let offset = top.place(&mut data, &mut pointers);
+        let (mut strides, mut suboffsets) = (Vec::new(), Vec::new());
+        let mut level = Some(&top);
+        while let Some(l) = level {
+            strides.extend_from_slice(&l.strides);
+            suboffsets.extend(std::iter::repeat_n(-1, l.shape.len()));
+            if let Some(child) = &l.child {
+                *suboffsets.last_mut().unwrap() = (child.pad + child.offset) as pybuf_ssize_t;
+            }
+            level = l.child.as_deref();
+        }
+        let mut a = Array::with_layout(data.len(), offset, shape, &strides, itemsize, None);
+        a.suboffsets = Some(suboffsets);
+        a.pointers = pointers;
+        a.relocate();
+        a
+    }
+
+    /// The offset in `data` of the element at `index`, by PEP 3118's rule worked out here
+    /// (no pybuf call): in each dimension add index times stride, then, where the
+    /// suboffset is non-negative, follow the pointer stored there and add the suboffset.
+    pub fn element_offset(&self, index: &[pybuf_ssize_t]) -> usize {
+        let ptr = std::mem::size_of::<*mut u8>();
+        let base = self.data.as_ptr() as isize;
+        let mut at = self.offset as isize;
+        for (k, &i) in index.iter().enumerate() {
+            at += i * self.strides[k];
+            if let Some(s) = self.suboffsets.as_ref().map(|s| s[k]).filter(|&s| s >= 0) {
+                let slot = &self.data[at as usize..at as usize + ptr];
+                at = usize::from_ne_bytes(slot.try_into().unwrap()) as isize - base + s;
+            }
+        }
+        at as usize
+    }
+
+    /// The order 'A' means for this array: 'F' when it is F-contiguous and not
+    /// C-contiguous (never with suboffsets), else 'C'; 'C' and 'F' as they are.
+    pub fn effective_order(&self, order: u8) -> u8 {
+        if order != b'A' {
+            return order;
+        }
+        let c = is_contiguous_in(&self.shape, &self.strides, self.itemsize, b'C');
+        let f = is_contiguous_in(&self.shape, &self.strides, self.itemsize, b'F');
+        if self.suboffsets.is_none() && f && !c {
+            b'F'
+        } else {
+            b'C'
+        }
+    }
+
+    /// Call `f` with every index in the sequence of `order` ('C', 'F' or 'A').
+    pub fn for_each_index(&self, order: u8, mut f: impl FnMut(&[pybuf_ssize_t])) {
+        let n = self.shape.len();
+        let dims: Vec<usize> = if self.effective_order(order) == b'F' { (0..n).collect() } else { (0..n).rev().collect() };
+        let count: isize = self.shape.iter().product();
+        let mut index = vec![0; n];
+        for _ in 0..count {
+            f(&index);
+            for &k in &dims {
+                index[k] += 1;
+                if index[k] < self.shape[k] {
+                    break;
+                }
+                index[k] = 0;
+            }
+        }
+    }
+
+    /// The elements' bytes in `order`, read here element by element (no pybuf call): what
+    /// `pybuf_to_contiguous` must give.
+    pub fn stream(&self, order: u8) -> Vec<u8> {
+        let n = self.itemsize as usize;
+        let mut out = Vec::with_capacity(self.count() as usize * n);
+        self.for_each_index(order, |ix| {
+            let at = self.element_offset(ix);
+            out.extend_from_slice(&self.data[at..at + n]);
+        });
+        out
+    }
+
+    /// Store the whole elements among `bytes` (the elements in `order`, from the first)
+    /// element by element (no pybuf call): what `pybuf_from_contiguous` must do.
+    pub fn store_stream(&mut self, order: u8, bytes: &[u8]) {
+        let n = self.itemsize as usize;
+        let mut offsets = Vec::with_capacity(bytes.len() / n);
+        self.for_each_index(order, |ix| {
+            if offsets.len() < bytes.len() / n {
+                offsets.push(self.element_offset(ix));
+            }
+        });
+        for (at, item) in offsets.into_iter().zip(bytes.chunks_exact(n)) {
+            self.data[at..at + n].copy_from_slice(item);
+        }
+    }
+
+    /// Write the `pointers` into `data`.
+    pub fn relocate(&mut self) {
+        let base = self.data.as_mut_ptr();
+        for &(slot, target) in &self.pointers {
+            assert!(slot + std::mem::size_of::<*mut u8>() <= self.data.len() && target <= self.data.len());
+            // SAFETY: the slot lies within `data` (checked above); an unaligned write of
+            // a pointer, as foreign PIL-style memory may hold them.
+            unsafe { base.add(slot).cast::<*mut u8>().write_unaligned(base.add(target)) };
+        }
+    }
+
+    /// A copy with its own memory (the same bytes, its pointers into its own memory).
+    pub fn duplicate(&self) -> Array {
+        let mut a = Array {
+            data: self.data.clone(),
+            offset: self.offset,
+            itemsize: self.itemsize,
+            shape: self.shape.clone(),
+            strides: self.strides.clone(),
+            suboffsets: self.suboffsets.clone(),
+            format: self.format.clone(),
+            readonly: self.readonly,
+            pointers: self.pointers.clone(),
+        };
+        a.relocate();
+        a
+    }
+
+    /// The bytes of `data` with the pointer slots zeroed: what two duplicates share.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut out = self.data.clone();
+        for &(slot, _) in &self.pointers {
+            out[slot..slot + std::mem::size_of::<*mut u8>()].fill(0);
+        }
+        out
     }
 
     /// The number of elements.
@@ -150,6 +302,53 @@ impl Array {
     }
 }
 
+/// One level of an array with suboffsets (`Array::indirect`): the dimensions up to and
+/// including the next one with a suboffset, as a strided array of pointer slots (then
+/// `child` is the level they point to), or the last dimensions as a strided array of
+/// elements.
+struct Level {
+    shape: Vec<pybuf_ssize_t>,
+    strides: Vec<pybuf_ssize_t>,
+    /// Of element (or slot) 0 in the block, and the block's size.
+    offset: usize,
+    size: usize,
+    /// Bytes before each block of this level.
+    pad: usize,
+    child: Option<Box<Level>>,
+}
+
+impl Level {
+    fn random(rng: &mut Rng, shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t, pointer_dims: &[usize]) -> Level {
+        let pad = 8 * rng.below(3);
+        let Some(&e) = pointer_dims.first() else {
+            let (strides, offset, size) = random_layout(rng, shape, itemsize);
+            return Level { shape: shape.to_vec(), strides, offset, size, pad, child: None };
+        };
+        let ptr = std::mem::size_of::<*mut u8>() as pybuf_ssize_t;
+        let (strides, offset, size) = random_layout(rng, &shape[..=e], ptr);
+        let rest: Vec<usize> = pointer_dims[1..].iter().map(|d| d - e - 1).collect();
+        let child = Level::random(rng, &shape[e + 1..], itemsize, &rest);
+        Level { shape: shape[..=e].to_vec(), strides, offset, size, pad, child: Some(Box::new(child)) }
+    }
+
+    /// Append a block of this level (and the blocks its slots point to) to `data`, record
+    /// the pointers, and return the offset of its element 0.
+    fn place(&self, data: &mut Vec<u8>, pointers: &mut Vec<(usize, usize)>) -> usize {
+        let block = data.len() + self.pad;
+        data.extend((data.len()..block + self.size).map(|i| (i * 7 + 1) as u8 % 251));
+        let start = block + self.offset;
+        if let Some(child) = &self.child {
+            for index in indices(&self.shape) {
+                let slot = start as isize + index.iter().zip(&self.strides).map(|(i, s)| i * s).sum::<isize>();
+                let target = data.len();
+                child.place(data, pointers);
+                pointers.push((slot as usize, target));
+            }
+        }
+        start
+    }
+}
+
 /// The strides of a contiguous array in C (`b'C'`) or Fortran (`b'F'`) order.
 pub fn contiguous_strides(shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t, order: u8) -> Vec<pybuf_ssize_t> {
     let mut strides = vec![0; shape.len()];
@@ -160,6 +359,62 @@ pub fn contiguous_strides(shape: &[pybuf_ssize_t], itemsize: pybuf_ssize_t, orde
         step *= shape[k].max(1);
     }
     strides
+}
+
+/// A random strided layout of `shape` with distinct elements: C strides of a padded
+/// shape, with gaps between items, dimensions permuted and some reversed. Returns the
+/// strides, the offset of element 0 and the size of the memory.
+pub fn random_layout(rng: &mut Rng, shape: &[isize], itemsize: isize) -> (Vec<isize>, usize, usize) {
+    let n = shape.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    for k in (1..n).rev() {
+        order.swap(k, rng.below(k + 1));
+    }
+    let mut strides = vec![0; n];
+    let mut step = itemsize * (1 + rng.below(2) as isize);
+    for &k in order.iter().rev() {
+        strides[k] = step;
+        step *= shape[k] + rng.below(2) as isize;
+        step = step.max(itemsize);
+    }
+    for s in &mut strides {
+        if rng.below(3) == 0 {
+            *s = -*s;
+        }
+    }
+    let (mut lo, mut hi) = (0isize, itemsize);
+    for (&s, &len) in strides.iter().zip(shape) {
+        let span = s * (len - 1).max(0);
+        if span < 0 {
+            lo += span;
+        } else {
+            hi += span;
+        }
+    }
+    (strides, (-lo) as usize, (hi - lo) as usize)
+}
+
+/// Whether a view of `shape` and byte `strides` is contiguous in `order` ('C' or 'F'),
+/// worked out as CPython's `_IsCContiguous` / `_IsFortranContiguous` do.
+pub fn is_contiguous_in(shape: &[isize], strides: &[isize], itemsize: isize, order: u8) -> bool {
+    if shape.contains(&0) {
+        return true;
+    }
+    let mut sd = itemsize;
+    let dims: Vec<usize> = if order == b'F' { (0..shape.len()).collect() } else { (0..shape.len()).rev().collect() };
+    for k in dims {
+        if shape[k] > 1 && strides[k] != sd {
+            return false;
+        }
+        sd *= shape[k];
+    }
+    true
+}
+
+/// Every index of `shape` in Fortran order (the first index varies fastest).
+pub fn indices_f(shape: &[isize]) -> Vec<Vec<isize>> {
+    let reversed: Vec<isize> = shape.iter().rev().copied().collect();
+    indices(&reversed).into_iter().map(|i| i.into_iter().rev().collect()).collect()
 }
 
 /// Every index of `shape`, in C order.

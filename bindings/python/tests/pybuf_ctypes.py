@@ -135,6 +135,9 @@ PYBUF_VALIDATE_MEMORY = 3
 PYBUF_MAP_READONLY = 0
 PYBUF_MAP_SHARED = 1
 PYBUF_MAP_PRIVATE = 2
+# pybuf_io_new directions.
+PYBUF_IO_WRITE = 0
+PYBUF_IO_READ = 1
 
 # C types the header spells with their own names (test_api.py looks them up here).
 int64_t = ctypes.c_int64
@@ -156,6 +159,10 @@ class pybuf_format_runs(ctypes.Structure):
 
 
 class pybuf_iter(ctypes.Structure):
+    pass
+
+
+class pybuf_io(ctypes.Structure):
     pass
 
 
@@ -313,6 +320,7 @@ _EXP_P = POINTER(pybuf_exporter)
 _FMT_P = POINTER(pybuf_format)
 _RUNS_P = POINTER(pybuf_format_runs)
 _ITER_P = POINTER(pybuf_iter)
+_IO_P = POINTER(pybuf_io)
 _VALUE_P = POINTER(pybuf_value)
 
 # name: (restype, argtypes), in header order. A function the loaded library does not
@@ -391,6 +399,16 @@ FUNCTIONS = {
     "pybuf_map_fd": (c_int, [c_int, ctypes.c_int64, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
     "pybuf_map_path": (c_int, [c_char_p, ctypes.c_int64, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
     "pybuf_exporter_sync": (c_int, [_EXP_P]),
+    # file descriptors
+    "pybuf_write_fd": (c_int, [c_int, _BUF_P, c_char]),
+    "pybuf_read_fd": (c_int, [c_int, _BUF_P, c_char]),
+    "pybuf_pwrite_fd": (c_int, [c_int, _BUF_P, c_char, ctypes.c_int64]),
+    "pybuf_pread_fd": (c_int, [c_int, _BUF_P, c_char, ctypes.c_int64]),
+    "pybuf_io_new": (c_int, [c_int, _BUF_P, c_char, c_int, ctypes.c_int64, POINTER(_IO_P)]),
+    "pybuf_io_step": (c_int, [_IO_P]),
+    "pybuf_io_done": (ctypes.c_int64, [_IO_P]),
+    "pybuf_io_total": (ctypes.c_int64, [_IO_P]),
+    "pybuf_io_free": (None, [_IO_P]),
     # .npy files
     "pybuf_npy_save": (c_int, [c_char_p, _BUF_P]),
     "pybuf_npy_write_fd": (c_int, [c_int, _BUF_P]),
