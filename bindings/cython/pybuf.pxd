@@ -65,16 +65,12 @@ cdef extern from "pybuf.h" nogil:
         PYBUF_VALIDATE_LAYOUT
         PYBUF_VALIDATE_FORMAT
         PYBUF_VALIDATE_MEMORY
+        # File descriptors, .npy files, mapped files and .npz archives.
         PYBUF_IO_WRITE
         PYBUF_IO_READ
-        PYBUF_MAP_READONLY
-        PYBUF_MAP_SHARED
-        PYBUF_MAP_PRIVATE
         PYBUF_NPY_READONLY
         PYBUF_NPY_WRITABLE
         PYBUF_NPY_PRIVATE
-
-        # Mapped files and .npz archives.
         PYBUF_MAP_READONLY
         PYBUF_MAP_SHARED
         PYBUF_MAP_PRIVATE

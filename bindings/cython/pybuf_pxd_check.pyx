@@ -98,9 +98,6 @@ cdef int (*f_npy_load)(const char *, int, pybuf_exporter **) noexcept nogil
 cdef int (*f_npy_load_fd)(int, int, pybuf_exporter **) noexcept nogil
 cdef int (*f_npy_read)(const char *, const pybuf_buffer *) noexcept nogil
 cdef int (*f_npy_read_fd)(int, const pybuf_buffer *) noexcept nogil
-cdef int (*f_map_fd)(int, int64_t, const pybuf_exporter_desc *, int, pybuf_exporter **) noexcept nogil
-cdef int (*f_map_path)(const char *, int64_t, const pybuf_exporter_desc *, int, pybuf_exporter **) noexcept nogil
-cdef int (*f_exporter_sync)(pybuf_exporter *) noexcept nogil
 cdef int (*f_npz_open)(const char *, pybuf_npz **) noexcept nogil
 cdef int (*f_npz_open_fd)(int, pybuf_npz **) noexcept nogil
 cdef pybuf_ssize_t (*f_npz_count)(const pybuf_npz *) noexcept nogil
@@ -193,9 +190,6 @@ f_npy_load = pybuf_npy_load
 f_npy_load_fd = pybuf_npy_load_fd
 f_npy_read = pybuf_npy_read
 f_npy_read_fd = pybuf_npy_read_fd
-f_map_fd = pybuf_map_fd
-f_map_path = pybuf_map_path
-f_exporter_sync = pybuf_exporter_sync
 f_npz_open = pybuf_npz_open
 f_npz_open_fd = pybuf_npz_open_fd
 f_npz_count = pybuf_npz_count
@@ -371,8 +365,6 @@ FUNCTIONS = [
     "pybuf_map_fd", "pybuf_map_path", "pybuf_exporter_sync",
     "pybuf_npy_save", "pybuf_npy_write_fd", "pybuf_npy_load", "pybuf_npy_load_fd",
     "pybuf_npy_read", "pybuf_npy_read_fd",
-    "pybuf_equal", "pybuf_validate", "pybuf_extent",
-    "pybuf_map_fd", "pybuf_map_path", "pybuf_exporter_sync",
     "pybuf_npz_open", "pybuf_npz_open_fd", "pybuf_npz_count", "pybuf_npz_member_info",
     "pybuf_npz_find", "pybuf_npz_load", "pybuf_npz_close", "pybuf_npz_save",
 ]
@@ -454,9 +446,6 @@ CONSTANTS = {
     "PYBUF_VALIDATE_MEMORY": PYBUF_VALIDATE_MEMORY,
     "PYBUF_IO_WRITE": PYBUF_IO_WRITE,
     "PYBUF_IO_READ": PYBUF_IO_READ,
-    "PYBUF_MAP_READONLY": PYBUF_MAP_READONLY,
-    "PYBUF_MAP_SHARED": PYBUF_MAP_SHARED,
-    "PYBUF_MAP_PRIVATE": PYBUF_MAP_PRIVATE,
     "PYBUF_NPY_READONLY": PYBUF_NPY_READONLY,
     "PYBUF_NPY_WRITABLE": PYBUF_NPY_WRITABLE,
     "PYBUF_NPY_PRIVATE": PYBUF_NPY_PRIVATE,
@@ -500,8 +489,8 @@ CONSTANTS = {
     "PYBUF_STATUS_INVALID_FILE": PYBUF_STATUS_INVALID_FILE,
 }
 
-TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_io", "pybuf_ssize_t",
-TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_npz", "pybuf_ssize_t",
+TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_io", "pybuf_npz",
+         "pybuf_ssize_t",
          "pybuf_owner_fn", "pybuf_byte_order", "pybuf_status"] + list(FIELDS)
 
 # DLPack's constants as pybuf.h defines them (bindings/python/tests/test_dlpack.py).
