@@ -89,89 +89,86 @@ static void raw_read(int fd, char *p, size_t n) {
     }
 }
 
+/* The best time and the largest peak extra memory of a pybuf call over the rounds. */
+struct best {
+    double seconds;
+    long long peak;
+};
+
+/* One pybuf call: fd or path, the view. */
+struct call {
+    int fd;
+    const char *path;
+    const pybuf_buffer *v;
+};
+
+/* Run `op` once, keeping the best time and the largest peak extra memory in `b`. */
+static void measure(struct best *b, int (*op)(const struct call *), const struct call *c, const char *name) {
+    long long rss = status_bytes("VmRSS:");
+    int measured = reset_peak();
+    double t0 = now();
+    if (op(c) != 0)
+        die(name);
+    double t = now() - t0;
+    if (measured && status_bytes("VmHWM:") - rss > b->peak)
+        b->peak = status_bytes("VmHWM:") - rss;
+    if (t < b->seconds)
+        b->seconds = t;
+}
+
+static int write_op(const struct call *c) { return pybuf_write_fd(c->fd, c->v, 'C'); }
+static int read_op(const struct call *c) { return pybuf_pread_fd(c->fd, c->v, 'C', 0); }
+
 /* Time writes of `v` (and, for the raw line, of the same number of contiguous bytes). */
 static void bench_write(const char *name, int fd, const pybuf_buffer *v, const char *contig) {
-    double best = 1e9, raw = 1e9;
-    long long peak = -1;
+    struct best b = {1e9, -1};
+    struct call c = {fd, NULL, v};
+    double raw = 1e9;
     for (int r = 0; r < rounds; r++) {
         rewind_empty(fd);
-        long long rss = status_bytes("VmRSS:");
-        int measured = reset_peak();
-        double t0 = now();
-        if (pybuf_write_fd(fd, v, 'C') != 0)
-            die(name);
-        double t = now() - t0;
-        if (measured) {
-            long long extra = status_bytes("VmHWM:") - rss;
-            if (extra > peak)
-                peak = extra;
-        }
-        if (t < best)
-            best = t;
+        measure(&b, write_op, &c, name);
         rewind_empty(fd);
-        t0 = now();
+        double t0 = now();
         raw_write(fd, contig, (size_t)v->len);
-        t = now() - t0;
-        if (t < raw)
-            raw = t;
+        if (now() - t0 < raw)
+            raw = now() - t0;
     }
-    printf("pybuf_write_fd:%s %.6f %lld %lld\n", name, best, (long long)v->len, peak);
+    printf("pybuf_write_fd:%s %.6f %lld %lld\n", name, b.seconds, (long long)v->len, b.peak);
     printf("raw_write:%s %.6f %lld -1\n", name, raw, (long long)v->len);
 }
 
+/* Time reads into `v` from the start of the file (and raw reads of as many bytes). */
 static void bench_read(const char *name, int fd, const pybuf_buffer *v, char *contig) {
-    double best = 1e9, raw = 1e9;
-    long long peak = -1;
+    struct best b = {1e9, -1};
+    struct call c = {fd, NULL, v};
+    double raw = 1e9;
     for (int r = 0; r < rounds; r++) {
-        long long rss = status_bytes("VmRSS:");
-        int measured = reset_peak();
-        double t0 = now();
-        if (pybuf_pread_fd(fd, v, 'C', 0) != 0)
-            die(name);
-        double t = now() - t0;
-        if (measured) {
-            long long extra = status_bytes("VmHWM:") - rss;
-            if (extra > peak)
-                peak = extra;
-        }
-        if (t < best)
-            best = t;
+        measure(&b, read_op, &c, name);
         if (lseek(fd, 0, SEEK_SET) != 0)
             exit(1);
-        t0 = now();
+        double t0 = now();
         raw_read(fd, contig, (size_t)v->len);
-        t = now() - t0;
-        if (t < raw)
-            raw = t;
+        if (now() - t0 < raw)
+            raw = now() - t0;
     }
-    printf("pybuf_read_fd:%s %.6f %lld %lld\n", name, best, (long long)v->len, peak);
+    printf("pybuf_read_fd:%s %.6f %lld %lld\n", name, b.seconds, (long long)v->len, b.peak);
     printf("raw_read:%s %.6f %lld -1\n", name, raw, (long long)v->len);
 }
 
 #ifdef PYBUF_NPY_READONLY /* a pybuf with .npy support */
+static int npy_save_op(const struct call *c) { return pybuf_npy_save(c->path, c->v); }
+
 /* pybuf_npy_save of `v` to a fresh file each round (the raw line of bench_write is the
  * reference). */
 static void bench_npy_save(const char *name, const char *path, const pybuf_buffer *v) {
-    double best = 1e9;
-    long long peak = -1;
+    struct best b = {1e9, -1};
+    struct call c = {-1, path, v};
     for (int r = 0; r < rounds; r++) {
         unlink(path);
-        long long rss = status_bytes("VmRSS:");
-        int measured = reset_peak();
-        double t0 = now();
-        if (pybuf_npy_save(path, v) != 0)
-            die(name);
-        double t = now() - t0;
-        if (measured) {
-            long long extra = status_bytes("VmHWM:") - rss;
-            if (extra > peak)
-                peak = extra;
-        }
-        if (t < best)
-            best = t;
+        measure(&b, npy_save_op, &c, name);
     }
     unlink(path);
-    printf("pybuf_npy_save:%s %.6f %lld %lld\n", name, best, (long long)v->len, peak);
+    printf("pybuf_npy_save:%s %.6f %lld %lld\n", name, b.seconds, (long long)v->len, b.peak);
 }
 
 /* pybuf_npy_load of a .npy file of `bytes` bytes of data (float64 zeros), best of many:

@@ -65,14 +65,15 @@ cdef extern from "pybuf.h" nogil:
         PYBUF_VALIDATE_LAYOUT
         PYBUF_VALIDATE_FORMAT
         PYBUF_VALIDATE_MEMORY
+        # File descriptors, .npy files, mapped files and .npz archives.
         PYBUF_IO_WRITE
         PYBUF_IO_READ
-        PYBUF_MAP_READONLY
-        PYBUF_MAP_SHARED
-        PYBUF_MAP_PRIVATE
         PYBUF_NPY_READONLY
         PYBUF_NPY_WRITABLE
         PYBUF_NPY_PRIVATE
+        PYBUF_MAP_READONLY
+        PYBUF_MAP_SHARED
+        PYBUF_MAP_PRIVATE
         PYBUF_NPZ_COPY
         PYBUF_NPZ_DEFLATE
 
@@ -349,7 +350,6 @@ cdef extern from "pybuf.h" nogil:
     int pybuf_npy_load_fd(int fd, int flags, pybuf_exporter **out)
     int pybuf_npy_read(const char *path, const pybuf_buffer *view)
     int pybuf_npy_read_fd(int fd, const pybuf_buffer *view)
-
     # -- .npz archives --------------------------------------------------------------------
 
     ctypedef struct pybuf_npz_member:

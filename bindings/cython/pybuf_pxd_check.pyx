@@ -446,12 +446,12 @@ CONSTANTS = {
     "PYBUF_VALIDATE_MEMORY": PYBUF_VALIDATE_MEMORY,
     "PYBUF_IO_WRITE": PYBUF_IO_WRITE,
     "PYBUF_IO_READ": PYBUF_IO_READ,
-    "PYBUF_MAP_READONLY": PYBUF_MAP_READONLY,
-    "PYBUF_MAP_SHARED": PYBUF_MAP_SHARED,
-    "PYBUF_MAP_PRIVATE": PYBUF_MAP_PRIVATE,
     "PYBUF_NPY_READONLY": PYBUF_NPY_READONLY,
     "PYBUF_NPY_WRITABLE": PYBUF_NPY_WRITABLE,
     "PYBUF_NPY_PRIVATE": PYBUF_NPY_PRIVATE,
+    "PYBUF_MAP_READONLY": PYBUF_MAP_READONLY,
+    "PYBUF_MAP_SHARED": PYBUF_MAP_SHARED,
+    "PYBUF_MAP_PRIVATE": PYBUF_MAP_PRIVATE,
     "PYBUF_NPZ_COPY": PYBUF_NPZ_COPY,
     "PYBUF_NPZ_DEFLATE": PYBUF_NPZ_DEFLATE,
     "PYBUF_BYTE_ORDER_LITTLE": PYBUF_BYTE_ORDER_LITTLE,
@@ -489,7 +489,8 @@ CONSTANTS = {
     "PYBUF_STATUS_INVALID_FILE": PYBUF_STATUS_INVALID_FILE,
 }
 
-TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_io", "pybuf_npz", "pybuf_ssize_t",
+TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_io", "pybuf_npz",
+         "pybuf_ssize_t",
          "pybuf_owner_fn", "pybuf_byte_order", "pybuf_status"] + list(FIELDS)
 
 # DLPack's constants as pybuf.h defines them (bindings/python/tests/test_dlpack.py).

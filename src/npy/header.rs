@@ -154,7 +154,7 @@ fn invalid(why: impl std::fmt::Display) -> Error {
 }
 
 /// The length of the prefix (magic, version, header length) for the first
-/// `MAGIC_LEN` bytes of a file: 10 for version 1.0, 12 for 2.0 and 3.0.
+/// 8 bytes (magic and version) of a file: 10 for version 1.0, 12 for 2.0 and 3.0.
 pub fn prefix_len(start: &[u8]) -> Result<usize> {
     let n = start.len().min(MAGIC.len());
     if start[..n] != MAGIC[..n] {
@@ -237,7 +237,7 @@ pub fn parse_with_limit(input: &[u8], max_header_size: usize) -> Result<Header> 
             "the header is {chars} characters, over the limit of {max_header_size} that np.load also enforces"
         )));
     }
-    let fields = Parser { text: text.as_bytes(), pos: 0 }.dict()?;
+    let fields = Parser { text: text.as_bytes(), pos: 0, python2: version.0 < 3 }.dict()?;
     let (descr, fortran_order, shape) = fields.into_parts()?;
     let (format, itemsize) = descr_format(&descr)?;
     let data_len = shape
@@ -409,6 +409,9 @@ impl Fields {
 struct Parser<'a> {
     text: &'a [u8],
     pos: usize,
+    /// Versions 1.0 and 2.0 may come from Python 2, whose long integers end in `L`
+    /// (`(3L, 4L)`): NumPy's reader drops the suffix (`_filter_header`), and so does this.
+    python2: bool,
 }
 
 impl Parser<'_> {
@@ -575,6 +578,9 @@ impl Parser<'_> {
         }
         if text.len() > 1 && text[0] == b'0' && text.iter().any(|&c| c != b'0') {
             return Err(self.error(start, "leading zeros in a decimal integer (Python refuses them)"));
+        }
+        if self.python2 && self.peek() == Some(b'L') {
+            self.advance(1);
         }
         if self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.') {
             return Err(self.error(start, "only decimal integers are allowed"));

@@ -167,14 +167,19 @@ fn read_header(fd: RawFd) -> Result<(Header, Source)> {
     match regular_file(fd)? {
         Some((pos, size)) => {
             let left = size.saturating_sub(pos);
-            let mut start = [0u8; 12];
-            let n = usize::try_from(left.min(12)).unwrap_or(12);
-            io::read_exact(fd, &mut start[..n], Some(pos)).map_err(|e| short(e, "the header"))?;
-            let total = header::total_len(&start[..n], header::MAX_HEADER_SIZE)?;
-            // The header is bounded (total_len checks the limit): read what the file has of it.
-            let have = usize::try_from(left.min(total as u64)).unwrap_or(total);
-            let mut head = crate::alloc::try_vec(have, 0u8, "the .npy header")?;
+            // One read for the usual header (128 bytes; at most 4 KiB), a second for a
+            // longer one.
+            const FIRST: u64 = 4096;
+            let mut head = vec![0u8; usize::try_from(left.min(FIRST)).unwrap_or(0)];
             io::read_exact(fd, &mut head, Some(pos)).map_err(|e| short(e, "the header"))?;
+            let total = header::total_len(&head, header::MAX_HEADER_SIZE)?;
+            if total > head.len() {
+                // The header is bounded (total_len checks the limit): read what the file has of it.
+                let have = usize::try_from(left.min(total as u64)).unwrap_or(total);
+                let done = head.len();
+                head.resize(have, 0);
+                io::read_exact(fd, &mut head[done..], Some(pos.saturating_add(done as u64))).map_err(|e| short(e, "the header"))?;
+            }
             let h = header::parse(&head)?;
             let need = (h.data_offset as u64).saturating_add(h.data_len as u64);
             if need > left {

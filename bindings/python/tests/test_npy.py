@@ -556,3 +556,24 @@ def test_no_leak_after_many_loads(lib, tmp_path):
         assert ctypes.c_double.from_address(v.buf + 8 * 99999).value == 99999.0
         lib.pybuf_release(ctypes.byref(v))
     assert resources() == before
+
+
+def test_views_with_suboffsets_are_saved_and_read(lib, tmp_path):
+    """A PIL-style view (a table of row pointers): saved as np.save saves the stacked rows
+    (C order, gathered through the pointers), and read back into such a view."""
+    rows = [np.arange(5, dtype="<f4") * (k + 1) for k in range(3)]
+    table = (ctypes.c_void_p * 3)(*[r.ctypes.data for r in rows])
+    shape = (pc.pybuf_ssize_t * 2)(3, 5)
+    strides = (pc.pybuf_ssize_t * 2)(ctypes.sizeof(ctypes.c_void_p), 4)
+    suboffsets = (pc.pybuf_ssize_t * 2)(0, -1)
+    v = pc.pybuf_buffer()
+    v.buf = ctypes.addressof(table)
+    v.len, v.itemsize, v.readonly, v.ndim, v.format = 60, 4, 0, 2, b"<f"
+    v.shape, v.strides, v.suboffsets = shape, strides, suboffsets
+    ours, theirs = tmp_path / "pybuf.npy", tmp_path / "numpy.npy"
+    check(lib, lib.pybuf_npy_save(str(ours).encode(), ctypes.byref(v)))
+    assert ours.read_bytes() == np_save_bytes(theirs, np.stack(rows))
+    # Back into the rows, through the pointers, from a file with other values.
+    np.save(theirs, -np.stack(rows))
+    check(lib, lib.pybuf_npy_read(str(theirs).encode(), ctypes.byref(v)))
+    assert all((r == -np.arange(5, dtype="<f4") * (k + 1)).all() for k, r in enumerate(rows))
