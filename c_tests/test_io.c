@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "leaks.h"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -59,14 +60,6 @@ static size_t drain(int fd, unsigned char *out, size_t cap) {
             return got + (n > 0 ? (size_t)n : 0);
         got += (size_t)n;
     }
-}
-
-static int open_fds(void) {
-    int fd, n = 0;
-    for (fd = 0; fd < 1024; fd++)
-        if (fcntl(fd, F_GETFD) >= 0)
-            n++;
-    return n;
 }
 
 /* The bytes pybuf_to_contiguous gives for `v` in `order` (malloc'ed). */
@@ -478,12 +471,12 @@ static void errno_reporting(void) {
 }
 
 int main(void) {
-    int fds = open_fds();
+    int fds = count_fds();
     RUN(matrix_through_a_file);
     RUN(pipe_with_a_peer_thread);
     RUN(nonblocking_event_loop);
     RUN(end_of_file);
     RUN(errno_reporting);
-    CHECK_EQ(open_fds(), fds); /* no fd leaked */
+    CHECK_EQ(count_fds(), fds); /* no fd leaked */
     return check_report();
 }

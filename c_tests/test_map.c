@@ -8,41 +8,15 @@
  * /proc/self/maps are counted).
  */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "leaks.h"
 
 static char path[64];
-
-/* Open fds of this process. */
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    struct dirent *e;
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own fd */
-}
-
-/* Lines of /proc/self/maps that map the test file. */
-static int count_maps(void) {
-    FILE *f = fopen("/proc/self/maps", "r");
-    char line[4096];
-    int n = 0;
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        n += strstr(line, path) != NULL;
-    fclose(f);
-    return n;
-}
 
 /* The test file: PAD bytes of 0xEE, then N doubles 0.5, 1.5, ... */
 #define PAD 4099
@@ -92,7 +66,7 @@ static void read_only_at_an_unaligned_offset(void) {
     d.offset = 8 * (N - 2);
     CHECK_STATUS(pybuf_map_fd(fd, PAD, &d, PYBUF_MAP_READONLY, &e), PYBUF_STATUS_OK);
     close(fd); /* the mapping does not need it */
-    CHECK_EQ(count_maps(), 1);
+    CHECK_EQ(count_maps(path), 1);
     CHECK_STATUS(pybuf_exporter_get_buffer(e, &v, PYBUF_RECORDS_RO), PYBUF_STATUS_OK);
     CHECK_EQ(v.readonly, 1);
     CHECK(((double *)v.buf)[0] == N - 2 + 0.5 && ((double *)v.buf)[1] == N - 1 + 0.5);
@@ -102,9 +76,9 @@ static void read_only_at_an_unaligned_offset(void) {
     CHECK_MSG("PYBUF_WRITABLE");
     CHECK_STATUS(pybuf_exporter_sync(e), PYBUF_STATUS_OK); /* nothing to flush */
     pybuf_exporter_free(e);
-    CHECK_EQ(count_maps(), 1); /* the view keeps it */
+    CHECK_EQ(count_maps(path), 1); /* the view keeps it */
     pybuf_release(&v);
-    CHECK_EQ(count_maps(), 0);
+    CHECK_EQ(count_maps(path), 0);
     CHECK_EQ(count_fds(), fds);
 }
 
@@ -123,7 +97,7 @@ static void shared_writes_reach_the_file(void) {
     CHECK(file_double(7) == 7.5);
     pybuf_release(&v);
     pybuf_exporter_free(e);
-    CHECK_EQ(count_maps(), 0);
+    CHECK_EQ(count_maps(path), 0);
 }
 
 static void private_writes_stay_private(void) {
@@ -145,12 +119,12 @@ static void private_writes_stay_private(void) {
     d.readonly = 1;
     CHECK_STATUS(pybuf_map_fd(fd, PAD, &d, PYBUF_MAP_PRIVATE, &r), PYBUF_STATUS_OK);
     CHECK_STATUS(pybuf_exporter_get_buffer(r, &w, PYBUF_WRITABLE), PYBUF_STATUS_READ_ONLY);
-    CHECK_EQ(count_maps(), 2);
+    CHECK_EQ(count_maps(path), 2);
     pybuf_exporter_free(r);
     close(fd);
     pybuf_release(&v);
     pybuf_exporter_free(e);
-    CHECK_EQ(count_maps(), 0);
+    CHECK_EQ(count_maps(path), 0);
 }
 
 static void empty_regions(void) {
@@ -168,7 +142,7 @@ static void empty_regions(void) {
     CHECK_STATUS(pybuf_map_path(path, 17, &d, PYBUF_MAP_SHARED, &e), PYBUF_STATUS_OK);
     CHECK_STATUS(pybuf_exporter_sync(e), PYBUF_STATUS_OK);
     pybuf_exporter_free(e);
-    CHECK_EQ(count_maps(), 0);
+    CHECK_EQ(count_maps(path), 0);
 }
 
 /* Every failure returns its status, writes nothing to *out, and leaves no fd or mapping. */
@@ -232,7 +206,7 @@ static void failures_leave_nothing(void) {
     CHECK_STATUS(pybuf_exporter_sync(NULL), PYBUF_STATUS_NULL_POINTER);
     pybuf_exporter_free(plain);
     close(fd);
-    CHECK_EQ(count_maps(), 0);
+    CHECK_EQ(count_maps(path), 0);
     CHECK_EQ(count_fds(), fds);
 }
 

@@ -9,40 +9,15 @@
  * fd or mapping left behind (/proc/self/fd and /proc/self/maps are counted).
  */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "leaks.h"
 
 static char path[64];
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    struct dirent *e;
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own fd */
-}
-
-/* Lines of /proc/self/maps that map the test file. */
-static int count_maps(void) {
-    FILE *f = fopen("/proc/self/maps", "r");
-    char line[4096];
-    int n = 0;
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        n += strstr(line, path) != NULL;
-    fclose(f);
-    return n;
-}
 
 static long read_file(unsigned char *out, long cap) {
     int fd = open(path, O_RDONLY);
@@ -117,7 +92,7 @@ static void load_mapped(void) {
     CHECK_STATUS(pybuf_npy_save(path, &t), PYBUF_STATUS_OK);
     CHECK_STATUS(pybuf_npy_load(path, PYBUF_NPY_READONLY, &e), PYBUF_STATUS_OK);
     CHECK_EQ(count_fds(), fds); /* the file is closed, the mapping stays */
-    CHECK_EQ(count_maps(), 1);
+    CHECK_EQ(count_maps(path), 1);
     CHECK_STATUS(pybuf_exporter_get_buffer(e, &v, PYBUF_RECORDS_RO), PYBUF_STATUS_OK);
     CHECK_STR_EQ(v.format, "<d");
     CHECK(v.ndim == 2 && v.shape[0] == 4 && v.shape[1] == 3);
@@ -125,9 +100,9 @@ static void load_mapped(void) {
     CHECK_EQ(pybuf_equal(&v, &t), 1);
     CHECK_STATUS(pybuf_exporter_get_buffer(e, &w, PYBUF_RECORDS), PYBUF_STATUS_READ_ONLY);
     pybuf_exporter_free(e);
-    CHECK_EQ(count_maps(), 1); /* the view keeps it */
+    CHECK_EQ(count_maps(path), 1); /* the view keeps it */
     pybuf_release(&v);
-    CHECK_EQ(count_maps(), 0);
+    CHECK_EQ(count_maps(path), 0);
 
     /* Writable: writes reach the file; private: they do not. */
     CHECK_STATUS(pybuf_npy_load(path, PYBUF_NPY_WRITABLE, &e), PYBUF_STATUS_OK);
@@ -149,7 +124,7 @@ static void load_mapped(void) {
     CHECK_STATUS(pybuf_npy_read(path, &b), PYBUF_STATUS_OK);
     CHECK(back[0][1] == -7.0 && back[2][3] == 11.0); /* t[1][0] and t[3][2] */
     CHECK_EQ(count_fds(), fds);
-    CHECK_EQ(count_maps(), 0);
+    CHECK_EQ(count_maps(path), 0);
 }
 
 static void through_a_pipe(void) {
@@ -229,7 +204,7 @@ static void damaged_files(void) {
     CHECK_STATUS(pybuf_npy_load(path, PYBUF_NPY_READONLY, &e), PYBUF_STATUS_INVALID_FILE);
     CHECK_MSG("negative");
     CHECK_EQ(count_fds(), fds);
-    CHECK_EQ(count_maps(), 0);
+    CHECK_EQ(count_maps(path), 0);
 }
 
 static void bad_arguments(void) {

@@ -6,39 +6,15 @@
  * mapping left behind (/proc/self/fd and /proc/self/maps counted); bad arguments.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "leaks.h"
 
 static char path[64], cut_path[64];
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    struct dirent *e;
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1;
-}
-
-static int count_maps(const char *file) {
-    FILE *f = fopen("/proc/self/maps", "r");
-    char line[4096];
-    int n = 0;
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        n += strstr(line, file) != NULL;
-    fclose(f);
-    return n;
-}
 
 #define NV 8
 static double mat[6][8];

@@ -269,4 +269,4 @@ pub fn sync(e: &Exporter) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -10,28 +10,33 @@ use crate::abi::*;
 use crate::error::Status;
 use crate::export::block;
 
-/// A fresh file under the temporary directory, named uniquely for this test, holding
-/// `bytes`; removed when dropped.
-struct TempFile(PathBuf);
+/// A file under the temporary directory, named uniquely for this test; removed when
+/// dropped. Shared with the archive tests (`src/npz/tests.rs`).
+pub(crate) struct TempFile(pub PathBuf);
 
 impl TempFile {
-    fn new(tag: &str, bytes: &[u8]) -> TempFile {
+    /// A unique path (`prefix`-pid-n-`tag`), no file yet.
+    pub fn named(prefix: &str, tag: &str) -> TempFile {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("pybuf-map-{}-{}-{tag}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        let path = std::env::temp_dir().join(name);
-        std::fs::write(&path, bytes).unwrap();
-        TempFile(path)
+        let name = format!("{prefix}-{}-{}-{tag}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        TempFile(std::env::temp_dir().join(name))
     }
-    fn bytes(&self) -> Vec<u8> {
+    /// A fresh file holding `bytes`.
+    pub fn new(tag: &str, bytes: &[u8]) -> TempFile {
+        let f = TempFile::named("pybuf-map", tag);
+        std::fs::write(&f.0, bytes).unwrap();
+        f
+    }
+    pub fn bytes(&self) -> Vec<u8> {
         std::fs::read(&self.0).unwrap()
     }
     /// Lines of /proc/self/maps that map this file.
-    fn mapped(&self) -> usize {
+    pub fn mapped(&self) -> usize {
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
         maps.lines().filter(|l| l.ends_with(self.0.to_str().unwrap())).count()
     }
     /// Open fds of this process that refer to this file.
-    fn open_fds(&self) -> usize {
+    pub fn open_fds(&self) -> usize {
         std::fs::read_dir("/proc/self/fd")
             .unwrap()
             .flatten()

@@ -2,8 +2,6 @@
 //! archives.
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::abi::*;
@@ -11,32 +9,11 @@ use crate::copy::Side;
 use crate::error::Status;
 use crate::export::block;
 use crate::layout::Geometry;
+use crate::map::tests::TempFile;
 
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(tag: &str) -> TempFile {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("pybuf-npz-{}-{}-{tag}.npz", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        TempFile(std::env::temp_dir().join(name))
-    }
-    fn mapped(&self) -> usize {
-        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-        maps.lines().filter(|l| l.ends_with(self.0.to_str().unwrap())).count()
-    }
-    fn open_fds(&self) -> usize {
-        std::fs::read_dir("/proc/self/fd")
-            .unwrap()
-            .flatten()
-            .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == self.0))
-            .count()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// A unique `.npz` path (no file yet), removed when dropped.
+fn archive_path(tag: &str) -> TempFile {
+    TempFile::named("pybuf-npz", &format!("{tag}.npz"))
 }
 
 /// The bytes of `side` in C order (the reference: the copy engine).
@@ -133,11 +110,11 @@ fn archives_are_shared_between_threads() {
     sync_and_send::<Archive>();
     // Four threads loading every member of one archive at once, mapped and inflated.
     let mut a = arrays();
-    let f = TempFile::new("threads");
+    let f = archive_path("threads");
     let es = entries(&mut a);
     // SAFETY: views of live arrays.
     unsafe { save(&f.0, &es[..4], true) }.unwrap();
-    let g = TempFile::new("threads-stored");
+    let g = archive_path("threads-stored");
     // SAFETY: as above.
     unsafe { save(&g.0, &es[..4], false) }.unwrap();
     let expected: Vec<Vec<u8>> = es[..4].iter().map(|e| c_bytes(e.side)).collect();
@@ -164,7 +141,7 @@ fn archives_are_shared_between_threads() {
 fn round_trips_stored_and_deflated() {
     let mut a = arrays();
     for deflate in [false, true] {
-        let f = TempFile::new(if deflate { "deflated" } else { "stored" });
+        let f = archive_path(if deflate { "deflated" } else { "stored" });
         let es = entries(&mut a);
         // SAFETY: the entries are views of live arrays.
         unsafe { save(&f.0, &es, deflate) }.unwrap();
@@ -205,7 +182,7 @@ fn round_trips_stored_and_deflated() {
 #[test]
 fn mapped_members_outlive_the_archive_and_private_writes_stay() {
     let mut a = arrays();
-    let f = TempFile::new("private");
+    let f = archive_path("private");
     let es = entries(&mut a);
     // SAFETY: views of live arrays.
     unsafe { save(&f.0, &es[..1], false) }.unwrap();
@@ -256,7 +233,7 @@ fn npy_of(values: &[f64]) -> Vec<u8> {
 
 #[test]
 fn zip64_archives_and_foreign_members() {
-    let f = TempFile::new("zip64");
+    let f = archive_path("zip64");
     let npy = npy_of(&[1.0, 2.0, 3.0]);
     zip_of(&f, &[("a.npy", &npy, false), ("b.npy", &npy, true), ("notes.txt", b"hello", false)], true);
     let ar = Archive::open(&f.0).unwrap();
@@ -278,11 +255,11 @@ fn zip64_archives_and_foreign_members() {
 
 #[test]
 fn damaged_archives_are_refused_without_leaks() {
-    let f = TempFile::new("whole");
+    let f = archive_path("whole");
     let npy = npy_of(&(0..40).map(f64::from).collect::<Vec<_>>());
     zip_of(&f, &[("a.npy", &npy, false), ("b.npy", &npy, true)], false);
     let whole = std::fs::read(&f.0).unwrap();
-    let g = TempFile::new("damaged");
+    let g = archive_path("damaged");
     let mut refused = 0;
     // Every truncation point: the archive is refused, or (a cut inside nothing that
     // matters cannot exist: the directory is at the end) each member fails cleanly.
@@ -367,7 +344,7 @@ fn damaged_archives_are_refused_without_leaks() {
 #[test]
 fn names_and_views_are_checked_before_writing() {
     let mut a = arrays();
-    let f = TempFile::new("names");
+    let f = archive_path("names");
     let mut es = entries(&mut a);
     es[1].name = "c";
     // SAFETY: views of live arrays.
@@ -427,7 +404,7 @@ impl std::io::Seek for Sparse {
 /// its true size, and mapped in O(1).
 #[test]
 fn members_over_4_gib() {
-    let f = TempFile::new("zip64-big");
+    let f = archive_path("zip64-big");
     let n: isize = (1 << 29) + 16; // 4 GiB + 128 bytes of float64
     let zero = [0.0f64; 1];
     let shape = [n];
