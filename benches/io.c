@@ -3,7 +3,8 @@
  * to and read from a file in DIR (tmpfs or the page cache) by pybuf, against raw write(2) /
  * read(2) of the same number of contiguous bytes; the peak extra memory of each pybuf call
  * (VmHWM after resetting it through /proc/self/clear_refs, less the RSS before); and
- * pybuf_npy_load of .npy files of 1 MiB and 1 GiB.
+ * pybuf_npy_load of .npy files of 1 MiB and 1 GiB; pybuf_npz_load of a stored member of
+ * 1 MiB and 1 GiB (mapped in place).
  *
  * Usage: io DIR ROWS COLS ROUNDS. Prints one line per measurement:
  *   NAME SECONDS BYTES PEAK_EXTRA_BYTES
@@ -203,6 +204,41 @@ static void bench_npy_load(const char *name, const char *path, size_t bytes, con
 }
 #endif
 
+#ifdef PYBUF_NPZ_COPY
+/* An .npz archive with one stored member of `bytes` bytes (float64 zeros), written by
+ * pybuf_npz_save; best of many of pybuf_npz_open + pybuf_npz_load (the member mapped in
+ * place) + pybuf_npz_close, the exporter's free outside the timing. */
+static void bench_npz_load(const char *name, const char *path, size_t bytes, const double *zeros) {
+    pybuf_ssize_t n = (pybuf_ssize_t)(bytes / 8);
+    pybuf_buffer v;
+    const char *key = "a";
+    memset(&v, 0, sizeof v);
+    v.buf = (void *)zeros;
+    v.itemsize = 8;
+    v.format = "d";
+    v.ndim = 1;
+    v.shape = &n;
+    v.len = (pybuf_ssize_t)bytes;
+    if (pybuf_npz_save(path, 1, &key, &v, 0) != 0)
+        die("npz_save for load");
+    double best = 1e9;
+    for (int r = 0; r < 200; r++) {
+        pybuf_npz *z = NULL;
+        pybuf_exporter *e = NULL;
+        double t0 = now();
+        if (pybuf_npz_open(path, &z) != 0 || pybuf_npz_load(z, 0, PYBUF_MAP_READONLY, &e) != 0)
+            die(name);
+        pybuf_npz_close(z);
+        double t = now() - t0;
+        pybuf_exporter_free(e);
+        if (t < best)
+            best = t;
+    }
+    unlink(path);
+    printf("pybuf_npz_load:%s %.9f %lld -1\n", name, best, (long long)bytes);
+}
+#endif
+
 static pybuf_buffer view(void *buf, pybuf_ssize_t itemsize, const char *format, int ndim,
                          pybuf_ssize_t *shape, pybuf_ssize_t *strides) {
     pybuf_buffer v;
@@ -290,6 +326,19 @@ int main(int argc, char **argv) {
             return 1;
         bench_npy_load("1MiB", npy, (size_t)1 << 20, zeros);
         bench_npy_load("1GiB", npy, big, zeros);
+        free(zeros);
+    }
+#endif
+#ifdef PYBUF_NPZ_COPY
+    {
+        size_t big = (size_t)1 << 30;
+        double *zeros = calloc(big / 8, 8);
+        char npz[4096];
+        if (zeros == NULL)
+            return 1;
+        snprintf(npz, sizeof npz, "%s/pybuf-bench-io-%d.npz", dir, (int)getpid());
+        bench_npz_load("1MiB", npz, (size_t)1 << 20, zeros);
+        bench_npz_load("1GiB", npz, big, zeros);
         free(zeros);
     }
 #endif

@@ -81,6 +81,39 @@ static void big_transpose(void) {
     free(b);
 }
 
+/* An .npz archive of `view` (2 x 3 doubles) written, listed and read back. */
+static void npz_round_trip(const pybuf_buffer *view) {
+    char path[64];
+    const char *names[1] = {"m"};
+    pybuf_npz *a = NULL;
+    pybuf_npz_member m;
+    pybuf_exporter *e = NULL;
+    pybuf_buffer back = {0};
+    snprintf(path, sizeof path, "/tmp/pybuf-teardown-%ld.npz", (long)getpid());
+    CHECK_FAILED(pybuf_npz_save(NULL, 1, names, view, 0), PYBUF_STATUS_NULL_POINTER);
+    CHECK_OK(pybuf_npz_save(path, 1, names, view, PYBUF_NPZ_DEFLATE));
+    CHECK_FAILED(pybuf_npz_open(NULL, &a), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_npz_open_fd(-1, &a), PYBUF_STATUS_IO);
+    CHECK_OK(pybuf_npz_open(path, &a));
+    if (a != NULL) {
+        CHECK_EQ(pybuf_npz_count(a), 1);
+        CHECK_OK(pybuf_npz_member_info(a, 0, &m));
+        CHECK(strcmp(m.name, "m.npy") == 0 && m.method == 8);
+        CHECK_EQ(pybuf_npz_find(a, "m"), 0);
+        CHECK_OK(pybuf_npz_load(a, 0, PYBUF_MAP_READONLY, &e));
+        CHECK_FAILED(pybuf_npz_load(a, 0, PYBUF_MAP_SHARED, &e), PYBUF_STATUS_INVALID_ARGUMENT);
+        pybuf_npz_close(a);
+    }
+    pybuf_npz_close(NULL);
+    if (e != NULL) {
+        CHECK_OK(pybuf_exporter_get_buffer(e, &back, PYBUF_RECORDS_RO));
+        CHECK_EQ(pybuf_equal(&back, view), 1);
+        pybuf_release(&back);
+        pybuf_exporter_free(e);
+    }
+    unlink(path);
+}
+
 /* Every exported function, on bad input and on good input. */
 static void exercise(void) {
     double mem[6] = {0, 1, 2, 3, 4, 5}, out6[6];
@@ -307,6 +340,7 @@ static void exercise(void) {
     /* A view described in place. */
     pybuf_buffer f = {0};
     CHECK_OK(pybuf_fill_view(&f, &desc, PYBUF_FULL_RO));
+    npz_round_trip(&f);
     pybuf_release(&f);
     CHECK_FAILED(pybuf_fill_view(&f, NULL, 0), PYBUF_STATUS_NULL_POINTER);
     CHECK_FAILED(pybuf_fill_info(NULL, NULL, mem, 8, 0, 0), PYBUF_STATUS_NULL_POINTER);

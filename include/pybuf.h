@@ -1850,10 +1850,15 @@ int64_t pybuf_io_done(const struct pybuf_io *io);
 int64_t pybuf_io_total(const struct pybuf_io *io);
 
 /**
- * Free a transfer (finished or not; the fd is not closed). NULL is ignored.
+ * Free a transfer (finished or not; the fd is not closed). NULL is ignored. A read
+ * transfer freed before it finished (after PYBUF_STATUS_WOULD_BLOCK, to cancel it) first
+ * stores the whole elements it has received: every element read whole from the fd is in
+ * the view, as after a failure. (Between steps, elements of a unit that goes through the
+ * staging buffer wait there: `pybuf_io_done` counts them.)
  *
  * # Safety
- * `io` is NULL or a live transfer, not used again.
+ * `io` is NULL or a live transfer, not used again; the view memory it was made with is
+ * still valid.
  */
 void pybuf_io_free(struct pybuf_io *io);
 
@@ -2319,6 +2324,191 @@ int pybuf_map_path(const char *path,
 int pybuf_exporter_sync(struct pybuf_exporter *e);
 
 /** @} */ /* end of pybuf_mapped_files */
+
+/* ================================================================================
+ * .npz archives
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_npz .npz archives
+ * NumPy's .npz archives (np.savez, np.savez_compressed): list the members, load one as an
+ * exporter (a stored member mapped in place, zero-copy; a deflated one, or a copy,
+ * inflated into aligned memory), and write an archive of views that np.load reads.
+ * See docs/files.md.
+ * @{
+ */
+
+/**
+ * `pybuf_npz_load` flag: an aligned copy of a stored member in memory the exporter
+ * owns, instead of a mapping of the archive (which puts the data wherever its offset in
+ * the archive falls).
+ */
+#define PYBUF_NPZ_COPY 4
+
+/**
+ * `pybuf_npz_save` flag: deflate every member (as `np.savez_compressed`); without it
+ * members are stored (as `np.savez`).
+ */
+#define PYBUF_NPZ_DEFLATE 1
+
+/**
+ * An open `.npz` archive: opaque. Created by `pybuf_npz_open` or `pybuf_npz_open_fd`,
+ * closed by `pybuf_npz_close`.
+ */
+typedef struct pybuf_npz pybuf_npz;
+
+/**
+ * One member of an archive (`pybuf_npz_member_info`).
+ *
+ * - `name`: the member's name in the archive ("a.npy"), NUL-terminated; it belongs to
+ *   the archive and is valid until `pybuf_npz_close`.
+ * - `method`: the ZIP compression method: 0 stored, 8 deflated; other methods are listed
+ *   but not loaded.
+ * - `encrypted`: 1 for an encrypted member (not loaded), else 0.
+ * - `size`: the member's size (its `.npy` file's); `compressed_size`: the size of its
+ *   data in the archive (equal for a stored member).
+ * - `data_offset`: where its data starts in the archive file (after its local header):
+ *   a stored member's `.npy` file lies at `[data_offset, data_offset + size)`.
+ * - `crc32`: the CRC-32 the archive records for it.
+ */
+typedef struct pybuf_npz_member {
+    const char *name;
+    int method;
+    int encrypted;
+    int64_t size;
+    int64_t compressed_size;
+    int64_t data_offset;
+    uint32_t crc32;
+} pybuf_npz_member;
+
+/**
+ * Open the `.npz` archive (a ZIP archive, as `np.savez` and `np.savez_compressed` write)
+ * at `path`, read-only, and read its directory: every member's local header is read and
+ * its data checked to lie within the file. ZIP64 archives are read as any other. A
+ * damaged or truncated archive is PYBUF_STATUS_INVALID_FILE, an OS error
+ * PYBUF_STATUS_IO. The archive keeps one file descriptor open until `pybuf_npz_close`.
+ *
+ * On success `*out` is the archive and 0 is returned; on failure `*out` is untouched and
+ * no fd stays open.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string; `out` is NULL or points to a writable
+ * `pybuf_npz *`. Thread-safe.
+ */
+int pybuf_npz_open(const char *path, struct pybuf_npz **out);
+
+/**
+ * `pybuf_npz_open` for the archive open as `fd` (a regular file open for reading), which
+ * is duplicated: the caller keeps `fd` and may close it at once.
+ *
+ * # Safety
+ * `out` is NULL or points to a writable `pybuf_npz *`. Thread-safe.
+ */
+int pybuf_npz_open_fd(int fd, struct pybuf_npz **out);
+
+/**
+ * The number of members of `a`, or -1 with an error if `a` is NULL.
+ *
+ * # Safety
+ * `a` is NULL or a live handle from `pybuf_npz_open` or `pybuf_npz_open_fd`.
+ * Thread-safe.
+ */
+pybuf_ssize_t pybuf_npz_count(const struct pybuf_npz *a);
+
+/**
+ * Describe member `index` (0 to `pybuf_npz_count(a) - 1`) in `*out`.
+ *
+ * # Safety
+ * `a` is NULL or a live handle from `pybuf_npz_open` or `pybuf_npz_open_fd`; `out` is
+ * NULL or points to a writable `pybuf_npz_member`. Thread-safe.
+ */
+int pybuf_npz_member_info(const struct pybuf_npz *a,
+                          pybuf_ssize_t index,
+                          struct pybuf_npz_member *out);
+
+/**
+ * The index of the member named `name`, or `name` followed by ".npy" (so that the keys
+ * of `np.savez(f, x=...)` are found as "x"); -1 with PYBUF_STATUS_INDEX_OUT_OF_RANGE if
+ * there is none.
+ *
+ * # Safety
+ * `a` is NULL or a live handle from `pybuf_npz_open` or `pybuf_npz_open_fd`; `name` is
+ * NULL or a NUL-terminated string. Thread-safe.
+ */
+pybuf_ssize_t pybuf_npz_find(const struct pybuf_npz *a, const char *name);
+
+/**
+ * Load member `index`'s array (its `.npy` file) as an exporter: the views have the
+ * header's shape, C or Fortran strides, and the format of its `descr`.
+ *
+ * `flags`: PYBUF_MAP_READONLY (0: read-only views) or PYBUF_MAP_PRIVATE (writable,
+ * copy-on-write: the archive never changes), optionally with PYBUF_NPZ_COPY.
+ * PYBUF_MAP_SHARED is refused (PYBUF_STATUS_INVALID_ARGUMENT): writes would leave the
+ * member's CRC-32 wrong and `np.load` would refuse the archive.
+ *
+ * - A **stored** member is mapped where its data lies in the archive file, zero-copy: the
+ *   load reads its `.npy` header and nothing else, whatever the array's size. Its data's
+ *   address is wherever the member's offset puts it: `np.savez` aligns nothing, so it is
+ *   often not a multiple of the item size (archives from `pybuf_npz_save` align stored
+ *   data to 64 bytes). Its CRC-32 is not checked (that would read every byte).
+ * - A **deflated** member, or any member with PYBUF_NPZ_COPY, is read (inflated) into
+ *   64-byte-aligned memory that the exporter owns, and its CRC-32 checked.
+ *
+ * The exporter does not need the archive: `pybuf_npz_close` may come first. A damaged
+ * member (a bad `.npy` header, sizes that disagree with it, a CRC or deflate error, data
+ * past the end of the file) is PYBUF_STATUS_INVALID_FILE; a compression method other
+ * than stored or deflated, or an encrypted member, PYBUF_STATUS_UNSUPPORTED_FORMAT.
+ *
+ * On success `*out` is a new exporter handle and 0 is returned; on failure `*out` is
+ * untouched and nothing stays mapped or allocated.
+ *
+ * # Safety
+ * `a` is NULL or a live handle from `pybuf_npz_open` or `pybuf_npz_open_fd`; `out` is
+ * NULL or points to a writable `pybuf_exporter *`. Thread-safe.
+ */
+int pybuf_npz_load(const struct pybuf_npz *a,
+                   pybuf_ssize_t index,
+                   int flags,
+                   struct pybuf_exporter **out);
+
+/**
+ * Close an archive opened by `pybuf_npz_open` or `pybuf_npz_open_fd` (its fd, its
+ * names). Exporters loaded from it stay valid. NULL is a no-op.
+ *
+ * # Safety
+ * `a` is NULL or a live handle, closed once and not used afterwards. Not concurrently
+ * with other calls on the same archive.
+ */
+void pybuf_npz_close(struct pybuf_npz *a);
+
+/**
+ * Write an `.npz` archive at `path` of `count` views, member
+ * `names[i]` + ".npy" holding `views[i]` as `pybuf_npy_save` writes it (the header and
+ * element order of `np.save`). `flags`: 0 stores the members (as `np.savez`, with each
+ * member's data 64-byte aligned in the file, so that `pybuf_npz_load` maps aligned
+ * arrays), PYBUF_NPZ_DEFLATE deflates them (as `np.savez_compressed`). Members over
+ * 4 GiB are written as ZIP64. `np.load(path)[names[i]]` reads the array back.
+ *
+ * Any view works (strided, transposed, negative strides, suboffsets, any format that
+ * has a `.npy` descr); the elements are streamed into the archive (gathered through a
+ * staging buffer of at most 1 MiB when a view is not contiguous), never copied whole.
+ * Names must be non-empty and distinct. The archive is written to a new file next to
+ * `path` and renamed over it when complete: an existing file at `path` is replaced, never
+ * truncated in place (exporters mapping its members keep reading the old file), and on
+ * failure `path` is as it was and no partial file remains.
+ *
+ * # Safety
+ * `path` is NULL or a NUL-terminated string; `names` and `views` are NULL (with `count`
+ * 0) or arrays of `count` entries: NUL-terminated strings, and valid views whose elements
+ * are readable. Thread-safe.
+ */
+int pybuf_npz_save(const char *path,
+                   pybuf_ssize_t count,
+                   const char *const *names,
+                   const struct pybuf_buffer *views,
+                   int flags);
+
+/** @} */ /* end of pybuf_npz */
 
 /* ================================================================================
  * Version

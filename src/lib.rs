@@ -30,6 +30,7 @@ pub mod io;
 pub mod layout;
 pub mod map;
 pub mod npy;
+pub mod npz;
 pub mod view;
 
 mod work;

@@ -159,6 +159,7 @@ const FILES: &[&str] = &[
     "test_layout.c",
     "test_map.c",
     "test_npy.c",
+    "test_npz.c",
     "test_out_of_memory.c",
     "test_size_from_format.c",
     "test_strides.c",
@@ -208,6 +209,7 @@ c_tests! {
     test_map => "test_map.c",
     test_io => "test_io.c",
     test_npy => "test_npy.c",
+    test_npz => "test_npz.c",
 }
 
 #[test]

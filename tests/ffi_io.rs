@@ -1612,3 +1612,37 @@ fn refusals_move_nothing() {
         assert_eq!(pybuf_last_errno(), 0);
     });
 }
+
+/// A read transfer abandoned after would-block (freed to cancel it) stores the whole
+/// elements it took from the fd first: what the fd gave is in the view, not lost in the
+/// staging buffer.
+#[test]
+fn freeing_a_read_after_would_block_stores_what_arrived() {
+    fd_checked(|| {
+        // A 4 x 4 transpose of doubles (staged: 8-byte runs), 64 of its 128 bytes sent.
+        let mut a = Array::c(&[4, 4], 8, Some("d"));
+        a.strides = vec![8, 32];
+        let before = a.data.clone();
+        let incoming: Vec<u8> = (0..68u8).map(|b| b ^ 0xA5).collect();
+        let (r, w) = pipe();
+        set_nonblocking(r.as_raw_fd());
+        put(w.as_raw_fd(), &incoming);
+        let v = a.view();
+        let mut io = null_mut();
+        // SAFETY: a valid view of `a`, alive until the transfer is freed; io is writable.
+        assert_eq!(unsafe { pybuf_io_new(r.as_raw_fd(), &v, b'C' as c_char, PYBUF_IO_READ, -1, &mut io) }, 0);
+        // SAFETY: a live transfer.
+        expect_status(unsafe { pybuf_io_step(io) }, Status::WouldBlock);
+        // SAFETY: a live transfer.
+        assert_eq!(unsafe { pybuf_io_done(io) }, 68);
+        // SAFETY: a live transfer, freed once; the view's memory is still valid.
+        unsafe { pybuf_io_free(io) };
+        // Elements 0..8 in C order of the transpose: (i, j) at byte 8 * i + 32 * j.
+        for k in 0..16usize {
+            let (i, j) = (k / 4, k % 4);
+            let at = 8 * i + 32 * j;
+            let want = if k < 8 { &incoming[8 * k..8 * k + 8] } else { &before[at..at + 8] };
+            assert_eq!(&a.data[at..at + 8], want, "element {k} ({i}, {j})");
+        }
+    });
+}

@@ -195,6 +195,19 @@ const GROUPS: &[Group] = &[
         ],
     },
     Group {
+        id: "pybuf_npz",
+        title: ".npz archives",
+        banner: "NumPy's .npz archives (np.savez, np.savez_compressed): list the members, load one as an\n\
+                 exporter (a stored member mapped in place, zero-copy; a deflated one, or a copy,\n\
+                 inflated into aligned memory), and write an archive of views that np.load reads.\n\
+                 See docs/files.md.",
+        items: &[
+            "PYBUF_NPZ_COPY", "PYBUF_NPZ_DEFLATE", "pybuf_npz", "pybuf_npz_member", "pybuf_npz_open",
+            "pybuf_npz_open_fd", "pybuf_npz_count", "pybuf_npz_member_info", "pybuf_npz_find",
+            "pybuf_npz_load", "pybuf_npz_close", "pybuf_npz_save",
+        ],
+    },
+    Group {
         id: "pybuf_version",
         title: "Version",
         banner: "The version of the header (compile time) and of the library (run time).",

@@ -65,14 +65,17 @@ cdef extern from "pybuf.h" nogil:
         PYBUF_VALIDATE_LAYOUT
         PYBUF_VALIDATE_FORMAT
         PYBUF_VALIDATE_MEMORY
+        # File descriptors, .npy files, mapped files and .npz archives.
         PYBUF_IO_WRITE
         PYBUF_IO_READ
-        PYBUF_MAP_READONLY
-        PYBUF_MAP_SHARED
-        PYBUF_MAP_PRIVATE
         PYBUF_NPY_READONLY
         PYBUF_NPY_WRITABLE
         PYBUF_NPY_PRIVATE
+        PYBUF_MAP_READONLY
+        PYBUF_MAP_SHARED
+        PYBUF_MAP_PRIVATE
+        PYBUF_NPZ_COPY
+        PYBUF_NPZ_DEFLATE
 
     # -- enums ----------------------------------------------------------------------------
 
@@ -125,6 +128,8 @@ cdef extern from "pybuf.h" nogil:
     ctypedef struct pybuf_io:
         pass
     ctypedef struct pybuf_iter:
+        pass
+    ctypedef struct pybuf_npz:
         pass
 
     ctypedef ptrdiff_t pybuf_ssize_t
@@ -345,3 +350,23 @@ cdef extern from "pybuf.h" nogil:
     int pybuf_npy_load_fd(int fd, int flags, pybuf_exporter **out)
     int pybuf_npy_read(const char *path, const pybuf_buffer *view)
     int pybuf_npy_read_fd(int fd, const pybuf_buffer *view)
+    # -- .npz archives --------------------------------------------------------------------
+
+    ctypedef struct pybuf_npz_member:
+        const char *name
+        int method
+        int encrypted
+        int64_t size
+        int64_t compressed_size
+        int64_t data_offset
+        uint32_t crc32
+
+    int pybuf_npz_open(const char *path, pybuf_npz **out)
+    int pybuf_npz_open_fd(int fd, pybuf_npz **out)
+    pybuf_ssize_t pybuf_npz_count(const pybuf_npz *a)
+    int pybuf_npz_member_info(const pybuf_npz *a, pybuf_ssize_t index, pybuf_npz_member *out)
+    pybuf_ssize_t pybuf_npz_find(const pybuf_npz *a, const char *name)
+    int pybuf_npz_load(const pybuf_npz *a, pybuf_ssize_t index, int flags, pybuf_exporter **out)
+    void pybuf_npz_close(pybuf_npz *a)
+    int pybuf_npz_save(const char *path, pybuf_ssize_t count, const char *const *names,
+                       const pybuf_buffer *views, int flags)

@@ -98,6 +98,14 @@ cdef int (*f_npy_load)(const char *, int, pybuf_exporter **) noexcept nogil
 cdef int (*f_npy_load_fd)(int, int, pybuf_exporter **) noexcept nogil
 cdef int (*f_npy_read)(const char *, const pybuf_buffer *) noexcept nogil
 cdef int (*f_npy_read_fd)(int, const pybuf_buffer *) noexcept nogil
+cdef int (*f_npz_open)(const char *, pybuf_npz **) noexcept nogil
+cdef int (*f_npz_open_fd)(int, pybuf_npz **) noexcept nogil
+cdef pybuf_ssize_t (*f_npz_count)(const pybuf_npz *) noexcept nogil
+cdef int (*f_npz_member_info)(const pybuf_npz *, pybuf_ssize_t, pybuf_npz_member *) noexcept nogil
+cdef pybuf_ssize_t (*f_npz_find)(const pybuf_npz *, const char *) noexcept nogil
+cdef int (*f_npz_load)(const pybuf_npz *, pybuf_ssize_t, int, pybuf_exporter **) noexcept nogil
+cdef void (*f_npz_close)(pybuf_npz *) noexcept nogil
+cdef int (*f_npz_save)(const char *, pybuf_ssize_t, const char *const *, const pybuf_buffer *, int) noexcept nogil
 
 f_is_contiguous = pybuf_is_contiguous
 f_get_pointer = pybuf_get_pointer
@@ -182,6 +190,14 @@ f_npy_load = pybuf_npy_load
 f_npy_load_fd = pybuf_npy_load_fd
 f_npy_read = pybuf_npy_read
 f_npy_read_fd = pybuf_npy_read_fd
+f_npz_open = pybuf_npz_open
+f_npz_open_fd = pybuf_npz_open_fd
+f_npz_count = pybuf_npz_count
+f_npz_member_info = pybuf_npz_member_info
+f_npz_find = pybuf_npz_find
+f_npz_load = pybuf_npz_load
+f_npz_close = pybuf_npz_close
+f_npz_save = pybuf_npz_save
 
 
 # -- every field of every struct, through a pointer of the type pybuf.pxd gives it -------
@@ -265,6 +281,15 @@ cdef char *run_code = run.code
 cdef char *run_mode = &run.mode
 cdef pybuf_byte_order *run_byte_order = &run.byte_order
 
+cdef pybuf_npz_member npzm
+cdef const char **npzm_name = &npzm.name
+cdef int *npzm_method = &npzm.method
+cdef int *npzm_encrypted = &npzm.encrypted
+cdef int64_t *npzm_size = &npzm.size
+cdef int64_t *npzm_compressed_size = &npzm.compressed_size
+cdef int64_t *npzm_data_offset = &npzm.data_offset
+cdef uint32_t *npzm_crc32 = &npzm.crc32
+
 cdef pybuf_value val
 cdef int *val_kind = &val.kind
 cdef int *val_b = &val.b
@@ -340,6 +365,8 @@ FUNCTIONS = [
     "pybuf_map_fd", "pybuf_map_path", "pybuf_exporter_sync",
     "pybuf_npy_save", "pybuf_npy_write_fd", "pybuf_npy_load", "pybuf_npy_load_fd",
     "pybuf_npy_read", "pybuf_npy_read_fd",
+    "pybuf_npz_open", "pybuf_npz_open_fd", "pybuf_npz_count", "pybuf_npz_member_info",
+    "pybuf_npz_find", "pybuf_npz_load", "pybuf_npz_close", "pybuf_npz_save",
 ]
 
 FIELDS = {
@@ -356,6 +383,8 @@ FIELDS = {
                           "code", "mode", "byte_order"],
     "pybuf_format_run": ["offset", "size", "count", "code", "mode", "byte_order"],
     "pybuf_value": ["kind", "b", "i", "u", "real", "imag", "bytes", "size"],
+    "pybuf_npz_member": ["name", "method", "encrypted", "size", "compressed_size", "data_offset",
+                         "crc32"],
 }
 
 SIZES = {
@@ -368,6 +397,7 @@ SIZES = {
     "pybuf_format_leaf": sizeof(pybuf_format_leaf),
     "pybuf_format_run": sizeof(pybuf_format_run),
     "pybuf_value": sizeof(pybuf_value),
+    "pybuf_npz_member": sizeof(pybuf_npz_member),
     "pybuf_ssize_t": sizeof(pybuf_ssize_t),
     "code": sizeof(fld.code),
     "DLPackVersion": sizeof(DLPackVersion),
@@ -416,12 +446,14 @@ CONSTANTS = {
     "PYBUF_VALIDATE_MEMORY": PYBUF_VALIDATE_MEMORY,
     "PYBUF_IO_WRITE": PYBUF_IO_WRITE,
     "PYBUF_IO_READ": PYBUF_IO_READ,
-    "PYBUF_MAP_READONLY": PYBUF_MAP_READONLY,
-    "PYBUF_MAP_SHARED": PYBUF_MAP_SHARED,
-    "PYBUF_MAP_PRIVATE": PYBUF_MAP_PRIVATE,
     "PYBUF_NPY_READONLY": PYBUF_NPY_READONLY,
     "PYBUF_NPY_WRITABLE": PYBUF_NPY_WRITABLE,
     "PYBUF_NPY_PRIVATE": PYBUF_NPY_PRIVATE,
+    "PYBUF_MAP_READONLY": PYBUF_MAP_READONLY,
+    "PYBUF_MAP_SHARED": PYBUF_MAP_SHARED,
+    "PYBUF_MAP_PRIVATE": PYBUF_MAP_PRIVATE,
+    "PYBUF_NPZ_COPY": PYBUF_NPZ_COPY,
+    "PYBUF_NPZ_DEFLATE": PYBUF_NPZ_DEFLATE,
     "PYBUF_BYTE_ORDER_LITTLE": PYBUF_BYTE_ORDER_LITTLE,
     "PYBUF_BYTE_ORDER_BIG": PYBUF_BYTE_ORDER_BIG,
     "PYBUF_STATUS_OK": PYBUF_STATUS_OK,
@@ -457,7 +489,8 @@ CONSTANTS = {
     "PYBUF_STATUS_INVALID_FILE": PYBUF_STATUS_INVALID_FILE,
 }
 
-TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_io", "pybuf_ssize_t",
+TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_io", "pybuf_npz",
+         "pybuf_ssize_t",
          "pybuf_owner_fn", "pybuf_byte_order", "pybuf_status"] + list(FIELDS)
 
 # DLPack's constants as pybuf.h defines them (bindings/python/tests/test_dlpack.py).

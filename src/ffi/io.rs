@@ -235,16 +235,23 @@ pub unsafe extern "C" fn pybuf_io_total(io: *const pybuf_io) -> i64 {
     })
 }
 
-/// Free a transfer (finished or not; the fd is not closed). NULL is ignored.
+/// Free a transfer (finished or not; the fd is not closed). NULL is ignored. A read
+/// transfer freed before it finished (after PYBUF_STATUS_WOULD_BLOCK, to cancel it) first
+/// stores the whole elements it has received: every element read whole from the fd is in
+/// the view, as after a failure. (Between steps, elements of a unit that goes through the
+/// staging buffer wait there: `pybuf_io_done` counts them.)
 ///
 /// # Safety
-/// `io` is NULL or a live transfer, not used again.
+/// `io` is NULL or a live transfer, not used again; the view memory it was made with is
+/// still valid.
 #[no_mangle]
 pub unsafe extern "C" fn pybuf_io_free(io: *mut pybuf_io) {
     let _ = super::status(|| {
         if !io.is_null() {
             // SAFETY: a live transfer from Box::into_raw in pybuf_io_new, freed once.
-            drop(unsafe { Box::from_raw(io) });
+            let mut io = unsafe { Box::from_raw(io) };
+            // SAFETY: the view's memory is valid by the C contract.
+            unsafe { io.transfer.store_received() }?;
         }
         Ok(())
     });

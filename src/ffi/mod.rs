@@ -12,6 +12,7 @@ pub mod interop;
 pub mod io;
 pub mod map;
 pub mod npy;
+pub mod npz;
 pub mod version;
 pub mod view;
 

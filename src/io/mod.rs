@@ -195,13 +195,27 @@ impl Transfer {
     /// # Safety
     /// As for [`Transfer::step`].
     unsafe fn settle(&mut self, r: Result<()>) -> Result<()> {
-        let failed = r.as_ref().is_err_and(|e| e.status() != crate::Status::WouldBlock);
-        if failed && self.direction == Direction::Read && !self.plan.direct() {
+        if r.as_ref().is_err_and(|e| e.status() != crate::Status::WouldBlock) {
+            // SAFETY: forwarded.
+            unsafe { self.store_received()? };
+        }
+        r
+    }
+
+    /// Store the whole elements of a partly received unit of a staged read (they wait in
+    /// the staging buffer until the unit is complete). Nothing to do for a write, a direct
+    /// read, or at a unit boundary. A transfer abandoned after would-block calls this so
+    /// that every whole element read from the fd reaches the view.
+    ///
+    /// # Safety
+    /// As for [`Transfer::step`].
+    pub unsafe fn store_received(&mut self) -> Result<()> {
+        if self.direction == Direction::Read && !self.plan.direct() {
             let received = self.cursor.in_unit.min(self.stage.len());
             // SAFETY: forwarded; the stage holds the unit's `in_unit` received bytes.
             unsafe { self.cursor.scatter(&self.plan, &self.stage, received)? };
         }
-        r
+        Ok(())
     }
 
     /// Handle a call that moved nothing: wait, or report would-block.

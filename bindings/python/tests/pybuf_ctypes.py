@@ -138,10 +138,13 @@ PYBUF_MAP_PRIVATE = 2
 # pybuf_io_new directions.
 PYBUF_IO_WRITE = 0
 PYBUF_IO_READ = 1
+PYBUF_NPZ_COPY = 4
+PYBUF_NPZ_DEFLATE = 1
 
 # C types the header spells with their own names (test_api.py looks them up here).
 int64_t = ctypes.c_int64
 uint64_t = ctypes.c_uint64
+uint32_t = ctypes.c_uint32
 double = ctypes.c_double
 
 
@@ -164,6 +167,22 @@ class pybuf_iter(ctypes.Structure):
 
 class pybuf_io(ctypes.Structure):
     pass
+
+
+class pybuf_npz(ctypes.Structure):
+    pass
+
+
+class pybuf_npz_member(ctypes.Structure):
+    _fields_ = [
+        ("name", c_char_p),
+        ("method", c_int),
+        ("encrypted", c_int),
+        ("size", ctypes.c_int64),
+        ("compressed_size", ctypes.c_int64),
+        ("data_offset", ctypes.c_int64),
+        ("crc32", ctypes.c_uint32),
+    ]
 
 
 _SSIZE_P = POINTER(pybuf_ssize_t)
@@ -416,6 +435,15 @@ FUNCTIONS = {
     "pybuf_npy_load_fd": (c_int, [c_int, c_int, POINTER(_EXP_P)]),
     "pybuf_npy_read": (c_int, [c_char_p, _BUF_P]),
     "pybuf_npy_read_fd": (c_int, [c_int, _BUF_P]),
+    # .npz archives
+    "pybuf_npz_open": (c_int, [c_char_p, POINTER(POINTER(pybuf_npz))]),
+    "pybuf_npz_open_fd": (c_int, [c_int, POINTER(POINTER(pybuf_npz))]),
+    "pybuf_npz_count": (pybuf_ssize_t, [POINTER(pybuf_npz)]),
+    "pybuf_npz_member_info": (c_int, [POINTER(pybuf_npz), pybuf_ssize_t, POINTER(pybuf_npz_member)]),
+    "pybuf_npz_find": (pybuf_ssize_t, [POINTER(pybuf_npz), c_char_p]),
+    "pybuf_npz_load": (c_int, [POINTER(pybuf_npz), pybuf_ssize_t, c_int, POINTER(_EXP_P)]),
+    "pybuf_npz_close": (None, [POINTER(pybuf_npz)]),
+    "pybuf_npz_save": (c_int, [c_char_p, pybuf_ssize_t, POINTER(c_char_p), _BUF_P, c_int]),
 }
 
 # Structs declared here, by their header name (test_api.py checks their fields).
@@ -429,6 +457,7 @@ STRUCTS = {
     "pybuf_format_leaf": pybuf_format_leaf,
     "pybuf_format_run": pybuf_format_run,
     "pybuf_value": pybuf_value,
+    "pybuf_npz_member": pybuf_npz_member,
 }
 
 

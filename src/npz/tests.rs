@@ -1,0 +1,475 @@
+//! Archives: round trips through `save` and `Archive`, mapped and copied members, damaged
+//! archives.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::abi::*;
+use crate::copy::Side;
+use crate::error::Status;
+use crate::export::block;
+use crate::layout::Geometry;
+
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(tag: &str) -> TempFile {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("pybuf-npz-{}-{}-{tag}.npz", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        TempFile(std::env::temp_dir().join(name))
+    }
+    fn mapped(&self) -> usize {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().filter(|l| l.ends_with(self.0.to_str().unwrap())).count()
+    }
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == self.0))
+            .count()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The bytes of `side` in C order (the reference: the copy engine).
+fn c_bytes(side: Side<'_>) -> Vec<u8> {
+    let mut out = vec![0u8; side.geom.len as usize];
+    // SAFETY: `out` holds len bytes; the sides in these tests are valid views of live memory.
+    unsafe { crate::copy::to_contiguous(out.as_mut_ptr(), side, Order::C) }.unwrap();
+    out
+}
+
+/// A boxed view of `e` (a view is released at the address it was filled at).
+fn view_of(e: &Arc<Exporter>, flags: i32) -> Result<Box<pybuf_buffer>> {
+    let mut v = Box::new(pybuf_buffer::zeroed());
+    e.export(&mut v, flags)?;
+    Ok(v)
+}
+
+/// The C-order bytes of a loaded view.
+fn view_bytes(v: &pybuf_buffer) -> Vec<u8> {
+    let mut implied = [0isize; 1];
+    // SAFETY: a view pybuf filled.
+    let view = unsafe { crate::ffi::view(v, &mut implied) }.unwrap();
+    c_bytes(Side { ptr: view.buf, geom: view.geom })
+}
+
+fn shape_of(v: &pybuf_buffer) -> Vec<isize> {
+    // SAFETY: a view with ndim shape entries (or none for 0-d).
+    (0..v.ndim as usize).map(|k| unsafe { *v.shape.add(k) }).collect()
+}
+
+fn format_of(v: &pybuf_buffer) -> String {
+    // SAFETY: a view filled with PYBUF_FORMAT.
+    unsafe { std::ffi::CStr::from_ptr(v.format) }.to_str().unwrap().to_owned()
+}
+
+/// Four arrays: a C-contiguous 3x4 of doubles, its transpose (F-contiguous), every second
+/// column of a 6x8 of int32 (neither), a 0-d int16; and a 2-MiB uint8 array seen with
+/// stride 2 (gathered in blocks), an empty one.
+struct Arrays {
+    d: Vec<f64>,
+    i: Vec<i32>,
+    s: [i16; 1],
+    big: Vec<u8>,
+}
+
+fn arrays() -> Arrays {
+    Arrays {
+        d: (0..12).map(|k| k as f64 * 1.5).collect(),
+        i: (0..48).map(|k| k * 7 - 100).collect(),
+        s: [-12345],
+        big: (0..(4 << 20)).map(|k: u32| (k.wrapping_mul(2654435761) >> 24) as u8).collect(),
+    }
+}
+
+const SHAPE_34: [isize; 2] = [3, 4];
+const SHAPE_43: [isize; 2] = [4, 3];
+const STRIDES_T: [isize; 2] = [8, 32];
+const SHAPE_64: [isize; 2] = [6, 4];
+const STRIDES_COLS: [isize; 2] = [32, 8];
+const SHAPE_BIG: [isize; 2] = [1024, 1024];
+const STRIDES_BIG: [isize; 2] = [4096, 2];
+const SHAPE_EMPTY: [isize; 2] = [0, 5];
+
+fn entries(a: &mut Arrays) -> Vec<Entry<'_>> {
+    let g = |len, itemsize, shape: &'static [isize], strides: Option<&'static [isize]>| Geometry {
+        len,
+        itemsize,
+        shape,
+        strides,
+        suboffsets: None,
+    };
+    let d = a.d.as_mut_ptr().cast::<u8>();
+    vec![
+        Entry { name: "c", side: Side { ptr: d, geom: g(96, 8, &SHAPE_34, None) }, format: b"<d" },
+        Entry { name: "t", side: Side { ptr: d, geom: g(96, 8, &SHAPE_43, Some(&STRIDES_T)) }, format: b"<d" },
+        Entry {
+            name: "cols",
+            side: Side { ptr: a.i.as_mut_ptr().cast(), geom: g(96, 4, &SHAPE_64, Some(&STRIDES_COLS)) },
+            format: b"<i",
+        },
+        Entry { name: "zero_d", side: Side { ptr: a.s.as_mut_ptr().cast(), geom: g(2, 2, &[], None) }, format: b"<h" },
+        Entry {
+            name: "big",
+            side: Side { ptr: a.big.as_mut_ptr(), geom: g(1 << 20, 1, &SHAPE_BIG, Some(&STRIDES_BIG)) },
+            format: b"B",
+        },
+        Entry { name: "empty", side: Side { ptr: d, geom: g(0, 8, &SHAPE_EMPTY, None) }, format: b"<d" },
+    ]
+}
+
+#[test]
+fn archives_are_shared_between_threads() {
+    fn sync_and_send<T: Sync + Send>() {}
+    sync_and_send::<Archive>();
+    // Four threads loading every member of one archive at once, mapped and inflated.
+    let mut a = arrays();
+    let f = TempFile::new("threads");
+    let es = entries(&mut a);
+    // SAFETY: views of live arrays.
+    unsafe { save(&f.0, &es[..4], true) }.unwrap();
+    let g = TempFile::new("threads-stored");
+    // SAFETY: as above.
+    unsafe { save(&g.0, &es[..4], false) }.unwrap();
+    let expected: Vec<Vec<u8>> = es[..4].iter().map(|e| c_bytes(e.side)).collect();
+    let archives = [Archive::open(&f.0).unwrap(), Archive::open(&g.0).unwrap()];
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (archives, expected) = (&archives, &expected);
+            s.spawn(move || {
+                for round in 0..20 {
+                    let ar = &archives[(t + round) % 2];
+                    for (k, want) in expected.iter().enumerate() {
+                        let e = ar.load(k, Mode::ReadOnly, round % 3 == 0).unwrap();
+                        let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
+                        assert_eq!(&view_bytes(&v), want);
+                        block::release(&mut v).unwrap();
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn round_trips_stored_and_deflated() {
+    let mut a = arrays();
+    for deflate in [false, true] {
+        let f = TempFile::new(if deflate { "deflated" } else { "stored" });
+        let es = entries(&mut a);
+        // SAFETY: the entries are views of live arrays.
+        unsafe { save(&f.0, &es, deflate) }.unwrap();
+        let ar = Archive::open(&f.0).unwrap();
+        let names: Vec<&str> = ar.members().iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["c.npy", "t.npy", "cols.npy", "zero_d.npy", "big.npy", "empty.npy"]);
+        for (k, e) in es.iter().enumerate() {
+            let m = &ar.members()[k];
+            assert_eq!(m.method, if deflate { Method::Deflated } else { Method::Stored });
+            assert_eq!(ar.find(e.name), Some(k));
+            assert_eq!(ar.find(&m.name), Some(k));
+            for copy in [false, true] {
+                let ex = ar.load(k, Mode::ReadOnly, copy).unwrap();
+                let mut v = view_of(&ex, PYBUF_FULL_RO).unwrap();
+                assert_eq!(shape_of(&v), e.side.geom.shape, "{}", e.name);
+                assert_eq!(view_bytes(&v), c_bytes(e.side), "{} deflate {deflate} copy {copy}", e.name);
+                assert_eq!(format_of(&v).trim_start_matches('<'), std::str::from_utf8(e.format).unwrap().trim_start_matches('<'));
+                // Owned copies are 64-byte aligned; so are mapped members that save wrote.
+                if v.len > 0 {
+                    assert!((v.buf as usize).is_multiple_of(64), "{} at {:p}", e.name, v.buf);
+                }
+                assert_eq!(view_of(&ex, PYBUF_WRITABLE).unwrap_err().status(), Status::ReadOnly);
+                block::release(&mut v).unwrap();
+            }
+        }
+        // The transpose is saved in Fortran order: its view has F strides.
+        let ex = ar.load(1, Mode::ReadOnly, false).unwrap();
+        let mut v = view_of(&ex, PYBUF_F_CONTIGUOUS).unwrap();
+        block::release(&mut v).unwrap();
+        drop(ex);
+        assert_eq!(ar.find("nothing"), None);
+        assert_eq!(ar.load(6, Mode::ReadOnly, false).unwrap_err().status(), Status::IndexOutOfRange);
+        drop(ar);
+        assert_eq!((f.open_fds(), f.mapped()), (0, 0));
+    }
+}
+
+#[test]
+fn mapped_members_outlive_the_archive_and_private_writes_stay() {
+    let mut a = arrays();
+    let f = TempFile::new("private");
+    let es = entries(&mut a);
+    // SAFETY: views of live arrays.
+    unsafe { save(&f.0, &es[..1], false) }.unwrap();
+    let before = std::fs::read(&f.0).unwrap();
+    let ar = Archive::open(&f.0).unwrap();
+    let e = ar.load(0, Mode::Private, false).unwrap();
+    let err = ar.load(0, Mode::Shared, false).unwrap_err();
+    assert_eq!(err.status(), Status::InvalidArgument);
+    assert!(err.message().contains("CRC-32"), "{}", err.message());
+    drop(ar);
+    assert_eq!(f.open_fds(), 0, "the archive's fd is closed; the mapping stays");
+    assert_eq!(f.mapped(), 1);
+    let mut v = view_of(&e, PYBUF_FULL).unwrap();
+    // SAFETY: element 0 of a writable view of doubles.
+    unsafe { (v.buf as *mut f64).write(-1.0) };
+    assert_eq!(std::fs::read(&f.0).unwrap(), before);
+    // Saving over the archive replaces the file: the mapping keeps the old one.
+    // SAFETY: views of live arrays.
+    unsafe { save(&f.0, &es[1..2], false) }.unwrap();
+    // SAFETY: elements 0 and 1 of the view.
+    assert_eq!(unsafe { ((v.buf as *const f64).read(), (v.buf as *const f64).add(1).read()) }, (-1.0, 1.5));
+    assert_eq!(Archive::open(&f.0).unwrap().members()[0].name, "t.npy");
+    block::release(&mut v).unwrap();
+    drop(e);
+    assert_eq!(f.mapped(), 0);
+}
+
+/// Write `f` with the zip crate: `members` as (name, bytes, deflated).
+fn zip_of(f: &TempFile, members: &[(&str, &[u8], bool)], zip64: bool) {
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&f.0).unwrap());
+    for (name, bytes, deflated) in members {
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(if *deflated { CompressionMethod::Deflated } else { CompressionMethod::Stored })
+            .large_file(zip64);
+        z.start_file(*name, o).unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+fn npy_of(values: &[f64]) -> Vec<u8> {
+    let mut out = header::write(b"<d", 8, &[values.len() as isize], false).unwrap();
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+#[test]
+fn zip64_archives_and_foreign_members() {
+    let f = TempFile::new("zip64");
+    let npy = npy_of(&[1.0, 2.0, 3.0]);
+    zip_of(&f, &[("a.npy", &npy, false), ("b.npy", &npy, true), ("notes.txt", b"hello", false)], true);
+    let ar = Archive::open(&f.0).unwrap();
+    assert_eq!(ar.members().len(), 3);
+    for k in 0..2 {
+        let e = ar.load(k, Mode::ReadOnly, false).unwrap();
+        let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
+        assert_eq!(view_bytes(&v), npy[npy.len() - 24..]);
+        block::release(&mut v).unwrap();
+    }
+    // Not an .npy file: a clear refusal naming the member.
+    let e = ar.load(2, Mode::ReadOnly, false).unwrap_err();
+    assert_eq!(e.status(), Status::InvalidFile);
+    assert!(e.message().contains("notes.txt"), "{}", e.message());
+    let mut text = String::new();
+    ar.with_reader(2, |r| r.read_to_string(&mut text).map_err(|e| io_error(e, "x"))).unwrap();
+    assert_eq!(text, "hello");
+}
+
+#[test]
+fn damaged_archives_are_refused_without_leaks() {
+    let f = TempFile::new("whole");
+    let npy = npy_of(&(0..40).map(f64::from).collect::<Vec<_>>());
+    zip_of(&f, &[("a.npy", &npy, false), ("b.npy", &npy, true)], false);
+    let whole = std::fs::read(&f.0).unwrap();
+    let g = TempFile::new("damaged");
+    let mut refused = 0;
+    // Every truncation point: the archive is refused, or (a cut inside nothing that
+    // matters cannot exist: the directory is at the end) each member fails cleanly.
+    for cut in 0..whole.len() {
+        std::fs::write(&g.0, &whole[..cut]).unwrap();
+        match Archive::open(&g.0) {
+            Err(e) => {
+                assert!(matches!(e.status(), Status::InvalidFile | Status::Io), "cut {cut}: {e:?}");
+                refused += 1;
+            }
+            Ok(ar) => {
+                for k in 0..ar.members().len() {
+                    if let Ok(e) = ar.load(k, Mode::ReadOnly, false) {
+                        let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
+                        assert_eq!(view_bytes(&v), npy[npy.len() - 320..], "cut {cut}");
+                        block::release(&mut v).unwrap();
+                    }
+                }
+            }
+        }
+        assert_eq!((g.open_fds(), g.mapped()), (0, 0), "cut {cut}");
+    }
+    assert!(refused > whole.len() / 2, "{refused} of {} truncations refused", whole.len());
+    // Every byte flipped in turn: never a panic, a crash or a leak; a flipped byte in the
+    // deflated data is a CRC or deflate error.
+    for at in 0..whole.len() {
+        let mut bad = whole.clone();
+        bad[at] ^= 0x5A;
+        std::fs::write(&g.0, &bad).unwrap();
+        if let Ok(ar) = Archive::open(&g.0) {
+            for k in 0..ar.members().len() {
+                for copy in [false, true] {
+                    match ar.load(k, Mode::ReadOnly, copy) {
+                        Ok(e) => {
+                            let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
+                            let _ = view_bytes(&v);
+                            block::release(&mut v).unwrap();
+                        }
+                        Err(e) => assert!(
+                            matches!(e.status(), Status::InvalidFile | Status::UnsupportedFormat | Status::Io
+                                | Status::UnsupportedVersion | Status::InvalidFormat | Status::Unrepresentable),
+                            "byte {at}: {e:?}"
+                        ),
+                    }
+                }
+            }
+        }
+        assert_eq!((g.open_fds(), g.mapped()), (0, 0), "byte {at}");
+    }
+    // A flipped byte in the deflated member's data: refused by its CRC-32 (or inflate).
+    let ar = Archive::open(&f.0).unwrap();
+    let b = &ar.members()[1];
+    let mut bad = whole.clone();
+    bad[(b.data_start + b.compressed_size / 2) as usize] ^= 1;
+    std::fs::write(&g.0, &bad).unwrap();
+    let e = Archive::open(&g.0).unwrap().load(1, Mode::ReadOnly, false).unwrap_err();
+    assert_eq!(e.status(), Status::InvalidFile, "{e:?}");
+    // A stored member whose .npy header promises more data than the member holds.
+    let long = header::write(b"<d", 8, &[41], false).unwrap();
+    let mut short = long.clone();
+    short.extend_from_slice(&npy[npy.len() - 320..]);
+    zip_of(&g, &[("s.npy", &short, false)], false);
+    let e = Archive::open(&g.0).unwrap().load(0, Mode::ReadOnly, false).unwrap_err();
+    assert_eq!(e.status(), Status::InvalidFile);
+    assert!(e.message().contains("promises"), "{}", e.message());
+    // A header shorter than the longest prefix (found by fuzzing: the reader must not
+    // take data bytes for header bytes).
+    let tiny = b"\x93NUMPY\x01\x00\x01\x00{abcdefgh";
+    zip_of(&g, &[("s.npy", tiny, false), ("d.npy", tiny, true)], false);
+    let ar = Archive::open(&g.0).unwrap();
+    for k in 0..2 {
+        for copy in [false, true] {
+            assert_eq!(ar.load(k, Mode::ReadOnly, copy).unwrap_err().status(), Status::InvalidFile);
+        }
+    }
+    // Not a ZIP at all.
+    std::fs::write(&g.0, b"PK\x03\x04 this is not an archive").unwrap();
+    assert_eq!(Archive::open(&g.0).unwrap_err().status(), Status::InvalidFile);
+    assert_eq!(Archive::open(&g.0.with_extension("missing")).unwrap_err().status(), Status::Io);
+}
+
+#[test]
+fn names_and_views_are_checked_before_writing() {
+    let mut a = arrays();
+    let f = TempFile::new("names");
+    let mut es = entries(&mut a);
+    es[1].name = "c";
+    // SAFETY: views of live arrays.
+    let e = unsafe { save(&f.0, &es, false) }.unwrap_err();
+    assert_eq!(e.status(), Status::InvalidArgument);
+    assert!(!f.0.exists());
+    es[1].name = "";
+    // SAFETY: as above.
+    assert_eq!(unsafe { save(&f.0, &es, true) }.unwrap_err().status(), Status::InvalidArgument);
+    es[1].name = "t";
+    es[0].format = b"O";
+    // SAFETY: as above.
+    assert!(unsafe { save(&f.0, &es, false) }.is_err());
+    assert!(!f.0.exists(), "nothing is left at the path");
+    let dir = f.0.parent().unwrap();
+    let stem = f.0.file_name().unwrap().to_str().unwrap();
+    let left = std::fs::read_dir(dir).unwrap().flatten().filter(|e| e.file_name().to_str().unwrap().starts_with(stem)).count();
+    assert_eq!(left, 0, "no temporary file remains");
+}
+
+/// A file written with holes: runs of zero bytes are skipped by seeking (the file stays
+/// sparse), everything else is written. `Seek` is passed through.
+struct Sparse {
+    file: std::fs::File,
+    end: u64,
+}
+
+impl Write for Sparse {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::io::Seek;
+        if buf.iter().all(|&b| b == 0) {
+            self.file.seek(std::io::SeekFrom::Current(buf.len() as i64))?;
+        } else {
+            self.file.write_all(buf)?;
+        }
+        let pos = self.file.stream_position()?;
+        self.end = self.end.max(pos);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        // A trailing hole still counts in the file's size.
+        if self.file.metadata()?.len() < self.end {
+            self.file.set_len(self.end)?;
+        }
+        self.file.flush()
+    }
+}
+
+impl std::io::Seek for Sparse {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+/// A member over 4 GiB (ZIP64 sizes and offsets): written by `write_archive` from a
+/// broadcast view (stride 0: every element the same zero) into a sparse file, listed with
+/// its true size, and mapped in O(1).
+#[test]
+fn members_over_4_gib() {
+    let f = TempFile::new("zip64-big");
+    let n: isize = (1 << 29) + 16; // 4 GiB + 128 bytes of float64
+    let zero = [0.0f64; 1];
+    let shape = [n];
+    let strides = [0isize];
+    let small = [1.5f64, 2.5];
+    let small_shape = [2isize];
+    let entries = [
+        Entry {
+            name: "big",
+            side: Side {
+                ptr: zero.as_ptr() as *mut u8,
+                geom: Geometry { len: n * 8, itemsize: 8, shape: &shape, strides: Some(&strides), suboffsets: None },
+            },
+            format: b"<d",
+        },
+        Entry {
+            name: "after",
+            side: Side {
+                ptr: small.as_ptr() as *mut u8,
+                geom: Geometry { len: 16, itemsize: 8, shape: &small_shape, strides: None, suboffsets: None },
+            },
+            format: b"<d",
+        },
+    ];
+    let out = Sparse { file: std::fs::File::create(&f.0).unwrap(), end: 0 };
+    // SAFETY: a broadcast view of one live double, and a view of two.
+    unsafe { write_archive(out, &entries, false) }.unwrap();
+    let ar = Archive::open(&f.0).unwrap();
+    let big = &ar.members()[0];
+    assert_eq!(big.size, n as u64 * 8 + 128);
+    assert!(big.size > u32::MAX as u64);
+    let after = &ar.members()[1];
+    assert!(after.data_start > u32::MAX as u64, "the second member starts past 4 GiB");
+    let e = ar.load(0, Mode::ReadOnly, false).unwrap();
+    let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
+    assert_eq!(shape_of(&v), [n]);
+    assert_eq!(v.len, n * 8);
+    // SAFETY: the last element of the mapped array.
+    assert_eq!(unsafe { (v.buf as *const f64).offset(n - 1).read_unaligned() }, 0.0);
+    block::release(&mut v).unwrap();
+    let e = ar.load(1, Mode::ReadOnly, true).unwrap();
+    let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
+    assert_eq!(view_bytes(&v), [1.5f64.to_ne_bytes(), 2.5f64.to_ne_bytes()].concat());
+    block::release(&mut v).unwrap();
+}
