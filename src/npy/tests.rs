@@ -217,7 +217,7 @@ fn damaged_headers_are_refused() {
 fn every_truncation_and_every_corrupted_byte_is_handled() {
     // Under Miri: one header (a struct), every 13th byte, one replacement.
     let headers: Vec<&[u8]> = if cfg!(miri) { vec![NUMPY_HEADERS[4].4] } else { NUMPY_HEADERS.iter().map(|c| c.4).collect() };
-    let values: &[u8] = if cfg!(miri) { &[b'('] } else { &[0, b'\'', b'(', b',', b'9', b'-', 0xff, b'{', b']'] };
+    let values: &[u8] = if cfg!(miri) { b"(" } else { &[0, b'\'', b'(', b',', b'9', b'-', 0xff, b'{', b']'] };
     let step = if cfg!(miri) { 13 } else { 1 };
     for good in headers {
         for n in (0..good.len()).step_by(step) {
