@@ -90,7 +90,7 @@ fn the_growth_padding_and_alignment() {
     assert_eq!(text(&f).trim_end(), "{'descr': '<f8', 'fortran_order': True, 'shape': (1, 123456), }");
     // A header whose text exactly fills 64 bytes still gets a whole line of padding
     // (NumPy's `padlen` is never 0): every written header is a multiple of 64 bytes.
-    for n in 0..200 {
+    for n in 0..if cfg!(miri) { 20 } else { 200 } {
         let h = write(b"<d", 0, &[n * 7919, n], n % 2 == 0).unwrap();
         assert_eq!(h.len() % 64, 0);
         assert_eq!(parse(&h).unwrap().shape, [n * 7919, n]);
@@ -215,17 +215,18 @@ fn damaged_headers_are_refused() {
 
 #[test]
 fn every_truncation_and_every_corrupted_byte_is_handled() {
-    // Under Miri: two headers (a scalar, a struct) and a few replacement bytes.
-    let headers: Vec<&[u8]> = if cfg!(miri) { vec![NUMPY_HEADERS[0].4, NUMPY_HEADERS[4].4] } else { NUMPY_HEADERS.iter().map(|c| c.4).collect() };
-    let values: &[u8] = if cfg!(miri) { &[0, b'(', 0xff] } else { &[0, b'\'', b'(', b',', b'9', b'-', 0xff, b'{', b']'] };
+    // Under Miri: one header (a struct), every 13th byte, one replacement.
+    let headers: Vec<&[u8]> = if cfg!(miri) { vec![NUMPY_HEADERS[4].4] } else { NUMPY_HEADERS.iter().map(|c| c.4).collect() };
+    let values: &[u8] = if cfg!(miri) { b"(" } else { &[0, b'\'', b'(', b',', b'9', b'-', 0xff, b'{', b']'] };
+    let step = if cfg!(miri) { 13 } else { 1 };
     for good in headers {
-        for n in 0..good.len() {
+        for n in (0..good.len()).step_by(step) {
             let e = parse(&good[..n]).unwrap_err();
             assert!(matches!(e.status(), Status::InvalidFile), "{n}: {e}");
         }
         // Any single byte changed: parsed or refused with a status, never a panic; a
         // parsed header round-trips through the writer.
-        for k in 0..good.len() {
+        for k in (0..good.len()).step_by(step) {
             for &v in values {
                 let mut b = good.to_vec();
                 b[k] = v;
