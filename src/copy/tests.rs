@@ -454,7 +454,7 @@ fn far_transposes_match_reference() {
         let (ni, nj) = if cfg!(miri) { (5, 9) } else { (13, 300) };
         let e = itemsize as isize;
         // Source rows (along j) `gap` bytes apart: nj * gap > 1 MiB without miri.
-        let gap = if cfg!(miri) { 64 } else { (4 << 10) + 8 * e as usize };
+        let gap = if cfg!(miri) { ni * itemsize + 8 } else { (4 << 10) + 8 * e as usize };
         let far = pattern(&mut rng, nj * gap);
         let near = pattern(&mut rng, ni * nj * itemsize);
         // Gather: far source, contiguous destination rows of nj items.
