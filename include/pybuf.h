@@ -1721,8 +1721,8 @@ int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
  * 'F' column-major, 'A' as the view lies if it is contiguous, else row-major): the bytes
  * `pybuf_to_contiguous` would produce, written without materialising them. Contiguous
  * runs of 512 bytes or more go to `writev` as iovecs; shorter runs are gathered through a
- * 1 MiB staging buffer (for 8 MiB or more, two of them, filled by a second thread while
- * this one writes; at most 2 MiB extra memory whatever the view's size). Sockets are written with `MSG_NOSIGNAL` (a closed peer is `EPIPE`, not
+ * 1 MiB staging buffer (for 8 MiB or more, three of them, filled by a second thread while
+ * this one writes; at most 3 MiB extra memory whatever the view's size). Sockets are written with `MSG_NOSIGNAL` (a closed peer is `EPIPE`, not
  * `SIGPIPE`); a pipe whose reader is gone raises `SIGPIPE` as `write(2)` does, unless the
  * process ignores it.
  *

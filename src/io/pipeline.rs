@@ -1,10 +1,10 @@
 //! Overlapping the copy engine with the kernel. A large staged transfer on a blocking
 //! endpoint runs on two threads: while this thread writes one unit, a second one gathers
-//! the next into the other of two staging buffers (a read: while this thread reads one
-//! unit, the second scatters the one before). On a machine with a core to spare, a
+//! the next ones into other staging buffers (a read: while this thread reads one unit, the
+//! second scatters the ones before). On a machine with a core to spare, a
 //! transposed or strided transfer then costs about what the kernel's copy costs.
 //!
-//! Peak extra memory: two staging buffers. When the second buffer or the thread cannot be
+//! Peak extra memory: [`BUFFERS`] staging buffers. When they or the thread cannot be
 //! had (no memory, a process at its thread limit, a call during process exit), the
 //! transfer runs serially, as a non-blocking one always does.
 
@@ -13,6 +13,10 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use super::stream::{Cursor, Plan};
 use super::{again, os_error, Direction, Endpoint, Moved, Transfer};
 use crate::error::{Error, Result};
+
+/// Staging buffers in flight between the two threads (each [`super::STAGE`] bytes): a
+/// third absorbs the jitter of either side.
+const BUFFERS: usize = 3;
 
 /// Transfers with less than this left run serially: a thread costs tens of microseconds.
 pub(super) const MIN_BYTES: u64 = 8 << 20;
@@ -42,7 +46,10 @@ impl Transfer {
     /// As for [`Transfer::step`].
     pub(super) unsafe fn pipelined(&mut self, ep: &mut dyn Endpoint) -> Option<Result<()>> {
         let need = self.plan.stage_len();
-        let second = crate::alloc::try_vec(need, 0u8, "a second staging buffer").ok()?;
+        let mut more = Vec::with_capacity(BUFFERS - 1);
+        for _ in 1..BUFFERS {
+            more.push(crate::alloc::try_vec(need, 0u8, "another staging buffer").ok()?);
+        }
         let first = if self.stage.len() >= need {
             std::mem::take(&mut self.stage)
         } else {
@@ -52,8 +59,8 @@ impl Transfer {
         let plan: &Plan = plan;
         let outcome = std::thread::scope(|scope| {
             if *direction == Direction::Write {
-                let (to_worker, work) = sync_channel::<Vec<u8>>(2);
-                let (to_main, filled) = sync_channel::<Filled>(1);
+                let (to_worker, work) = sync_channel::<Vec<u8>>(BUFFERS);
+                let (to_main, filled) = sync_channel::<Filled>(BUFFERS);
                 let start = cursor.clone();
                 let worker = std::thread::Builder::new()
                     .name("pybuf-io-gather".into())
@@ -62,13 +69,14 @@ impl Transfer {
                 if worker.is_err() {
                     return Err(first);
                 }
-                let _ = to_worker.send(first);
-                let _ = to_worker.send(second);
+                for buf in std::iter::once(first).chain(more) {
+                    let _ = to_worker.send(buf);
+                }
                 // SAFETY: forwarded.
                 Ok(unsafe { write_units(plan, cursor, ep, filled, to_worker, stage, staged) })
             } else {
-                let (to_worker, work) = sync_channel::<Received>(2);
-                let (to_main, free) = sync_channel::<Vec<u8>>(2);
+                let (to_worker, work) = sync_channel::<Received>(BUFFERS);
+                let (to_main, free) = sync_channel::<Vec<u8>>(BUFFERS);
                 let worker = std::thread::Builder::new()
                     .name("pybuf-io-scatter".into())
                     // SAFETY: forwarded; the worker scatters units this thread is done with.
@@ -77,7 +85,7 @@ impl Transfer {
                     return Err(first);
                 }
                 // SAFETY: forwarded.
-                Ok(unsafe { read_units(plan, cursor, ep, free, to_worker, stage, vec![first, second]) })
+                Ok(unsafe { read_units(plan, cursor, ep, free, to_worker, stage, [vec![first], more].concat()) })
             }
             // Leaving the scope joins the worker; every channel end this thread held was
             // moved into the functions above and is dropped by now, so the worker ends.
@@ -169,7 +177,7 @@ unsafe fn scatter_behind(plan: &Plan, work: Receiver<Received>, to_main: SyncSen
         let _ = unsafe { at.scatter(plan, &buf, len) };
         // The main thread may have finished or failed: the units already handed over are
         // stored all the same (the channel drains before it reports its end), and a
-        // buffer sent back is never waited for (two buffers, room for two).
+        // buffer sent back is never waited for (the channel has room for every buffer).
         let _ = to_main.send(buf);
     }
 }
