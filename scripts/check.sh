@@ -196,7 +196,7 @@ step_sanitize() {
     ASAN_OPTIONS=allocator_may_return_null=1 \
     RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR=target/asan \
         cargo +nightly test --target "$TRIPLE" --lib --test ffi_view --test ffi_format --test ffi_export \
-        --test ffi_acceptance --test ffi_custom_model --test ffi_teardown --test ffi_dlpack_hold \
+        --test ffi_acceptance --test ffi_custom_model --test ffi_teardown --test ffi_dlpack_hold --test ffi_io \
         --test small_copy_no_alloc 2>&1 | tee "$log" | grep -E "^test result|FAILED|ERROR|panicked"
     [ "${PIPESTATUS[0]}" -eq 0 ] || fail "Rust tests under ASan"
     echo "== C tests under gcc -fsanitize=address,undefined"
