@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* The open fds of this process (the entries of /proc/self/fd, less the directory's own). */
-static int count_fds(void) {
+static inline int count_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
     struct dirent *e;
@@ -22,7 +22,7 @@ static int count_fds(void) {
 }
 
 /* The lines of /proc/self/maps that map `file`. */
-static int count_maps(const char *file) {
+static inline int count_maps(const char *file) {
     FILE *f = fopen("/proc/self/maps", "r");
     char line[4096];
     int n = 0;
