@@ -171,9 +171,11 @@ static void bench_npy_save(const char *name, const char *path, const pybuf_buffe
     printf("pybuf_npy_save:%s %.6f %lld %lld\n", name, b.seconds, (long long)v->len, b.peak);
 }
 
-/* pybuf_npy_load of a .npy file of `bytes` bytes of data (float64 zeros), best of many:
- * the load alone (open, header, mapping, exporter), its free outside the timing. */
-static void bench_npy_load(const char *name, const char *path, size_t bytes, const double *zeros) {
+/* A file of `bytes` bytes of float64 zeros written by `save`, then loaded by `load` (the
+ * exporter's free outside the timing), best of 200; one line "LABEL:NAME SECONDS BYTES -1". */
+static void bench_load(const char *label, const char *name, const char *path, size_t bytes,
+                       const double *zeros, int (*save)(const char *, const pybuf_buffer *),
+                       int (*load)(const char *, pybuf_exporter **)) {
     pybuf_ssize_t n = (pybuf_ssize_t)(bytes / 8);
     pybuf_buffer v;
     memset(&v, 0, sizeof v);
@@ -183,13 +185,13 @@ static void bench_npy_load(const char *name, const char *path, size_t bytes, con
     v.ndim = 1;
     v.shape = &n;
     v.len = (pybuf_ssize_t)bytes;
-    if (pybuf_npy_save(path, &v) != 0)
-        die("npy_save for load");
+    if (save(path, &v) != 0)
+        die(label);
     double best = 1e9;
     for (int r = 0; r < 200; r++) {
         pybuf_exporter *e = NULL;
         double t0 = now();
-        if (pybuf_npy_load(path, PYBUF_NPY_READONLY, &e) != 0)
+        if (load(path, &e) != 0)
             die(name);
         double t = now() - t0;
         pybuf_exporter_free(e);
@@ -197,42 +199,28 @@ static void bench_npy_load(const char *name, const char *path, size_t bytes, con
             best = t;
     }
     unlink(path);
-    printf("pybuf_npy_load:%s %.9f %lld -1\n", name, best, (long long)bytes);
+    printf("%s:%s %.9f %lld -1\n", label, name, best, (long long)bytes);
 }
+
+/* The load alone: open, header, mapping, exporter. */
+static int npy_load(const char *path, pybuf_exporter **e) { return pybuf_npy_load(path, PYBUF_NPY_READONLY, e); }
 #endif
 
 #ifdef PYBUF_NPZ_COPY
-/* An .npz archive with one stored member of `bytes` bytes (float64 zeros), written by
- * pybuf_npz_save; best of many of pybuf_npz_open + pybuf_npz_load (the member mapped in
- * place) + pybuf_npz_close, the exporter's free outside the timing. */
-static void bench_npz_load(const char *name, const char *path, size_t bytes, const double *zeros) {
-    pybuf_ssize_t n = (pybuf_ssize_t)(bytes / 8);
-    pybuf_buffer v;
+/* An archive with one stored member "a", written by pybuf_npz_save. */
+static int npz_save_one(const char *path, const pybuf_buffer *v) {
     const char *key = "a";
-    memset(&v, 0, sizeof v);
-    v.buf = (void *)zeros;
-    v.itemsize = 8;
-    v.format = "d";
-    v.ndim = 1;
-    v.shape = &n;
-    v.len = (pybuf_ssize_t)bytes;
-    if (pybuf_npz_save(path, 1, &key, &v, 0) != 0)
-        die("npz_save for load");
-    double best = 1e9;
-    for (int r = 0; r < 200; r++) {
-        pybuf_npz *z = NULL;
-        pybuf_exporter *e = NULL;
-        double t0 = now();
-        if (pybuf_npz_open(path, &z) != 0 || pybuf_npz_load(z, 0, PYBUF_MAP_READONLY, &e) != 0)
-            die(name);
-        pybuf_npz_close(z);
-        double t = now() - t0;
-        pybuf_exporter_free(e);
-        if (t < best)
-            best = t;
-    }
-    unlink(path);
-    printf("pybuf_npz_load:%s %.9f %lld -1\n", name, best, (long long)bytes);
+    return pybuf_npz_save(path, 1, &key, v, 0);
+}
+
+/* pybuf_npz_open + pybuf_npz_load (the member mapped in place) + pybuf_npz_close. */
+static int npz_load(const char *path, pybuf_exporter **e) {
+    pybuf_npz *z = NULL;
+    int rc = pybuf_npz_open(path, &z);
+    if (rc == 0)
+        rc = pybuf_npz_load(z, 0, PYBUF_MAP_READONLY, e);
+    pybuf_npz_close(z);
+    return rc;
 }
 #endif
 
@@ -321,8 +309,8 @@ int main(int argc, char **argv) {
         double *zeros = calloc(big / 8, 8);
         if (zeros == NULL)
             return 1;
-        bench_npy_load("1MiB", npy, (size_t)1 << 20, zeros);
-        bench_npy_load("1GiB", npy, big, zeros);
+        bench_load("pybuf_npy_load", "1MiB", npy, (size_t)1 << 20, zeros, pybuf_npy_save, npy_load);
+        bench_load("pybuf_npy_load", "1GiB", npy, big, zeros, pybuf_npy_save, npy_load);
         free(zeros);
     }
 #endif
@@ -334,8 +322,8 @@ int main(int argc, char **argv) {
         if (zeros == NULL)
             return 1;
         snprintf(npz, sizeof npz, "%s/pybuf-bench-io-%d.npz", dir, (int)getpid());
-        bench_npz_load("1MiB", npz, (size_t)1 << 20, zeros);
-        bench_npz_load("1GiB", npz, big, zeros);
+        bench_load("pybuf_npz_load", "1MiB", npz, (size_t)1 << 20, zeros, npz_save_one, npz_load);
+        bench_load("pybuf_npz_load", "1GiB", npz, big, zeros, npz_save_one, npz_load);
         free(zeros);
     }
 #endif
