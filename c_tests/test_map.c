@@ -16,6 +16,17 @@
 #include "check.h"
 #include "leaks.h"
 
+/* Element k of doubles at p, which a mapping at a file offset need not align. */
+static double get_double(const void *p, int k) {
+    double x;
+    memcpy(&x, (const char *)p + 8 * k, sizeof x);
+    return x;
+}
+
+static void put_double(void *p, int k, double x) {
+    memcpy((char *)p + 8 * k, &x, sizeof x);
+}
+
 static char path[64];
 
 /* The test file: PAD bytes of 0xEE, then N doubles 0.5, 1.5, ... */
@@ -69,9 +80,15 @@ static void read_only_at_an_unaligned_offset(void) {
     CHECK_EQ(count_maps(path), 1);
     CHECK_STATUS(pybuf_exporter_get_buffer(e, &v, PYBUF_RECORDS_RO), PYBUF_STATUS_OK);
     CHECK_EQ(v.readonly, 1);
-    CHECK(((double *)v.buf)[0] == N - 2 + 0.5 && ((double *)v.buf)[1] == N - 1 + 0.5);
-    pybuf_ssize_t at[2] = {N / 2 - 1, 1};
-    CHECK(*(double *)pybuf_get_pointer(&v, at) == 1.5);
+    {
+        /* The data is not 8-byte aligned here (PAD bytes into the file): read by memcpy. */
+        double x[2], y;
+        pybuf_ssize_t at[2] = {N / 2 - 1, 1};
+        memcpy(x, v.buf, sizeof x);
+        CHECK(x[0] == N - 2 + 0.5 && x[1] == N - 1 + 0.5);
+        memcpy(&y, pybuf_get_pointer(&v, at), sizeof y);
+        CHECK(y == 1.5);
+    }
     CHECK_STATUS(pybuf_exporter_get_buffer(e, &w, PYBUF_RECORDS), PYBUF_STATUS_READ_ONLY);
     CHECK_MSG("PYBUF_WRITABLE");
     CHECK_STATUS(pybuf_exporter_sync(e), PYBUF_STATUS_OK); /* nothing to flush */
@@ -89,10 +106,10 @@ static void shared_writes_reach_the_file(void) {
     pybuf_buffer v;
     CHECK_STATUS(pybuf_map_path(path, PAD, &d, PYBUF_MAP_SHARED, &e), PYBUF_STATUS_OK);
     CHECK_STATUS(pybuf_exporter_get_buffer(e, &v, PYBUF_CONTIG), PYBUF_STATUS_OK);
-    ((double *)v.buf)[7] = -2.5;
+    put_double(v.buf, 7, -2.5);
     CHECK_STATUS(pybuf_exporter_sync(e), PYBUF_STATUS_OK);
     CHECK(file_double(7) == -2.5);
-    ((double *)v.buf)[7] = 7.5;
+    put_double(v.buf, 7, 7.5);
     CHECK_STATUS(pybuf_exporter_sync(e), PYBUF_STATUS_OK);
     CHECK(file_double(7) == 7.5);
     pybuf_release(&v);
@@ -109,9 +126,9 @@ static void private_writes_stay_private(void) {
     CHECK_STATUS(pybuf_map_fd(fd, PAD, &d, PYBUF_MAP_PRIVATE, &e), PYBUF_STATUS_OK);
     CHECK_STATUS(pybuf_exporter_get_buffer(e, &v, PYBUF_FULL), PYBUF_STATUS_OK);
     CHECK_EQ(v.readonly, 0);
-    ((double *)v.buf)[3] = 99;
+    put_double(v.buf, 3, 99);
     CHECK_STATUS(pybuf_exporter_sync(e), PYBUF_STATUS_OK);
-    CHECK(((double *)v.buf)[3] == 99);
+    CHECK(get_double(v.buf, 3) == 99);
     CHECK(file_double(3) == 3.5);
     /* desc.readonly makes a private mapping's views read-only. */
     pybuf_exporter *r = NULL;
