@@ -510,6 +510,18 @@ fn read_through(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, incom
     }
 }
 
+/// Write `a` through `channel` (its bytes must be `want`), then read fresh bytes into it
+/// (its memory must then be `pybuf_from_contiguous`'s).
+#[allow(clippy::too_many_arguments)]
+fn round_trip(rng: &mut Rng, channel: Channel, a: &mut Array, order: u8, how: How, chunk: usize, want: &[u8], what: &str) {
+    let got = write_through(rng, channel, a, order, how, chunk);
+    assert!(got == want, "{what}: written bytes differ from pybuf_to_contiguous");
+    let incoming = random_bytes(rng, want.len());
+    let expected = after_from_contiguous(a, &incoming, order);
+    read_through(rng, channel, a, order, &incoming, how, chunk);
+    assert!(a.payload() == expected, "{what}: memory after the read differs from pybuf_from_contiguous");
+}
+
 /// Random views written and read through `channel`, blocking and not, in every order.
 fn random_round_trips(channel: Channel, seed: u64, n: usize) {
     let mut rng = Rng::new(seed);
@@ -619,12 +631,7 @@ fn large_views_cross_the_staging_buffer_and_iov_max() {
                 let what = format!("array {k} ({channel:?}, {how:?}): {}", describe(a, order));
                 let want = contiguous(a, order);
                 assert!(want.len() >= 5 << 19 || k == 4, "{what}: {} bytes", want.len());
-                let got = write_through(&mut rng, channel, a, order, how, 65536);
-                assert!(got == want, "{what}: written bytes differ from pybuf_to_contiguous");
-                let incoming = random_bytes(&mut rng, want.len());
-                let expected = after_from_contiguous(a, &incoming, order);
-                read_through(&mut rng, channel, a, order, &incoming, how, 65536);
-                assert!(a.payload() == expected, "{what}: memory after the read differs from pybuf_from_contiguous");
+                round_trip(&mut rng, channel, a, order, how, 65536, &want, &what);
             }
         }
     });
@@ -967,12 +974,7 @@ fn big_items_move_in_place() {
                 for (channel, how) in [(Channel::File, How::Call), (Channel::Pipe, How::Step), (Channel::Socket, How::OneStep)] {
                     let what = format!("array {k} ({channel:?}, {how:?}): {}", describe(a, order));
                     let want = contiguous(a, order);
-                    let got = write_through(&mut rng, channel, a, order, how, 3000);
-                    assert!(got == want, "{what}: written bytes differ from pybuf_to_contiguous");
-                    let incoming = random_bytes(&mut rng, want.len());
-                    let expected = after_from_contiguous(a, &incoming, order);
-                    read_through(&mut rng, channel, a, order, &incoming, how, 3000);
-                    assert!(a.payload() == expected, "{what}: memory after the read differs from pybuf_from_contiguous");
+                    round_trip(&mut rng, channel, a, order, how, 3000, &want, &what);
                 }
             }
         }
