@@ -108,7 +108,7 @@ def attach(name: str) -> shared_memory.SharedMemory:
 
 # -- the child ------------------------------------------------------------------------------
 
-def child(ctl_fd: int, sock_fd: int, pipe_fd: int, small_fd: int, data_fd: int) -> int:
+def child_main(ctl_fd: int, sock_fd: int, pipe_fd: int, small_fd: int, data_fd: int) -> int:
     ctl, pipe, small = Connection(ctl_fd), Connection(pipe_fd), Connection(small_fd)
     sock = socket.socket(fileno=sock_fd)
     rss = -1
@@ -224,7 +224,7 @@ def mib(n: int) -> str:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        return child(*map(int, sys.argv[2:]))
+        return child_main(*map(int, sys.argv[2:]))
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1M,64M,1G", help="array sizes, comma-separated (K, M, G)")
     ap.add_argument("--rounds", type=int, default=20, help="best of this many hand-overs")
