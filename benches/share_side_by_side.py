@@ -46,27 +46,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "build" / "cython"))
 
 import pybuf_example as ex  # noqa: E402  (built by `make cython`)
+from io_side_by_side import reset_peak, status_bytes  # noqa: E402  (this folder)
 
 METHODS = ["pybuf", "pipe", "pickle5", "shm"]
 TITLES = {"pybuf": "pybuf send/recv", "pipe": "Pipe.send (pickle)",
           "pickle5": "pickle 5 out-of-band", "shm": "shared_memory + copyto"}
 
 
-def status_bytes(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field):
-            return int(line.split()[1]) * 1024
-    return -1
-
-
-def reset_peak() -> int:
+def start_peak() -> int:
     """Reset VmHWM; the RSS it starts from (-1 if the kernel does not allow it)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return -1
-    return status_bytes("VmRSS:")
+    return status_bytes("VmRSS:") if reset_peak() else -1
 
 
 def peak_since(rss: int) -> int:
@@ -96,14 +85,11 @@ def widen_pipe(fd: int) -> None:
 
 
 def attach(name: str) -> shared_memory.SharedMemory:
-    """SharedMemory(name=...) without the resource_tracker: Python 3.11 registers even a
-    segment it only attaches to, and would unlink it when this process ends (and warn)."""
-    try:
-        return shared_memory.SharedMemory(name=name, track=False)
-    except TypeError:
-        shm = shared_memory.SharedMemory(name=name)
-        resource_tracker.unregister(shm._name, "shared_memory")
-        return shm
+    shm = shared_memory.SharedMemory(name=name)
+    # Python registers even a segment it only attaches to with the resource_tracker (3.13:
+    # unless track=False), which would unlink it when this process ends, and warn
+    resource_tracker.unregister(shm._name, "shared_memory")
+    return shm
 
 
 # -- the child ------------------------------------------------------------------------------
@@ -118,7 +104,7 @@ def child_main(ctl_fd: int, sock_fd: int, pipe_fd: int, small_fd: int, data_fd: 
             return 0
         if cmd == "reset_peak":
             gc.collect()
-            rss = reset_peak()
+            rss = start_peak()
             ctl.send(None)
             continue
         if cmd == "peak":
@@ -252,7 +238,7 @@ def main() -> int:
                     for method in METHODS:
                         gc.collect()
                         child.command("reset_peak")
-                        rss = reset_peak()
+                        rss = start_peak()
                         t = min(hand_over(child, method, v, dst, shm.name) for _ in range(rounds))
                         row[method] = (t, peak_since(rss), child.command("peak"))
                     results.append((nbytes, view_name, rounds, row))

@@ -178,7 +178,30 @@ cdef void _owner_done(void *user) noexcept with gil:
         owner.on_owner()
 
 
-cdef class Exporter:
+cdef class _Exports:
+    """A Python object whose buffer is a pybuf_exporter's (Exporter, DLPackView,
+    SharedArray): `__getbuffer__` and `__releasebuffer__` only delegate to pybuf, and the
+    exporter is freed with the object (its memory goes when its last view is gone too)."""
+    cdef pybuf_exporter *e
+
+    def __dealloc__(self):
+        pybuf_exporter_free(self.e)  # an owner callback runs here if no view is left
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        if pybuf_exporter_get_buffer(self.e, <pybuf_buffer *>view, flags) != 0:
+            raise PybufError(pybuf_last_status(), _last_error())
+        view.obj = self  # pybuf never touches view.obj: it is Cython's None until here
+
+    def __releasebuffer__(self, Py_buffer *view):
+        pybuf_release(<pybuf_buffer *>view)
+
+    @property
+    def exports(self):
+        """The number of live views (pybuf_exporter_exports)."""
+        return pybuf_exporter_exports(self.e)
+
+
+cdef class Exporter(_Exports):
     """Memory inside `base`, exported through a pybuf_exporter.
 
     Exporter(base, shape=None, strides=None, offset=0, format=None, itemsize=0,
@@ -193,7 +216,6 @@ cdef class Exporter:
     - on_owner: called (no arguments) when pybuf's owner callback runs, which is when this
       object and every view of it (numpy arrays, memoryviews) are gone.
     """
-    cdef pybuf_exporter *e
     cdef _Owner owner
 
     def __cinit__(self, base, shape=None, strides=None, Py_ssize_t offset=0, format=None,
@@ -207,22 +229,6 @@ cdef class Exporter:
         _check(pybuf_exporter_new(&d.desc, _owner_done, <void *>owner, &self.e))
         Py_INCREF(owner)  # lent to pybuf until _owner_done
         self.owner = owner
-
-    def __dealloc__(self):
-        pybuf_exporter_free(self.e)  # the owner callback runs here if no view is left
-
-    def __getbuffer__(self, Py_buffer *view, int flags):
-        if pybuf_exporter_get_buffer(self.e, <pybuf_buffer *>view, flags) != 0:
-            raise PybufError(pybuf_last_status(), _last_error())
-        view.obj = self  # pybuf never touches view.obj: it is Cython's None until here
-
-    def __releasebuffer__(self, Py_buffer *view):
-        pybuf_release(<pybuf_buffer *>view)
-
-    @property
-    def exports(self):
-        """The number of live views (pybuf_exporter_exports)."""
-        return pybuf_exporter_exports(self.e)
 
     @property
     def address(self):
@@ -386,33 +392,17 @@ cdef void _imported_done(void *user) noexcept with gil:
     Py_DECREF(imported)
 
 
-cdef class DLPackView:
+cdef class DLPackView(_Exports):
     """Another library's memory, taken from its `__dlpack__` through pybuf_from_dlpack:
     `from_dlpack(obj)` makes one. Its buffer (`numpy.asarray(v)`, `memoryview(v)`) is that
     memory, read-only if the tensor says so, and the tensor's deleter runs when this object
     and every view of it are gone."""
-    cdef pybuf_exporter *e
     cdef readonly str capsule
     cdef readonly size_t address
     cdef readonly bint readonly
     cdef readonly tuple shape
     cdef readonly tuple strides
     cdef readonly str format
-
-    def __dealloc__(self):
-        pybuf_exporter_free(self.e)
-
-    def __getbuffer__(self, Py_buffer *view, int flags):
-        if pybuf_exporter_get_buffer(self.e, <pybuf_buffer *>view, flags) != 0:
-            raise PybufError(pybuf_last_status(), _last_error())
-        view.obj = self
-
-    def __releasebuffer__(self, Py_buffer *view):
-        pybuf_release(<pybuf_buffer *>view)
-
-    @property
-    def exports(self):
-        return pybuf_exporter_exports(self.e)
 
 
 cdef DLPackView _view_of(_Imported imported, str capsule):
@@ -515,7 +505,7 @@ cdef int _fileno(sock) except -1:
     return sock if isinstance(sock, int) else sock.fileno()
 
 
-cdef class SharedArray:
+cdef class SharedArray(_Exports):
     """An exporter whose memory is a shared segment, as pybuf_share_* and pybuf_recv_view
     make them: its buffer (`numpy.asarray(s)`, `memoryview(s)`) is that memory, with no
     copy, so another process that has the segment sees every write.
@@ -531,7 +521,6 @@ cdef class SharedArray:
     `share_open(...)`, `share_copy(obj, ...)` and `recv_view(sock, ...)` return one too.
     The segment's fd and mapping go when this object and its last view are gone.
     """
-    cdef pybuf_exporter *e
     cdef readonly object name  # the segment's name as given, or None
 
     def __init__(self, shape, format="d", strides=None, Py_ssize_t offset=0,
@@ -544,28 +533,12 @@ cdef class SharedArray:
                                      &d.desc, PYBUF_SHARE_NPY if npy else 0, &self.e))
         self.name = name
 
-    def __dealloc__(self):
-        pybuf_exporter_free(self.e)  # the segment goes with the last view
-
-    def __getbuffer__(self, Py_buffer *view, int flags):
-        if pybuf_exporter_get_buffer(self.e, <pybuf_buffer *>view, flags) != 0:
-            raise PybufError(pybuf_last_status(), _last_error())
-        view.obj = self
-
-    def __releasebuffer__(self, Py_buffer *view):
-        pybuf_release(<pybuf_buffer *>view)
-
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         """As Exporter.__dlpack__: a DLPack capsule of the shared memory."""
         return _dlpack_capsule(self.e, stream, max_version, dl_device, copy)
 
     def __dlpack_device__(self):
         return (kDLCPU, 0)
-
-    @property
-    def exports(self):
-        """The number of live views (pybuf_exporter_exports)."""
-        return pybuf_exporter_exports(self.e)
 
     @property
     def fd(self):

@@ -510,6 +510,7 @@ def test_views_keep_the_segment(ex):
 def test_no_fd_or_mapping_left(ex):
     """Many hand-overs in one process (both ends here): nothing accumulates."""
     a_sock, b_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    gc.collect()
     before = (len(os.listdir("/proc/self/fd")), memfds())
     for i in range(50):
         s, a = shared(ex, "<f8", (6, 8), seed=i)
@@ -573,17 +574,13 @@ def shm_name():
 
 
 def attach(name: str) -> shared_memory.SharedMemory:
-    """SharedMemory(name=...) of a segment this process did not create with SharedMemory.
-
-    Python 3.11's SharedMemory registers even a segment it only attaches to with the
-    resource_tracker, which would unlink it at exit and warn of a "leaked shared_memory
-    object": unregister it (Python >= 3.13 has track=False for this)."""
-    try:
-        return shared_memory.SharedMemory(name=name, track=False)
-    except TypeError:
-        shm = shared_memory.SharedMemory(name=name)
-        resource_tracker.unregister(shm._name, "shared_memory")
-        return shm
+    """SharedMemory(name=...) of a segment this process did not create with SharedMemory."""
+    shm = shared_memory.SharedMemory(name=name)
+    # Python 3.11 registers even a segment it only attaches to with the resource_tracker
+    # (3.13: unless track=False), which would unlink it at exit and warn of a "leaked
+    # shared_memory object": pybuf owns it, so unregister it
+    resource_tracker.unregister(shm._name, "shared_memory")
+    return shm
 
 
 @pytest.mark.parametrize("slash", ["", "/"])
@@ -798,6 +795,8 @@ def test_hand_made_refusals(ex, python_memfd):
     unsealed = os.memfd_create("pybuf-test-unsealed")
     os.ftruncate(unsealed, 4096)
     read_only = os.open(f"/proc/self/fd/{python_memfd}", os.O_RDONLY)
+    gc.collect()  # no finalizer of an earlier test's object closes an fd in between
+    gc.disable()
     before = (sorted(os.listdir("/proc/self/fd")), memfds()[1])
     good = wire((4,), (8,), b"<d", 0, 8)
     cases = [
@@ -828,6 +827,7 @@ def test_hand_made_refusals(ex, python_memfd):
         socket.send_fds(a_sock, [wire((4,), (8,), b"<d", 0, 8, flags=1)], [read_only])
         assert not np.asarray(ex.recv_view(b_sock)).flags.writeable
     finally:
+        gc.enable()
         for fd in (r, w, unsealed, read_only):
             os.close(fd)
         a_sock.close()
