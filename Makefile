@@ -116,13 +116,13 @@ bench-io: venv lib
 	$(VPY) benches/io_side_by_side.py --exe $(BUILD)/io_bench $(if $(BENCH_DIR),--dir $(BENCH_DIR)) --rows $(or $(ROWS),4096) --cols $(or $(COLS),8192) --rounds $(or $(ROUNDS),5)
 
 # Hand-over to another process side by side (benches/share_side_by_side.py, one run): a
-# float64 array and its transpose, SIZES (default 1M,64M,1G), handed to a child process that
+# float64 array and its transpose, SIZES (default "1M 64M 1G"), handed to a child process that
 # acks with one byte: pybuf send_view/recv_view against multiprocessing's Pipe.send (pickle),
 # pickle protocol 5 with out-of-band buffers over a pipe, and shared_memory + np.copyto.
 # Best of ROUNDS (default 20; BIG_ROUNDS, default 3, at 1 GiB and more).
 .PHONY: bench-share
 bench-share: cython
-	$(VPY) benches/share_side_by_side.py --sizes $(or $(SIZES),1M,64M,1G) --rounds $(or $(ROUNDS),20) --big-rounds $(or $(BIG_ROUNDS),3)
+	$(VPY) benches/share_side_by_side.py --sizes "$(or $(SIZES),1M 64M 1G)" --rounds $(or $(ROUNDS),20) --big-rounds $(or $(BIG_ROUNDS),3)
 
 # Criterion benchmarks of the Rust-level kernels.
 bench-criterion:

@@ -59,7 +59,8 @@ def start_peak() -> int:
 
 
 def peak_since(rss: int) -> int:
-    return -1 if rss < 0 else status_bytes("VmHWM:") - rss
+    # the kernel's RSS counters lag by a few pages: a tiny negative difference is 0
+    return -1 if rss < 0 else max(0, status_bytes("VmHWM:") - rss)
 
 
 def write_all(fd: int, data: memoryview) -> None:
@@ -212,7 +213,7 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         return child_main(*map(int, sys.argv[2:]))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="1M,64M,1G", help="array sizes, comma-separated (K, M, G)")
+    ap.add_argument("--sizes", default="1M,64M,1G", help="array sizes (K, M, G), comma- or space-separated")
     ap.add_argument("--rounds", type=int, default=20, help="best of this many hand-overs")
     ap.add_argument("--big-rounds", type=int, default=3, help="rounds at 1 GiB and more")
     args = ap.parse_args()
@@ -220,7 +221,7 @@ def main() -> int:
     child = Child()
     results = []  # (size, view, method) -> (best seconds, parent peak, child peak)
     try:
-        for nbytes in map(parse_size, args.sizes.split(",")):
+        for nbytes in map(parse_size, args.sizes.replace(",", " ").split()):
             n = nbytes // 8
             rows = 1 << (int(math.log2(n)) // 2)
             shape = (rows, n // rows)
