@@ -18,7 +18,8 @@ byte; a hand-over is timed from the parent's first call to the acknowledgement's
   numpy view.
 
 All four hand over the same array (the pybuf segment's), so they read the same pages. Best
-of ROUNDS for every line (BIG_ROUNDS at 1 GiB and more); the machine is shared, so only the
+of ROUNDS for every line (BIG_ROUNDS at 1 GiB and more, but for pybuf, whose hand-over takes
+microseconds at every size); the machine is shared, so only the
 ratios within one run mean anything. Peak extra memory is VmHWM after resetting it
 (/proc/self/clear_refs) less the RSS before, in the parent and in the child.
 """
@@ -240,7 +241,9 @@ def main() -> int:
                         gc.collect()
                         child.command("reset_peak")
                         rss = start_peak()
-                        t = min(hand_over(child, method, v, dst, shm.name) for _ in range(rounds))
+                        # pybuf's hand-over costs microseconds: ROUNDS of it at every size
+                        n = args.rounds if method == "pybuf" else rounds
+                        t = min(hand_over(child, method, v, dst, shm.name) for _ in range(n))
                         row[method] = (t, peak_since(rss), child.command("peak"))
                     results.append((nbytes, view_name, rounds, row))
                     del dst
@@ -252,7 +255,7 @@ def main() -> int:
         child.close()
 
     print(f"# float64 arrays handed to a child process, ack of 1 byte; best of {args.rounds} "
-          f"({args.big_rounds} at 1 GiB+); Python {platform.python_version()}, numpy {np.__version__}, "
+          f"({args.big_rounds} at 1 GiB+, but for pybuf); Python {platform.python_version()}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs")
     print("# µs per hand-over; (×) = that way's time / pybuf's")
     print()
