@@ -385,6 +385,18 @@ typedef enum pybuf_status {
      * file shorter than its header promises): the message says what and where.
      */
     PYBUF_STATUS_INVALID_FILE = -30,
+    /**
+     * A message from another process is malformed or breaks the hand-over rules (a
+     * truncated message, no fd or more than one, a view outside its segment, an fd that is
+     * not a shared segment, a missing seal): every fd it carried is closed and nothing is
+     * mapped.
+     */
+    PYBUF_STATUS_INVALID_MESSAGE = -31,
+    /**
+     * The view's memory is not inside one pybuf shared segment of this process, so it
+     * cannot be handed to another process without a copy (`PYBUF_SEND_COPY` makes one).
+     */
+    PYBUF_STATUS_NOT_SHARED = -32,
 } pybuf_status;
 
 /**
@@ -2668,6 +2680,227 @@ int pybuf_npy_read(const char *path, const struct pybuf_buffer *view);
 int pybuf_npy_read_fd(int fd, const struct pybuf_buffer *view);
 
 /** @} */ /* end of pybuf_npy */
+
+/* ================================================================================
+ * Processes: shared memory and hand-over
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_share Processes: shared memory and hand-over
+ * Exporters whose memory is a shared segment (anonymous memfd, sealed against shrinking;
+ * or a POSIX shared-memory name, as Python's multiprocessing.shared_memory uses), and
+ * views handed to another process over a Unix-domain socket in constant time: the
+ * segment's fd and the view's description, checked by a receiver that trusts nothing.
+ * See docs/processes.md.
+ * @{
+ */
+
+/**
+ * Segment flag: lay the segment out as a `.npy` file (the header `np.save` writes, then
+ * the data at a 64-byte aligned offset), so that `np.load("/dev/shm/<name>",
+ * mmap_mode="r+")` maps the same array; for `pybuf_share_open`, take the layout from
+ * that header.
+ */
+#define PYBUF_SHARE_NPY 1
+
+/**
+ * `pybuf_share_open` flag: map the segment read-only; views are read-only.
+ */
+#define PYBUF_SHARE_READONLY 2
+
+/**
+ * `pybuf_send_view` flag: the receiver gets read-only views, and an fd open for reading
+ * only, so it cannot map the segment writable at all.
+ */
+#define PYBUF_SEND_READONLY 1
+
+/**
+ * `pybuf_send_view` flag: a view that is not in a shared segment (or has suboffsets) is
+ * copied into a new anonymous segment, which is sent; this process keeps no reference
+ * to the copy.
+ */
+#define PYBUF_SEND_COPY 2
+
+/**
+ * `pybuf_recv_view` flag: map read-only whatever the sender allowed.
+ */
+#define PYBUF_RECV_READONLY 1
+
+/**
+ * `pybuf_recv_view` flag: require the segment sealed against writes (`F_SEAL_WRITE`, see
+ * `pybuf_share_seal`): its contents can never change, in any process.
+ */
+#define PYBUF_RECV_SEALED 2
+
+/**
+ * `pybuf_recv_view` flag: accept a segment that is not sealed against shrinking (a named
+ * segment; pybuf's anonymous segments always are). A peer that shrinks such a segment
+ * makes this process's accesses past the new end raise `SIGBUS`.
+ */
+#define PYBUF_RECV_UNSEALED 4
+
+/**
+ * Create a shared segment holding a zero-filled array and an exporter of it.
+ *
+ * `desc` describes the array, as for `pybuf_exporter_new`, with `desc->buf` NULL (the
+ * memory is the segment), no suboffsets, `desc->offset` element 0's byte offset from the
+ * segment's start, and `desc->len` the segment's size in bytes, or -1 for just large
+ * enough (at least one byte). `name` NULL makes an anonymous segment (`memfd_create`),
+ * sealed against shrinking and growing at once, so that no process mapping it can be
+ * made to `SIGBUS`. A `name` makes a POSIX shared-memory segment (`shm_open`, created
+ * exclusively with mode 0600; `/dev/shm/<name>` on Linux) that other processes open by
+ * name, Python's `multiprocessing.shared_memory.SharedMemory(name=...)` among them: a
+ * leading '/' is added when missing, as Python does. An existing name is
+ * PYBUF_STATUS_IO with errno EEXIST. The name stays until `pybuf_share_unlink`.
+ *
+ * `flags`: 0 or PYBUF_SHARE_NPY, which lays the segment out as a `.npy` file: the header
+ * `np.save` writes for the array, then the data at its end (a multiple of 64 bytes); the
+ * array must be C- or F-contiguous, `desc->offset` 0 and `desc->len` -1. numpy then
+ * opens a named segment with `np.load("/dev/shm/<name>", mmap_mode="r+")`.
+ *
+ * The exporter works as any other (views, DLPack, copies); it holds the segment's fd
+ * and mapping, released when it (`pybuf_exporter_free`) and its last view are gone. Its
+ * views can be handed to another process with `pybuf_send_view`. On failure `*out` is
+ * untouched and nothing is left behind (a named segment made here is unlinked again).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated. `desc` is NULL or points to a valid
+ * `pybuf_exporter_desc` (`format` NULL or NUL-terminated, `shape` and `strides` NULL or
+ * of `ndim` entries). `out` is NULL or points to a writable `pybuf_exporter *`.
+ * Thread-safe.
+ */
+int pybuf_share_new(const char *name,
+                    const struct pybuf_exporter_desc *desc,
+                    int flags,
+                    struct pybuf_exporter **out);
+
+/**
+ * Open an existing named shared segment — made by `pybuf_share_new`, by Python's
+ * `SharedMemory(create=True, size=n)` or by any `shm_open` — mapped whole, and an
+ * exporter of the array `desc` describes in it: `desc->buf` NULL, no suboffsets,
+ * `desc->offset` element 0's offset from the segment's start, `desc->len` ignored (the
+ * segment's size is the file's). With PYBUF_SHARE_NPY, `desc` must be NULL and the
+ * array is the one the `.npy` header at the segment's start describes (a damaged header
+ * is PYBUF_STATUS_INVALID_FILE). PYBUF_SHARE_READONLY maps it read-only.
+ *
+ * An array reaching past the segment is PYBUF_STATUS_LENGTH_MISMATCH; a missing name
+ * PYBUF_STATUS_IO (errno ENOENT). The name rules are `pybuf_share_new`'s. Nothing can
+ * stop another process from shrinking a named segment: an access past its new end then
+ * raises `SIGBUS`. On failure `*out` is untouched and nothing stays open or mapped.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `desc` NULL or as for `pybuf_share_new`; `out` NULL
+ * or writable. Thread-safe.
+ */
+int pybuf_share_open(const char *name,
+                     const struct pybuf_exporter_desc *desc,
+                     int flags,
+                     struct pybuf_exporter **out);
+
+/**
+ * Create a shared segment holding a copy of `view`'s elements, laid out in `order`
+ * ('C', 'F', or 'A': Fortran when the view is F-contiguous and not C-contiguous, else C),
+ * and an exporter of it with `view`'s format, itemsize and shape. `name` and `flags`
+ * (PYBUF_SHARE_NPY) as for `pybuf_share_new`. Any view is copied — strided, negative
+ * strides, suboffsets — by the copy engine.
+ *
+ * # Safety
+ * `view` is NULL or a valid view whose elements are readable; `name` NULL or
+ * NUL-terminated; `out` NULL or writable. Thread-safe.
+ */
+int pybuf_share_copy(const struct pybuf_buffer *view,
+                     char order,
+                     const char *name,
+                     int flags,
+                     struct pybuf_exporter **out);
+
+/**
+ * Seal the contents of `e`'s anonymous segment against writes for good (`F_SEAL_WRITE`):
+ * from then on no process can change them, and a receiver can insist on it
+ * (PYBUF_RECV_SEALED). Refused with PYBUF_STATUS_EXPORTS_EXIST while a view of `e` is
+ * alive (this process's mapping becomes read-only in place), with PYBUF_STATUS_IO
+ * (errno EBUSY) while another process maps the segment writable, and with
+ * PYBUF_STATUS_INVALID_ARGUMENT for a named segment, which Linux cannot seal. Afterwards
+ * `e`'s views are read-only. Sealing a sealed segment does nothing.
+ *
+ * # Safety
+ * `e` is NULL or a live exporter handle. Thread-safe.
+ */
+int pybuf_share_seal(struct pybuf_exporter *e);
+
+/**
+ * The fd of `e`'s shared segment, in `*fd`: borrowed, valid while `e` lives; do not
+ * close it. PYBUF_STATUS_NOT_SHARED when `e` does not export a shared segment.
+ *
+ * # Safety
+ * `e` is NULL or a live exporter handle; `fd` NULL or writable. Thread-safe.
+ */
+int pybuf_share_fd(struct pybuf_exporter *e, int *fd);
+
+/**
+ * Remove the shared-memory name `name` (`shm_unlink`; the name rules are
+ * `pybuf_share_new`'s). Processes that map the segment keep it until they unmap it.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated. Thread-safe.
+ */
+int pybuf_share_unlink(const char *name);
+
+/**
+ * Hand `view` to the process at the other end of the Unix-domain socket `sock`, in
+ * constant time: one message with the view's description (its offset in its segment,
+ * format, itemsize, shape, strides, read-only flag) and the segment's fd (`SCM_RIGHTS`).
+ *
+ * `view` is any view whose bytes all lie in one shared segment of this process: made
+ * by `pybuf_share_new`, `pybuf_share_open` or `pybuf_share_copy`, or received by
+ * `pybuf_recv_view` (so views can be forwarded), filled by pybuf or by anyone else
+ * (numpy, Cython), derived views included — a transposed or sliced view arrives
+ * transposed or sliced. Any other view is PYBUF_STATUS_NOT_SHARED, and a view with
+ * suboffsets PYBUF_STATUS_INVALID_SUBOFFSETS, unless `flags` has PYBUF_SEND_COPY, which
+ * sends a copy in a new anonymous segment instead.
+ *
+ * The receiver's view is read-only when `view->readonly` is 1, `flags` has
+ * PYBUF_SEND_READONLY, or the segment is mapped read-only here; the fd sent is then open
+ * for reading only. `sock` may be `SOCK_STREAM`, `SOCK_SEQPACKET` or `SOCK_DGRAM`
+ * (connected), blocking or non-blocking: PYBUF_STATUS_WOULD_BLOCK means nothing was sent
+ * (send again when the socket is writable). A message is at most 32,768 bytes, so a
+ * format longer than about 31,000 bytes is PYBUF_STATUS_UNREPRESENTABLE. Never raises
+ * `SIGPIPE`: a closed peer is PYBUF_STATUS_IO with errno EPIPE.
+ *
+ * # Safety
+ * `view` is NULL or a valid view. Thread-safe.
+ */
+int pybuf_send_view(int sock, const struct pybuf_buffer *view, int flags);
+
+/**
+ * Receive one view from the process at the other end of the Unix-domain socket `sock`
+ * (sent by `pybuf_send_view`) and make `*out` a new exporter describing exactly that
+ * view (format, itemsize, shape, strides, read-only); `pybuf_exporter_get_buffer` gives
+ * its views. The segment is mapped whole, shared: writes through writable views are seen
+ * by every process that maps it. The exporter holds the segment's fd and mapping until it
+ * (`pybuf_exporter_free`) and its last view are gone, however long the sender lives.
+ *
+ * Nothing in the message is trusted: before anything is mapped, the message is decoded
+ * strictly, exactly one fd must have come with it, the fd must be a regular file (a memfd
+ * or a shared-memory name), the view must lie within the file's size (`fstat`), a writable
+ * view needs an fd open for writing, and the segment must be sealed against shrinking
+ * unless `flags` has PYBUF_RECV_UNSEALED (needed for named segments, which cannot be
+ * sealed), and against writes when `flags` has PYBUF_RECV_SEALED. A refused message is
+ * PYBUF_STATUS_INVALID_MESSAGE (PYBUF_STATUS_UNSUPPORTED_VERSION for another version of
+ * the message) with every fd it carried closed. PYBUF_RECV_READONLY maps read-only.
+ *
+ * A non-blocking socket with no message is PYBUF_STATUS_WOULD_BLOCK (nothing consumed);
+ * a peer that closed the socket PYBUF_STATUS_END_OF_FILE. On a stream socket a message
+ * whose start arrived is read to its end (waiting on a blocking socket; on a
+ * non-blocking one it must be there, as a pybuf sender writes it in one call); after a
+ * refused message a stream is not known to be at a message boundary: close it.
+ *
+ * # Safety
+ * `out` is NULL or points to a writable `pybuf_exporter *`. Thread-safe.
+ */
+int pybuf_recv_view(int sock, int flags, struct pybuf_exporter **out);
+
+/** @} */ /* end of pybuf_share */
 
 #ifdef __cplusplus
 }  /* extern "C" */

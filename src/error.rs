@@ -92,19 +92,28 @@ pub enum Status {
     /// A file or archive is malformed or damaged (a `.npy` header, an `.npz` directory, a
     /// file shorter than its header promises): the message says what and where.
     InvalidFile = -30,
+    /// A message from another process is malformed or breaks the hand-over rules (a
+    /// truncated message, no fd or more than one, a view outside its segment, an fd that is
+    /// not a shared segment, a missing seal): every fd it carried is closed and nothing is
+    /// mapped.
+    InvalidMessage = -31,
+    /// The view's memory is not inside one pybuf shared segment of this process, so it
+    /// cannot be handed to another process without a copy (`PYBUF_SEND_COPY` makes one).
+    NotShared = -32,
 }
 
 impl Status {
     /// The status for a raw integer coming back from C, if it is one of ours.
     pub fn from_raw(value: c_int) -> Option<Status> {
         use Status::*;
-        const ALL: [Status; 31] = [
+        const ALL: [Status; 33] = [
             Ok, NullPointer, InvalidArgument, InvalidNdim, InvalidShape, InvalidItemsize,
             InvalidStrides, InvalidSuboffsets, LengthMismatch, Overflow, IndexOutOfRange,
             InvalidFormat, UnsupportedFormat, ReadOnly, ShapeMismatch, BufferRequest,
             ForeignView, ExportsExist, OutOfMemory, Internal, FormatMismatch,
             Unrepresentable, UnsupportedDevice, UnsupportedVersion, TypeMismatch,
-            ValueOutOfRange, ValueMismatch, Io, EndOfFile, WouldBlock, InvalidFile,
+            ValueOutOfRange, ValueMismatch, Io, EndOfFile, WouldBlock, InvalidFile, InvalidMessage,
+            NotShared,
         ];
         ALL.iter().copied().find(|s| *s as c_int == value)
     }
@@ -149,6 +158,8 @@ impl Status {
             EndOfFile => c"PYBUF_STATUS_END_OF_FILE",
             WouldBlock => c"PYBUF_STATUS_WOULD_BLOCK",
             InvalidFile => c"PYBUF_STATUS_INVALID_FILE",
+            InvalidMessage => c"PYBUF_STATUS_INVALID_MESSAGE",
+            NotShared => c"PYBUF_STATUS_NOT_SHARED",
         }
     }
 }
@@ -207,6 +218,7 @@ ctor! {
     exports => ExportsExist, oom => OutOfMemory, internal => Internal,
     unrepresentable => Unrepresentable, device => UnsupportedDevice, version => UnsupportedVersion,
     eof => EndOfFile, would_block => WouldBlock, invalid_file => InvalidFile,
+    invalid_message => InvalidMessage, not_shared => NotShared,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

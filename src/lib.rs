@@ -14,6 +14,7 @@
 //! - [`error`]: the status type and the thread's last error;
 //! - [`abi`]: the C types (`pybuf_buffer`, the `PYBUF_*` flags);
 //! - [`npy`]: `.npy` files (NumPy's format) saved, loaded by mapping, and read into views;
+//! - [`share`]: shared-memory segments as exporters, and views handed to other processes;
 //! - `ffi`: the `extern "C"` functions, one file per noun.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -31,6 +32,7 @@ pub mod layout;
 pub mod map;
 pub mod npy;
 pub mod npz;
+pub mod share;
 pub mod view;
 
 mod work;

@@ -225,6 +225,21 @@ const GROUPS: &[Group] = &[
             "pybuf_npy_read_fd",
         ],
     },
+    Group {
+        id: "pybuf_share",
+        title: "Processes: shared memory and hand-over",
+        banner: "Exporters whose memory is a shared segment (anonymous memfd, sealed against shrinking;\n\
+                 or a POSIX shared-memory name, as Python's multiprocessing.shared_memory uses), and\n\
+                 views handed to another process over a Unix-domain socket in constant time: the\n\
+                 segment's fd and the view's description, checked by a receiver that trusts nothing.\n\
+                 See docs/processes.md.",
+        items: &[
+            "PYBUF_SHARE_NPY", "PYBUF_SHARE_READONLY", "PYBUF_SEND_READONLY", "PYBUF_SEND_COPY",
+            "PYBUF_RECV_READONLY", "PYBUF_RECV_SEALED", "PYBUF_RECV_UNSEALED", "pybuf_share_new",
+            "pybuf_share_open", "pybuf_share_copy", "pybuf_share_seal", "pybuf_share_fd",
+            "pybuf_share_unlink", "pybuf_send_view", "pybuf_recv_view",
+        ],
+    },
 ];
 
 /// The name a cbindgen item declares: the macro, the function, or the typedef's name.

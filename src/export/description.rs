@@ -9,7 +9,7 @@ use crate::layout::{self, Geometry, Order, MAX_NDIM};
 
 /// What an exporter exports: memory and the typed, strided array that lies in it.
 /// Owns copies of every array and of the format, so the caller's may be freed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Description {
     /// The start of the memory block.
     base: *mut u8,
@@ -136,6 +136,25 @@ impl Description {
 
     pub fn readonly(&self) -> bool {
         self.readonly
+    }
+
+    /// The same description with read-only views.
+    pub fn with_readonly(&self) -> Description {
+        Description { readonly: true, ..self.clone() }
+    }
+
+    /// Byte offset of element 0 from the memory block's start.
+    pub fn offset(&self) -> isize {
+        self.offset
+    }
+
+    /// One past the highest byte the array reaches directly, from the memory block's
+    /// start (`offset` for an empty array; a validated description's bytes fit).
+    pub fn end(&self) -> isize {
+        match self.geometry().extent() {
+            Some((_, hi)) if !self.is_empty() => self.offset.saturating_add(hi),
+            _ => self.offset,
+        }
     }
 
     /// Fill `view` for a request with `flags`, exactly as CPython's `_testbuffer.ndarray`

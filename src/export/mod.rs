@@ -114,6 +114,26 @@ impl Exporter {
         Ok(())
     }
 
+    /// Replace the description by `f` of the current one, under the lock that keeps
+    /// views from being made meanwhile; refused while views of the current one are alive.
+    /// `f` may change the memory's mappings (no view can see them).
+    pub fn replace_with(&self, f: impl FnOnce(&Description) -> Result<Description>) -> Result<()> {
+        let mut current = self.description.write().unwrap_or_else(|e| e.into_inner());
+        let live = self.exports.load(Ordering::Acquire);
+        if live > 0 {
+            return Err(Error::exports(format_args!(
+                "existing exports of data ({live} live views): release every view first"
+            )));
+        }
+        *current = f(&current)?;
+        Ok(())
+    }
+
+    /// Byte offset of element 0 from the start of the memory block.
+    pub fn offset(&self) -> isize {
+        self.description.read().unwrap_or_else(|e| e.into_inner()).offset()
+    }
+
     /// Whether the memory is read-only.
     pub fn readonly(&self) -> bool {
         self.description.read().unwrap_or_else(|e| e.into_inner()).readonly()

@@ -13,6 +13,7 @@ pub mod io;
 pub mod map;
 pub mod npy;
 pub mod npz;
+pub mod share;
 pub mod version;
 pub mod view;
 
@@ -185,4 +186,25 @@ pub(crate) unsafe fn view<'a>(
         return Err(Error::argument(format_args!("readonly = {} is not 0 or 1", v.readonly)));
     }
     Ok(View { buf: v.buf as *mut u8, readonly: v.readonly == 1, geom, no_item })
+}
+
+pub(crate) fn format_of(v: &pybuf_buffer) -> Result<&[u8]> {
+    if v.format.is_null() {
+        return Ok(b"B");
+    }
+    // SAFETY: a non-NULL format is NUL-terminated by the C contract.
+    unsafe { c_str(v.format, "format") }
+}
+
+/// The checked view and format of a C view.
+///
+/// # Safety
+/// `p` is NULL or points to a valid view (see [`view`]).
+pub(crate) unsafe fn checked<'a>(p: *const pybuf_buffer, implied: &'a mut [isize; 1]) -> Result<(View<'a>, &'a [u8])> {
+    // SAFETY: a non-NULL view points to a pybuf_buffer by the C contract.
+    let v = unsafe { deref(p, "view")? };
+    // SAFETY: the view's arrays have ndim entries by the C contract.
+    let checked = unsafe { view(v, implied)? };
+    let format = if checked.no_item { b"B".as_slice() } else { format_of(v)? };
+    Ok((checked, format))
 }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::npy::{self, LoadMode};
 
 use super::exporter::pybuf_exporter;
-use super::{c_str, deref, View};
+use super::{c_str, checked, View};
 
 /// `pybuf_npy_load` flag: read-only views (the file is mapped read-only). The default.
 pub const PYBUF_NPY_READONLY: c_int = 0;
@@ -26,27 +26,6 @@ fn path_of<'a>(p: *const c_char) -> Result<&'a Path> {
     // SAFETY: a non-NULL path is NUL-terminated by the C contract.
     let bytes = unsafe { c_str(p, "path")? };
     Ok(Path::new(OsStr::from_bytes(bytes)))
-}
-
-fn format_of(v: &pybuf_buffer) -> Result<&[u8]> {
-    if v.format.is_null() {
-        return Ok(b"B");
-    }
-    // SAFETY: a non-NULL format is NUL-terminated by the C contract.
-    unsafe { c_str(v.format, "format") }
-}
-
-/// The checked view and format of a C view.
-///
-/// # Safety
-/// `view` is NULL or points to a valid view (see `super::view`).
-unsafe fn checked<'a>(view: *const pybuf_buffer, implied: &'a mut [isize; 1]) -> Result<(View<'a>, &'a [u8])> {
-    // SAFETY: a non-NULL view points to a pybuf_buffer by the C contract.
-    let v = unsafe { deref(view, "view")? };
-    // SAFETY: the view's arrays have ndim entries by the C contract.
-    let checked = unsafe { super::view(v, implied)? };
-    let format = if checked.no_item { b"B".as_slice() } else { format_of(v)? };
-    Ok((checked, format))
 }
 
 fn side<'a>(v: &View<'a>) -> Side<'a> {

@@ -15,7 +15,7 @@
 
 mod pipeline;
 mod stream;
-mod sys;
+pub(crate) mod sys;
 
 use std::os::fd::RawFd;
 

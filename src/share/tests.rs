@@ -1,0 +1,233 @@
+//! Unit tests of segments, the message codec and the hand-over within one process (the
+//! C tests hand views to other processes).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use super::sock::{self, RecvFlags};
+use super::wire::{self, Message};
+use super::*;
+use crate::abi::{pybuf_buffer, PYBUF_FULL_RO, PYBUF_RECORDS};
+use crate::error::Status;
+
+fn socketpair(ty: i32) -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two fds into the array.
+    assert_eq!(unsafe { libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) }, 0);
+    // SAFETY: two new fds that nothing else owns.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+fn parts<'a>(shape: &'a [isize], strides: Option<&'a [isize]>, format: &'a [u8]) -> Parts<'a> {
+    Parts {
+        base: std::ptr::null_mut(),
+        size: -1,
+        offset: 0,
+        readonly: false,
+        format: Some(format),
+        itemsize: 0,
+        shape,
+        strides,
+        suboffsets: None,
+    }
+}
+
+/// A view of `e` (released by the caller with `release`), boxed: pybuf knows a view by
+/// its address.
+fn view_of(e: &Arc<Exporter>, flags: i32) -> Box<pybuf_buffer> {
+    let mut v = Box::new(pybuf_buffer::zeroed());
+    e.export(&mut v, flags).expect("export");
+    v
+}
+
+fn release(v: &mut pybuf_buffer) {
+    crate::export::block::release(v).expect("release");
+}
+
+fn geometry(v: &pybuf_buffer) -> layout::Geometry<'_> {
+    let n = v.ndim as usize;
+    // SAFETY: a view pybuf filled with PYBUF_FULL_RO: shape and strides hold ndim entries.
+    unsafe {
+        layout::Geometry {
+            len: v.len,
+            itemsize: v.itemsize,
+            shape: std::slice::from_raw_parts(v.shape, n),
+            strides: Some(std::slice::from_raw_parts(v.strides, n)),
+            suboffsets: None,
+        }
+    }
+}
+
+fn fill(e: &Arc<Exporter>, n: usize) {
+    let seg = segment_of(e).expect("a segment");
+    for k in 0..n {
+        // SAFETY: the segment holds at least n f64s at its start (the tests size it so).
+        unsafe { seg.as_ptr().cast::<f64>().add(k).write(k as f64) };
+    }
+}
+
+#[test]
+fn message_round_trips_and_every_header_field_is_checked() {
+    let m = Message {
+        readonly: true,
+        itemsize: 8,
+        offset: 64,
+        shape: vec![3, 4],
+        strides: vec![8, 24],
+        format: b"<d".to_vec(),
+    };
+    let bytes = m.encode().unwrap();
+    assert_eq!(bytes.len(), wire::HEADER + 32 + 2);
+    assert_eq!(wire::decode(&bytes).unwrap(), m);
+    m.check(64 + 96).unwrap();
+    assert_eq!(m.check(64 + 95).unwrap_err().status(), Status::InvalidMessage);
+    let cases: &[(usize, u8, Status)] = &[
+        (0, b'X', Status::InvalidMessage),      // magic
+        (4, 2, Status::UnsupportedVersion),     // version
+        (6, 3, Status::InvalidMessage),         // unknown flag
+        (8, 0xff, Status::InvalidMessage),      // total
+        (12, 65, Status::InvalidMessage),       // ndim
+        (16, 0, Status::InvalidMessage),        // format length
+        (20, 1, Status::InvalidMessage),        // reserved
+        (24, 4, Status::InvalidMessage),        // itemsize disagrees with "<d"
+        (47, 0x80, Status::InvalidMessage),     // shape[0] negative
+        (wire::HEADER + 32, 0, Status::InvalidMessage), // NUL in the format
+        (wire::HEADER + 33, b'Q' + 100, Status::InvalidMessage), // format that does not parse
+    ];
+    for &(at, byte, status) in cases {
+        let mut b = bytes.clone();
+        b[at] = byte;
+        let e = wire::decode(&b).unwrap_err();
+        assert_eq!(e.status(), status, "byte {at} = {byte}: {e:?}");
+        assert!(!e.message().is_empty());
+    }
+    for cut in 0..bytes.len() {
+        assert!(wire::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    // Overflowing shape x strides.
+    let big = Message { shape: vec![1 << 40, 1 << 40], strides: vec![1 << 40, 8], ..m.clone() };
+    assert_eq!(wire::decode(&big.encode().unwrap()).unwrap_err().status(), Status::InvalidMessage);
+}
+
+#[test]
+fn a_transposed_view_goes_over_stream_and_seqpacket_and_writes_are_shared() {
+    for ty in [libc::SOCK_STREAM, libc::SOCK_SEQPACKET] {
+        let e = create(None, &Layout { parts: parts(&[3, 5], None, b"d"), npy: false }).unwrap();
+        fill(&e, 15);
+        let (a, b) = socketpair(ty);
+        // The transpose: shape (5, 3), strides (8, 40).
+        let mut v = view_of(&e, PYBUF_FULL_RO);
+        let g = geometry(&v);
+        let t = layout::Geometry { shape: &[5, 3], strides: Some(&[8, 40]), ..g };
+        sock::send(a.as_raw_fd(), v.buf.cast(), &t, b"d", false).unwrap();
+        release(&mut v);
+        drop(e); // the receiver's views outlive the sender's exporter
+        let r = sock::recv(b.as_raw_fd(), RecvFlags::default()).unwrap();
+        let mut rv = view_of(&r, PYBUF_RECORDS);
+        let rg = geometry(&rv);
+        assert_eq!((rg.shape, rg.strides), (&[5isize, 3][..], Some(&[8isize, 40][..])));
+        assert_eq!(rv.readonly, 0);
+        // Element (i, j) of the transpose is element (j, i) = 5j + i of the original.
+        let at = |i: isize, j: isize| {
+            // SAFETY: (i, j) is inside the received view's shape.
+            unsafe { rv.buf.cast::<u8>().offset(8 * i + 40 * j).cast::<f64>().read() }
+        };
+        for i in 0..5 {
+            for j in 0..3 {
+                assert_eq!(at(i, j), (5 * j + i) as f64);
+            }
+        }
+        release(&mut rv);
+    }
+}
+
+#[test]
+fn views_outside_segments_and_suboffsets_are_refused() {
+    let (a, _b) = socketpair(libc::SOCK_STREAM);
+    let mut data = [0f64; 4];
+    let g = layout::Geometry { len: 32, itemsize: 8, shape: &[4], strides: None, suboffsets: None };
+    let e = sock::send(a.as_raw_fd(), data.as_mut_ptr().cast(), &g, b"d", false).unwrap_err();
+    assert_eq!(e.status(), Status::NotShared, "{e:?}");
+    // A view that starts in a segment and runs past it.
+    let s = create(None, &Layout { parts: parts(&[4], None, b"d"), npy: false }).unwrap();
+    let seg = segment_of(&s).unwrap();
+    let far = layout::Geometry { len: 8 * 8, shape: &[8], ..g };
+    let over_end = 8 * 4096; // past the mapping's page
+    let g2 = layout::Geometry { len: 16, shape: &[2], strides: Some(&[over_end]), ..g };
+    assert_eq!(sock::send(a.as_raw_fd(), seg.as_ptr(), &g2, b"d", false).unwrap_err().status(), Status::NotShared);
+    assert!(sock::send(a.as_raw_fd(), seg.as_ptr(), &far, b"d", false).is_err());
+}
+
+#[test]
+fn received_fds_are_closed_on_refusal_and_the_socket_would_block_when_empty() {
+    let (a, b) = socketpair(libc::SOCK_SEQPACKET);
+    // SAFETY: F_SETFL on our own fd.
+    unsafe { libc::fcntl(b.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let e = sock::recv(b.as_raw_fd(), RecvFlags::default()).unwrap_err();
+    assert_eq!(e.status(), Status::WouldBlock);
+    // A named segment is refused unless unsealed is allowed.
+    let name = format!("pybuf-unit-{}", std::process::id());
+    let s = create(Some(name.as_bytes()), &Layout { parts: parts(&[8], None, b"d"), npy: false }).unwrap();
+    unlink(name.as_bytes()).unwrap();
+    let mut v = view_of(&s, PYBUF_FULL_RO);
+    let g = geometry(&v);
+    sock::send(a.as_raw_fd(), v.buf.cast(), &g, b"d", false).unwrap();
+    let e = sock::recv(b.as_raw_fd(), RecvFlags::default()).unwrap_err();
+    assert_eq!(e.status(), Status::InvalidMessage, "{e:?}");
+    sock::send(a.as_raw_fd(), v.buf.cast(), &g, b"d", false).unwrap();
+    let r = sock::recv(b.as_raw_fd(), RecvFlags { unsealed: true, ..Default::default() }).unwrap();
+    release(&mut v);
+    drop((r, s));
+}
+
+#[test]
+fn a_sealed_segment_is_read_only_everywhere() {
+    let (a, b) = socketpair(libc::SOCK_STREAM);
+    let e = create(None, &Layout { parts: parts(&[16], None, b"d"), npy: false }).unwrap();
+    fill(&e, 16);
+    let mut v = view_of(&e, PYBUF_FULL_RO);
+    assert_eq!(seal(&e).unwrap_err().status(), Status::ExportsExist);
+    let g = geometry(&v);
+    sock::send(a.as_raw_fd(), v.buf.cast(), &g, b"d", false).unwrap();
+    let e2 = sock::recv(b.as_raw_fd(), RecvFlags { sealed: true, ..Default::default() }).unwrap_err();
+    assert_eq!(e2.status(), Status::InvalidMessage);
+    release(&mut v);
+    seal(&e).unwrap();
+    assert!(e.readonly());
+    let mut v = view_of(&e, PYBUF_FULL_RO);
+    assert_eq!(v.readonly, 1);
+    sock::send(a.as_raw_fd(), v.buf.cast(), &geometry(&v), b"d", false).unwrap();
+    let r = sock::recv(b.as_raw_fd(), RecvFlags { sealed: true, ..Default::default() }).unwrap();
+    assert!(r.readonly());
+    // SAFETY: element 3 of the sealed, still readable segment.
+    assert_eq!(unsafe { v.buf.cast::<f64>().add(3).read() }, 3.0);
+    release(&mut v);
+}
+
+#[test]
+fn npy_layout_writes_numpys_header_and_reopens() {
+    let name = format!("pybuf-unit-npy-{}", std::process::id());
+    let e = create(Some(name.as_bytes()), &Layout { parts: parts(&[2, 3], None, b"<i"), npy: true }).unwrap();
+    let seg = segment_of(&e).unwrap();
+    let head = header::write(b"<i", 4, &[2, 3], false).unwrap();
+    assert_eq!(e.offset() as usize, head.len());
+    assert_eq!(head.len() % 64, 0);
+    let mut got = vec![0u8; head.len()];
+    read(seg, 0, &mut got);
+    assert_eq!(got, head);
+    let o = open(name.as_bytes(), None, true, true).unwrap();
+    let mut v = view_of(&o, PYBUF_FULL_RO);
+    assert_eq!(geometry(&v).shape, &[2, 3]);
+    assert_eq!(v.readonly, 1);
+    release(&mut v);
+    unlink(name.as_bytes()).unwrap();
+    assert_eq!(unlink(name.as_bytes()).unwrap_err().status(), Status::Io);
+}
+
+#[test]
+fn shm_names_follow_python() {
+    assert_eq!(shm_name(b"abc").unwrap().as_bytes(), b"/abc");
+    assert_eq!(shm_name(b"/abc").unwrap().as_bytes(), b"/abc");
+    for bad in [&b""[..], b"/", b"a/b", b"a\0b"] {
+        assert_eq!(shm_name(bad).unwrap_err().status(), Status::InvalidArgument, "{bad:?}");
+    }
+}
