@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -112,6 +113,56 @@ static void npz_round_trip(const pybuf_buffer *view) {
         pybuf_exporter_free(e);
     }
     unlink(path);
+}
+
+/* A shared segment of `view`'s elements handed over a socketpair to this same process,
+ * and a named segment made, opened by name, sealed-refused and unlinked. */
+static void share_round_trip(const pybuf_buffer *view) {
+    char name[64];
+    int sv[2], fd = -1;
+    pybuf_exporter *e = NULL, *r = NULL, *n = NULL, *o = NULL;
+    pybuf_buffer v = {0}, back = {0};
+    pybuf_ssize_t shape[1] = {4};
+    pybuf_exporter_desc d = {0};
+    d.len = -1;
+    d.format = "d";
+    d.ndim = 1;
+    d.shape = shape;
+    snprintf(name, sizeof name, "pybuf-teardown-%ld", (long)getpid());
+    CHECK_FAILED(pybuf_share_copy(NULL, 'C', NULL, 0, &e), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_send_view(-1, view, 0), PYBUF_STATUS_NOT_SHARED);
+    CHECK_FAILED(pybuf_recv_view(-1, 0, &r), PYBUF_STATUS_IO);
+    CHECK_FAILED(pybuf_share_fd(NULL, &fd), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_share_seal(NULL), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_share_unlink(NULL), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_share_open(NULL, &d, 0, &o), PYBUF_STATUS_NULL_POINTER);
+    CHECK_OK(pybuf_share_copy(view, 'C', NULL, 0, &e));
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    if (e != NULL) {
+        CHECK_OK(pybuf_share_fd(e, &fd));
+        CHECK(fd >= 0);
+        CHECK_OK(pybuf_exporter_get_buffer(e, &v, PYBUF_RECORDS_RO));
+        CHECK_OK(pybuf_send_view(sv[0], &v, PYBUF_SEND_READONLY));
+        pybuf_release(&v);
+        CHECK_OK(pybuf_share_seal(e));
+        CHECK_OK(pybuf_recv_view(sv[1], 0, &r));
+        pybuf_exporter_free(e);
+    }
+    if (r != NULL) {
+        CHECK_OK(pybuf_exporter_get_buffer(r, &back, PYBUF_RECORDS_RO));
+        CHECK_EQ(pybuf_equal(&back, view), 1);
+        pybuf_release(&back);
+        pybuf_exporter_free(r);
+    }
+    close(sv[0]);
+    close(sv[1]);
+    CHECK_OK(pybuf_share_new(name, &d, 0, &n));
+    CHECK_OK(pybuf_share_open(name, &d, PYBUF_SHARE_READONLY, &o));
+    if (n != NULL)
+        CHECK_FAILED(pybuf_share_seal(n), PYBUF_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(pybuf_share_unlink(name));
+    pybuf_exporter_free(o);
+    pybuf_exporter_free(n);
 }
 
 /* Every exported function, on bad input and on good input. */
@@ -341,6 +392,7 @@ static void exercise(void) {
     pybuf_buffer f = {0};
     CHECK_OK(pybuf_fill_view(&f, &desc, PYBUF_FULL_RO));
     npz_round_trip(&f);
+    share_round_trip(&f);
     pybuf_release(&f);
     CHECK_FAILED(pybuf_fill_view(&f, NULL, 0), PYBUF_STATUS_NULL_POINTER);
     CHECK_FAILED(pybuf_fill_info(NULL, NULL, mem, 8, 0, 0), PYBUF_STATUS_NULL_POINTER);

@@ -342,13 +342,15 @@ mod tests {
 
     #[test]
     fn status_values_are_fixed_and_round_trip() {
-        for v in -30..=0 {
-            let s = Status::from_raw(v).expect("every value in -30..=0 is a status");
+        for v in -32..=0 {
+            let s = Status::from_raw(v).expect("every value in -32..=0 is a status");
             assert_eq!(s as c_int, v);
             assert!(s.name().starts_with("PYBUF_STATUS_"));
         }
         assert_eq!(Status::from_raw(1), None);
-        assert_eq!(Status::from_raw(-31), None);
+        assert_eq!(Status::from_raw(-33), None);
+        assert_eq!(Status::InvalidMessage as c_int, -31);
+        assert_eq!(Status::NotShared as c_int, -32);
         assert_eq!(Status::InvalidShape as c_int, -4);
         assert_eq!(Status::Internal as c_int, -19);
         assert_eq!(Status::FormatMismatch as c_int, -20);
