@@ -340,39 +340,38 @@ static void description_fields(int type) {
     refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "itemsize -8");
 }
 
-/* Shape, strides and offset against the fd's st_size. */
+/* Shape, strides and offset against the fd's st_size: 2-d "<d" messages. */
+static const struct geometry_case {
+    int64_t shape[2], strides[2];
+    uint64_t offset;
+    const char *what;
+} refused_geometries[] = {
+    {{-1, 8}, {64, 8}, 0, "shape[0] = -1"},
+    {{4, INT64_MIN}, {64, 8}, 0, "shape[1] = INT64_MIN"},
+    {{(int64_t)1 << 62, 8}, {64, 8}, 0, "shape x strides overflowing"},
+    {{INT64_MAX, INT64_MAX}, {8, 8}, 0, "shape x shape overflowing"},
+    {{2, 8}, {INT64_MIN, 8}, (uint64_t)1 << 62, "stride INT64_MIN"},
+    {{3, 8}, {(int64_t)1 << 62, 8}, 0, "extent beyond INT64_MAX"},
+    {{4, 8}, {64, 8}, SEG_SIZE - 256 + 1, "last byte at st_size"},
+    {{4, 8}, {64, 8}, SEG_SIZE, "offset st_size"},
+    {{4, 8}, {64, 8}, UINT64_MAX - 7, "offset 2^64 - 8"},
+    {{4, 8}, {64, 8}, (uint64_t)1 << 63, "offset 2^63"},
+    {{4, 8}, {-64, 8}, 3 * 64 - 1, "negative stride reaching byte -1"},
+    {{4, 8}, {64, -8}, 7 * 8 - 1, "negative inner stride reaching byte -1"},
+    {{2, 1}, {-((int64_t)1 << 62), 8}, 8, "negative stride far below 0"},
+};
+
 static void geometry(int type) {
     struct msg *m = &m_;
     static const int64_t none[1] = {0};
-    geometry_msg(m, -1, 8, 64, 8, 0);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "shape[0] = -1");
-    geometry_msg(m, 4, INT64_MIN, 64, 8, 0);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "shape[1] = INT64_MIN");
-    geometry_msg(m, (int64_t)1 << 62, 8, 64, 8, 0);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "shape x strides overflowing");
-    geometry_msg(m, INT64_MAX, INT64_MAX, 8, 8, 0);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "shape x shape overflowing");
-    geometry_msg(m, 2, 8, INT64_MIN, 8, (uint64_t)1 << 62);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "stride INT64_MIN");
-    geometry_msg(m, 3, 8, (int64_t)1 << 62, 8, 0);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "extent beyond INT64_MAX");
-
-    base_msg(m, 0, SEG_SIZE - 256 + 1);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "last byte at st_size");
-    base_msg(m, 0, SEG_SIZE);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "offset st_size");
-    base_msg(m, 0, UINT64_MAX - 7);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "offset 2^64 - 8");
-    base_msg(m, 0, (uint64_t)1 << 63);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "offset 2^63");
+    size_t k;
+    for (k = 0; k < sizeof refused_geometries / sizeof *refused_geometries; k++) {
+        const struct geometry_case *g = &refused_geometries[k];
+        encode(m, 0, 2, g->shape, g->strides, "<d", 2, 8, g->offset);
+        refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, g->what);
+    }
     encode(m, 0, 0, none, none, "<d", 2, 8, SEG_SIZE - 7);
     refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "0-d, its last byte at st_size");
-    geometry_msg(m, 4, 8, -64, 8, 3 * 64 - 1);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "negative stride reaching byte -1");
-    geometry_msg(m, 4, 8, 64, -8, 7 * 8 - 1);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "negative inner stride reaching byte -1");
-    geometry_msg(m, 2, 1, -((int64_t)1 << 62), 8, 8);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "negative stride far below 0");
 }
 
 /* The control message and the kind of fd. */
