@@ -305,6 +305,24 @@ static void header_fields(int type) {
     refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "reserved top bit");
 }
 
+/* 1-d messages whose format or itemsize is wrong (fmtlen 0: strlen). */
+static const struct format_case {
+    const char *format;
+    size_t fmtlen;
+    int64_t itemsize;
+    const char *what;
+} refused_formats[] = {
+    {"", 0, 8, "empty format"},
+    {"<\0d", 3, 8, "format with a NUL inside"},
+    {"<d\0", 3, 8, "format with a trailing NUL"},
+    {"T{<d", 0, 8, "unterminated T{"},
+    {"<y", 0, 8, "unknown format code"},
+    {"<d", 0, 4, "itemsize 4 for <d"},
+    {"T{<i:a:<h:b:}", 0, 8, "itemsize 8 for a 6-byte struct"},
+    {"<d", 0, 0, "itemsize 0"},
+    {"<d", 0, -8, "itemsize -8"},
+};
+
 /* ndim, format, itemsize. */
 static void description_fields(int type) {
     struct msg *m = &m_;
@@ -320,24 +338,11 @@ static void description_fields(int type) {
     put(m->b + 12, 0xFFFFFFFFu, 4);
     refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "ndim 2^32 - 1");
 
-    format_msg(m, "", 0, 8);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "empty format");
-    format_msg(m, "<\0d", 3, 8);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "format with a NUL inside");
-    format_msg(m, "<d\0", 3, 8);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "format with a trailing NUL");
-    format_msg(m, "T{<d", 0, 8);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "unterminated T{");
-    format_msg(m, "<y", 0, 8);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "unknown format code");
-    format_msg(m, "<d", 0, 4);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "itemsize 4 for <d");
-    format_msg(m, "T{<i:a:<h:b:}", 0, 8);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "itemsize 8 for a 6-byte struct");
-    format_msg(m, "<d", 0, 0);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "itemsize 0");
-    format_msg(m, "<d", 0, -8);
-    refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, "itemsize -8");
+    for (k = 0; k < (int)(sizeof refused_formats / sizeof *refused_formats); k++) {
+        const struct format_case *f = &refused_formats[k];
+        format_msg(m, f->format, f->fmtlen, f->itemsize);
+        refused(type, m, PYBUF_STATUS_INVALID_MESSAGE, f->what);
+    }
 }
 
 /* Shape, strides and offset against the fd's st_size: 2-d "<d" messages. */
