@@ -162,6 +162,8 @@ enum {
     SPLIT = 1,     /* each fd in its own SCM_RIGHTS control message */
     KEEP_OPEN = 2, /* the sender's end stays open while the receiver reads */
     NONBLOCK = 4,  /* the receiver's socket is O_NONBLOCK */
+    BODY_LATER = 8, /* the header alone with the fds, then the rest in a second sendmsg */
+    BODY_FD = 16,   /* ... which carries one more fd */
 };
 
 /* One sendmsg of b[0..n) with nfds fds (none: no control message). */
@@ -210,7 +212,15 @@ static pybuf_exporter *deliver(int type, const void *b, size_t n, const int *fds
     pybuf_exporter *out = SENTINEL;
     check_failed_ = 0;
     CHECK_EQ(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0);
-    send_raw(sv[0], b, n, fds, nfds, opts);
+    if (opts & (BODY_LATER | BODY_FD)) {
+        int extra = (opts & BODY_FD) ? sealed() : -1;
+        send_raw(sv[0], b, HEADER, fds, nfds, opts);
+        send_raw(sv[0], (const unsigned char *)b + HEADER, n - HEADER, &extra, extra >= 0, 0);
+        if (extra >= 0)
+            close(extra);
+    } else {
+        send_raw(sv[0], b, n, fds, nfds, opts);
+    }
     for (k = 0; k < nfds; k++)
         close(fds[k]);
     if (!(opts & KEEP_OPEN))
@@ -448,6 +458,9 @@ static void socket_specific(int type) {
         case_ = "non-blocking stream: the header only, the sender still open";
         deliver(type, m->b, HEADER, &fd, 1, KEEP_OPEN | NONBLOCK, 0,
                 PYBUF_STATUS_INVALID_MESSAGE);
+        fd = sealed();
+        case_ = "stream: a second fd with the rest of the message";
+        deliver(type, m->b, m->n, &fd, 1, BODY_FD, 0, PYBUF_STATUS_INVALID_MESSAGE);
     }
 }
 
@@ -472,14 +485,14 @@ static void refused_seqpacket(void) {
 /* m with fd (closed): accepted; the view has m's geometry, format and readonly, and each
    element is the fd's bytes at the described offset. Writable views are written through
    and the write read back from `check_fd` (a second fd of the same file; -1: none). */
-static void accepted(int type, const struct msg *m, int fd, int recv_flags, int check_fd,
-                     const char *what) {
+static void accepted_opts(int type, const struct msg *m, int fd, int opts, int recv_flags,
+                          int check_fd, const char *what) {
     pybuf_exporter *e;
     pybuf_buffer v, w;
     int fds0 = count_fds(), failed = check_failed_;
     check_failed_ = 0;
     case_ = what;
-    e = deliver(type, m->b, m->n, &fd, 1, 0, recv_flags, PYBUF_STATUS_OK);
+    e = deliver(type, m->b, m->n, &fd, 1, opts, recv_flags, PYBUF_STATUS_OK);
     if (e != NULL) {
         uint32_t ndim = (uint32_t)m->b[12] | (uint32_t)m->b[13] << 8;
         uint32_t fmtlen = (uint32_t)m->b[16] | (uint32_t)m->b[17] << 8;
@@ -536,6 +549,11 @@ static void accepted(int type, const struct msg *m, int fd, int recv_flags, int 
     check_failed_ |= failed;
 }
 
+static void accepted(int type, const struct msg *m, int fd, int recv_flags, int check_fd,
+                     const char *what) {
+    accepted_opts(type, m, fd, 0, recv_flags, check_fd, what);
+}
+
 static void accepted_messages(int type) {
     struct msg *m = &m_;
     int64_t shape[PYBUF_MAX_NDIM], strides[PYBUF_MAX_NDIM];
@@ -582,6 +600,11 @@ static void accepted_messages(int type) {
     base_msg(m, 1, 0);
     accepted(type, m, memfd_with(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE), PYBUF_RECV_SEALED,
              -1, "sealed against writes, PYBUF_RECV_SEALED");
+    if (type == SOCK_STREAM) {
+        base_msg(m, 0, 0);
+        accepted_opts(type, m, sealed(), BODY_LATER, 0, -1,
+                      "blocking stream: the header, then the rest in a second write");
+    }
 }
 
 static void accepted_stream(void) {
