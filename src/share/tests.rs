@@ -109,6 +109,7 @@ fn message_round_trips_and_every_header_field_is_checked() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "memfd, shm_open, sockets and mmap are beyond Miri")]
 fn a_transposed_view_goes_over_stream_and_seqpacket_and_writes_are_shared() {
     for ty in [libc::SOCK_STREAM, libc::SOCK_SEQPACKET] {
         let e = create(None, &Layout { parts: parts(&[3, 5], None, b"d"), npy: false }).unwrap();
@@ -141,6 +142,7 @@ fn a_transposed_view_goes_over_stream_and_seqpacket_and_writes_are_shared() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "memfd, shm_open, sockets and mmap are beyond Miri")]
 fn views_outside_segments_and_suboffsets_are_refused() {
     let (a, _b) = socketpair(libc::SOCK_STREAM);
     let mut data = [0f64; 4];
@@ -158,6 +160,7 @@ fn views_outside_segments_and_suboffsets_are_refused() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "memfd, shm_open, sockets and mmap are beyond Miri")]
 fn received_fds_are_closed_on_refusal_and_the_socket_would_block_when_empty() {
     let (a, b) = socketpair(libc::SOCK_SEQPACKET);
     // SAFETY: F_SETFL on our own fd.
@@ -180,6 +183,7 @@ fn received_fds_are_closed_on_refusal_and_the_socket_would_block_when_empty() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "memfd, shm_open, sockets and mmap are beyond Miri")]
 fn a_sealed_segment_is_read_only_everywhere() {
     let (a, b) = socketpair(libc::SOCK_STREAM);
     let e = create(None, &Layout { parts: parts(&[16], None, b"d"), npy: false }).unwrap();
@@ -204,6 +208,7 @@ fn a_sealed_segment_is_read_only_everywhere() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "memfd, shm_open, sockets and mmap are beyond Miri")]
 fn npy_layout_writes_numpys_header_and_reopens() {
     let name = format!("pybuf-unit-npy-{}", std::process::id());
     let e = create(Some(name.as_bytes()), &Layout { parts: parts(&[2, 3], None, b"<i"), npy: true }).unwrap();
