@@ -302,6 +302,18 @@ def test_peer_view_to_parent(ex, peer, name):
     peer(p_drop, "s")
 
 
+def test_empty_view_starting_before_its_segment(ex, peer):
+    """CPython starts an empty negative-step slice one element before element 0, outside
+    the segment: it goes all the same (with a one-byte segment of its own)."""
+    s = ex.SharedArray((8,), "<d")
+    e = memoryview(s)[-100::-1]
+    assert (e.shape, e.strides) == ((0,), (-8,))
+    ex.send_view(peer.sock, e)
+    got, writeable, layout = peer(p_recv, "e", {})
+    assert got.shape == (0,) and writeable and layout == ("<d", 8, (0,), (-8,), False)
+    peer(p_drop, "e")
+
+
 def test_forwarding_a_received_view(ex, peer):
     """A received view goes on to a third process (here: back to the peer) as it is."""
     s, a = shared(ex, "<f8", (6, 8), seed=6)
