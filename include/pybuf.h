@@ -1716,6 +1716,143 @@ int pybuf_copy(const struct pybuf_buffer *dst, const struct pybuf_buffer *src);
 /** @} */ /* end of pybuf_copy */
 
 /* ================================================================================
+ * Copy plans
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_copy_plan Copy plans
+ * A copy planned once and executed many times at other base addresses: whole, on threads
+ * of pybuf's own when asked (pybuf_copy_plan_set_threads), or part by part on the
+ * caller's threads (OpenMP, TBB, a pool). Executing allocates nothing. See
+ * docs/copy-engine.md.
+ * @{
+ */
+
+/**
+ * A copy planned once for a destination and a source geometry (shape, strides,
+ * itemsize), executed at any base addresses: opaque. Made by `pybuf_copy_plan_new`,
+ * freed by `pybuf_copy_plan_free` (its only destructor). Immutable after creation except
+ * for `pybuf_copy_plan_set_threads`: any number of threads may execute one plan, or its
+ * parts, at the same time.
+ */
+typedef struct pybuf_copy_plan pybuf_copy_plan;
+
+/**
+ * Plan a copy of every element of a view shaped as `src` into the element of a view
+ * shaped as `dst` with the same index (as `pybuf_copy` does), to be executed by
+ * `pybuf_copy_plan_execute` at any base addresses: the views' `buf` are not used, and
+ * their strides are byte offsets from the base pointers given to each execution.
+ * Planning checks the geometries, orders and merges the axes, chooses the kernel, splits
+ * the work into parts and allocates the plan's staging buffers; executing does none of
+ * this and allocates nothing.
+ *
+ * A contiguous side is a view with C (or F) strides, so a plan also serves
+ * `pybuf_to_contiguous` and `pybuf_from_contiguous` of full length.
+ *
+ * `flags` must be 0 (reserved). Refused, with `*out` untouched: NULL or malformed views
+ * (the view's status), different shapes or itemsizes (PYBUF_STATUS_SHAPE_MISMATCH), a
+ * read-only `dst` (PYBUF_STATUS_READ_ONLY), a `dst` with a zero stride
+ * (PYBUF_STATUS_INVALID_STRIDES), a view with suboffsets (PYBUF_STATUS_UNREPRESENTABLE:
+ * use `pybuf_copy`), non-zero flags (PYBUF_STATUS_INVALID_ARGUMENT), no memory
+ * (PYBUF_STATUS_OUT_OF_MEMORY). On success `*out` is the plan, owned by the caller, who
+ * frees it with `pybuf_copy_plan_free`.
+ *
+ * # Safety
+ * `dst` and `src` are NULL or point to valid views: their `shape` and `strides` are NULL
+ * or hold `ndim` entries, `format` is NULL or NUL-terminated (their memory is not read).
+ * `out` is NULL or writable. The plan keeps no pointer into the views. Thread-safe.
+ */
+int pybuf_copy_plan_new(const struct pybuf_buffer *dst,
+                        const struct pybuf_buffer *src,
+                        int flags,
+                        struct pybuf_copy_plan **out);
+
+/**
+ * Execute a plan: copy every element of the source view at `src_buf` into the
+ * destination view at `dst_buf` (the geometries the plan was made for, at these base
+ * addresses). Runs on the calling thread, or on up to the plan's thread count
+ * (`pybuf_copy_plan_set_threads`; the calling thread and threads started for this call,
+ * joined before it returns). Allocates nothing (thread stacks aside).
+ *
+ * Overlap: the two extents are compared (a few additions). Overlapping memory of one
+ * layout (a shifted slice of one array) is copied in place on the calling thread, as
+ * `pybuf_copy` does; other overlaps are refused with PYBUF_STATUS_INVALID_ARGUMENT and
+ * nothing written (use `pybuf_copy`). NULL `plan` or bases (of a copy of any bytes):
+ * PYBUF_STATUS_NULL_POINTER. Returns 0 on success.
+ *
+ * # Safety
+ * `plan` is NULL or a live plan. `dst_buf + k` is writable for every element offset `k`
+ * of the plan's destination geometry and `src_buf + k` readable for the source's, during
+ * the call. Thread-safe: any number of executions of one plan may run at once (on
+ * different destinations).
+ */
+int pybuf_copy_plan_execute(const struct pybuf_copy_plan *plan, void *dst_buf, const void *src_buf);
+
+/**
+ * The number of independent parts of a plan (at least 1), for running them on the
+ * caller's own threads (OpenMP, TBB, a thread pool) with `pybuf_copy_plan_execute_part`.
+ * Parts hold about 512 KiB of output each (a copy smaller than that has one part), split
+ * along the destination's outermost axis (for a 2-D transpose, its rows), so that no two
+ * parts write one 64-byte cache line. Returns -1 if `plan` is NULL.
+ *
+ * # Safety
+ * `plan` is NULL or a live plan. Thread-safe.
+ */
+pybuf_ssize_t pybuf_copy_plan_parts(const struct pybuf_copy_plan *plan);
+
+/**
+ * Execute part `part` (0 to `pybuf_copy_plan_parts(plan) - 1`) of a plan, on the calling
+ * thread. Executing every part once, in any order, on any threads, at the same time or
+ * not, with the same `dst_buf` and `src_buf`, copies the whole view; the copy is complete
+ * when all have returned (the caller's join or barrier orders it). Where parts end
+ * depends on `dst_buf`, so the parts of one copy must share it. Allocates nothing.
+ *
+ * Refused with nothing written: a `part` out of range (PYBUF_STATUS_INDEX_OUT_OF_RANGE),
+ * overlapping memory (PYBUF_STATUS_INVALID_ARGUMENT: execute the whole plan, or use
+ * `pybuf_copy`), NULL `plan` or bases (PYBUF_STATUS_NULL_POINTER). Returns 0 on success.
+ *
+ * # Safety
+ * As for `pybuf_copy_plan_execute`, for the elements of this part. Thread-safe: parts of
+ * one copy, and of different copies, may run at once.
+ */
+int pybuf_copy_plan_execute_part(const struct pybuf_copy_plan *plan,
+                                 pybuf_ssize_t part,
+                                 void *dst_buf,
+                                 const void *src_buf);
+
+/**
+ * The largest thread count `pybuf_copy_plan_set_threads` takes.
+ */
+#define PYBUF_COPY_PLAN_MAX_THREADS 1024
+
+/**
+ * Set how many threads `pybuf_copy_plan_execute` may use (1, the default, to
+ * `PYBUF_COPY_PLAN_MAX_THREADS`): the calling thread and up to `threads - 1` threads
+ * started for each execution and joined before it returns (never more than the plan's
+ * parts). pybuf starts no thread for a plan whose count is 1. The count also sizes the
+ * plan's staging buffers (of large transposes) for as many concurrent executions or
+ * parts: set it to the number of threads that run parts at once, too. Returns 0, or
+ * PYBUF_STATUS_INVALID_ARGUMENT for a count out of range, PYBUF_STATUS_NULL_POINTER,
+ * PYBUF_STATUS_OUT_OF_MEMORY (the plan is then unchanged).
+ *
+ * # Safety
+ * `plan` is NULL or a live plan that no other thread is using during the call (this is
+ * the one call that changes a plan).
+ */
+int pybuf_copy_plan_set_threads(struct pybuf_copy_plan *plan, int threads);
+
+/**
+ * Free a plan. NULL is ignored.
+ *
+ * # Safety
+ * `plan` is NULL or a live plan from `pybuf_copy_plan_new`, not executing and not used
+ * again.
+ */
+void pybuf_copy_plan_free(struct pybuf_copy_plan *plan);
+
+/** @} */ /* end of pybuf_copy_plan */
+
+/* ================================================================================
  * File descriptors
  * ================================================================================ */
 

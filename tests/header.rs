@@ -149,6 +149,19 @@ const GROUPS: &[Group] = &[
         items: &["pybuf_to_contiguous", "pybuf_from_contiguous", "pybuf_copy"],
     },
     Group {
+        id: "pybuf_copy_plan",
+        title: "Copy plans",
+        banner: "A copy planned once and executed many times at other base addresses: whole, on threads\n\
+                 of pybuf's own when asked (pybuf_copy_plan_set_threads), or part by part on the\n\
+                 caller's threads (OpenMP, TBB, a pool). Executing allocates nothing. See\n\
+                 docs/copy-engine.md.",
+        items: &[
+            "pybuf_copy_plan", "pybuf_copy_plan_new", "pybuf_copy_plan_execute", "pybuf_copy_plan_parts",
+            "pybuf_copy_plan_execute_part", "PYBUF_COPY_PLAN_MAX_THREADS", "pybuf_copy_plan_set_threads",
+            "pybuf_copy_plan_free",
+        ],
+    },
+    Group {
         id: "pybuf_io",
         title: "File descriptors",
         banner: "A view's elements to and from files, pipes and sockets without a contiguous copy: the\n\

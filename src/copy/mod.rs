@@ -18,12 +18,15 @@
 
 mod kernels;
 mod plan;
+mod prepared;
 mod transpose;
 
 use crate::error::{Error, Result};
 use crate::layout::{Geometry, Order};
 
 pub use plan::Plan;
+pub use prepared::Prepared;
+pub(crate) use prepared::MAX_THREADS;
 
 /// One side of a copy: a base pointer (`buf`) and the geometry of the view at it.
 #[derive(Clone, Copy, Debug)]
@@ -68,7 +71,7 @@ pub unsafe fn copy(dst: Side<'_>, src: Side<'_>) -> Result<()> {
 }
 
 /// Copies up to this many bytes, of at most two dimensions, skip the planner.
-const SMALL_BYTES: isize = 4096;
+pub(crate) const SMALL_BYTES: isize = 4096;
 
 /// A small copy of at most two dimensions without planning: row by row with the
 /// itemsize-specialised strided loop.
@@ -87,39 +90,47 @@ unsafe fn copy_small(dst: Side<'_>, src: Side<'_>) {
         0 | 1 => (0, stride(g, 0), 0, stride(&src.geom, 0)),
         _ => (g.stride(0), g.stride(1), src.geom.stride(0), src.geom.stride(1)),
     };
-    let r = Rect { rows, cols, ds0, ds1, ss0, ss1 };
-    // SAFETY: every visited address is an element of the views (forwarded); each arm
-    // moves exactly `itemsize` bytes per element.
-    unsafe {
-        match g.itemsize {
-            1 => r.copy::<u8>(dst.ptr, src.ptr),
-            2 => r.copy::<u16>(dst.ptr, src.ptr),
-            4 => r.copy::<u32>(dst.ptr, src.ptr),
-            8 => r.copy::<u64>(dst.ptr, src.ptr),
-            16 => r.copy::<[u64; 2]>(dst.ptr, src.ptr),
-            e => {
-                for i in 0..rows as isize {
-                    kernels::strided(dst.ptr.wrapping_offset(i * ds0), ds1, src.ptr.wrapping_offset(i * ss0), ss1, cols, e as usize);
-                }
-            }
-        }
-    }
+    let r = Rect { rows, cols, ds0, ds1, ss0, ss1, itemsize: g.itemsize as usize };
+    // SAFETY: every visited address is an element of the views (forwarded).
+    unsafe { Rect::kernel(r.itemsize)(&r, dst.ptr, src.ptr) }
 }
 
 /// The rows and columns of a small copy, with byte strides on each side.
-struct Rect {
-    rows: usize,
-    cols: usize,
-    ds0: isize,
-    ds1: isize,
-    ss0: isize,
-    ss1: isize,
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rect {
+    pub rows: usize,
+    pub cols: usize,
+    pub ds0: isize,
+    pub ds1: isize,
+    pub ss0: isize,
+    pub ss1: isize,
+    pub itemsize: usize,
 }
 
+/// A small copy's kernel, specialised by itemsize ([`Rect::kernel`]).
+///
+/// # Safety (of calling one)
+/// Every element of the rectangle is valid for `itemsize` bytes on each side, and the
+/// sides are disjoint.
+pub(crate) type RectKernel = unsafe fn(&Rect, *mut u8, *const u8);
+
 impl Rect {
+    /// The kernel for `itemsize`: typed moves for 1, 2, 4, 8 and 16 bytes, the strided
+    /// loop (itself specialised) for the others.
+    #[inline(always)]
+    pub(crate) fn kernel(itemsize: usize) -> RectKernel {
+        match itemsize {
+            1 => Rect::copy::<u8>,
+            2 => Rect::copy::<u16>,
+            4 => Rect::copy::<u32>,
+            8 => Rect::copy::<u64>,
+            16 => Rect::copy::<[u64; 2]>,
+            _ => Rect::copy_rows,
+        }
+    }
+
     /// # Safety
-    /// Every element of the rectangle is valid for `size_of::<T>()` bytes on each side,
-    /// and the sides are disjoint.
+    /// As for [`RectKernel`], with `itemsize == size_of::<T>()`.
     #[inline(always)]
     unsafe fn copy<T: Copy>(&self, dst: *mut u8, src: *const u8) {
         for i in 0..self.rows as isize {
@@ -130,6 +141,17 @@ impl Rect {
                 unsafe { (d as *mut T).write_unaligned((s as *const T).read_unaligned()) };
                 d = d.wrapping_offset(self.ds1);
                 s = s.wrapping_offset(self.ss1);
+            }
+        }
+    }
+
+    /// # Safety
+    /// As for [`RectKernel`].
+    unsafe fn copy_rows(&self, dst: *mut u8, src: *const u8) {
+        for i in 0..self.rows as isize {
+            // SAFETY: row i of the rectangle (the caller's contract).
+            unsafe {
+                kernels::strided(dst.wrapping_offset(i * self.ds0), self.ds1, src.wrapping_offset(i * self.ss0), self.ss1, self.cols, self.itemsize)
             }
         }
     }
@@ -156,15 +178,19 @@ pub fn check_same_structure(dst: &Geometry<'_>, src: &Geometry<'_>) -> Result<()
 /// through stored pointers, so they are assumed to overlap.
 fn may_overlap(dst: &Side<'_>, src: &Side<'_>) -> bool {
     match (dst.geom.extent(), src.geom.extent()) {
-        (Some((dlo, dhi)), Some((slo, shi))) => {
-            let d0 = (dst.ptr as isize).wrapping_add(dlo);
-            let d1 = (dst.ptr as isize).wrapping_add(dhi);
-            let s0 = (src.ptr as isize).wrapping_add(slo);
-            let s1 = (src.ptr as isize).wrapping_add(shi);
-            d0 < s1 && s0 < d1
-        }
+        (Some(d), Some(s)) => extents_overlap(dst.ptr, d, src.ptr, s),
         _ => true,
     }
+}
+
+/// Whether the byte ranges `[dst + dlo, dst + dhi)` and `[src + slo, src + shi)` intersect.
+#[inline]
+fn extents_overlap(dst: *const u8, (dlo, dhi): (isize, isize), src: *const u8, (slo, shi): (isize, isize)) -> bool {
+    let d0 = (dst as isize).wrapping_add(dlo);
+    let d1 = (dst as isize).wrapping_add(dhi);
+    let s0 = (src as isize).wrapping_add(slo);
+    let s1 = (src as isize).wrapping_add(shi);
+    d0 < s1 && s0 < d1
 }
 
 /// Copy `src` into a fresh C-contiguous buffer, then from it into `dst`.

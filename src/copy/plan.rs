@@ -41,13 +41,13 @@ impl Axes {
     }
 
     #[inline]
-    fn push(&mut self, a: Axis) {
+    pub(super) fn push(&mut self, a: Axis) {
         self.items[self.len] = MaybeUninit::new(a);
         self.len += 1;
     }
 
     #[inline]
-    fn as_mut_slice(&mut self) -> &mut [Axis] {
+    pub(super) fn as_mut_slice(&mut self) -> &mut [Axis] {
         // SAFETY: the first `len` items were written by `push`.
         unsafe { std::slice::from_raw_parts_mut(self.items.as_mut_ptr().cast::<Axis>(), self.len) }
     }
@@ -60,18 +60,26 @@ impl Default for Axes {
 }
 
 /// A copy plan for two geometries of equal shape and itemsize.
+///
+/// Made on the stack per call by [`super::copy`], or rebuilt from a
+/// [`super::prepared::Prepared`] plan's stored parts (a few words, no planning) at each
+/// of its executions.
 pub struct Plan<'a> {
-    itemsize: usize,
+    pub(super) itemsize: usize,
     /// Leading dimensions walked index by index because a suboffset lies in them.
-    prefix: usize,
-    dst: Geometry<'a>,
-    src: Geometry<'a>,
+    pub(super) prefix: usize,
+    pub(super) dst: Geometry<'a>,
+    pub(super) src: Geometry<'a>,
     /// Base adjustments from flipping negative destination strides.
-    dst_adjust: isize,
-    src_adjust: isize,
+    pub(super) dst_adjust: isize,
+    pub(super) src_adjust: isize,
     /// The direct axes, slowest first, innermost last; at least one.
-    axes: &'a [Axis],
-    inner: Inner,
+    pub(super) axes: &'a [Axis],
+    /// The kernel of the innermost axis (or two), chosen at planning.
+    pub(super) inner: Inner,
+    /// Staging buffers owned by a prepared plan, for streamed transposes; `None` takes
+    /// them from the global pool ([`transpose::Staging::Pool`]).
+    pub(super) stages: Option<&'a transpose::Stages>,
 }
 
 impl<'a> Plan<'a> {
@@ -144,7 +152,7 @@ impl<'a> Plan<'a> {
                 _ => Inner::Strided,
             }
         };
-        Plan { itemsize: s as usize, prefix, dst: *dst, src: *src, dst_adjust, src_adjust, axes, inner }
+        Plan { itemsize: s as usize, prefix, dst: *dst, src: *src, dst_adjust, src_adjust, axes, inner, stages: None }
     }
 
     /// The direct axes after dropping, flipping, ordering and merging (slowest first).
@@ -172,7 +180,7 @@ impl<'a> Plan<'a> {
         // SAFETY: forwarded.
         unsafe {
             if self.prefix == 0 {
-                self.direct(dst.wrapping_offset(self.dst_adjust), src.wrapping_offset(self.src_adjust))
+                self.direct(self.axes, dst.wrapping_offset(self.dst_adjust), src.wrapping_offset(self.src_adjust))
             } else {
                 self.walk_prefix(0, dst, src)
             }
@@ -188,7 +196,7 @@ impl<'a> Plan<'a> {
         if k == self.prefix {
             // SAFETY: forwarded; the adjustments keep pointers on elements of the views.
             return unsafe {
-                self.direct(dst.wrapping_offset(self.dst_adjust), src.wrapping_offset(self.src_adjust))
+                self.direct(self.axes, dst.wrapping_offset(self.dst_adjust), src.wrapping_offset(self.src_adjust))
             };
         }
         let (ds, ss) = (self.dst.stride(k), self.src.stride(k));
@@ -209,13 +217,37 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// Copy the direct axes from normalised base pointers.
+    /// Run the part of the plan where direct axis `axis` takes the indices `lo..hi`
+    /// (every index of the other axes): the unit of work of a prepared plan's parts.
+    ///
+    /// # Safety
+    /// As for [`Plan::execute`], for the elements of this part; the plan has no suboffset
+    /// prefix, and `0 <= lo <= hi <= self.axes[axis].n`.
+    pub unsafe fn execute_range(&self, dst: *mut u8, src: *const u8, axis: usize, lo: isize, hi: isize) {
+        debug_assert!(self.prefix == 0 && 0 <= lo && lo <= hi && hi <= self.axes[axis].n);
+        if self.dst.len == 0 || lo >= hi {
+            return;
+        }
+        let mut local = Axes::new();
+        for a in self.axes {
+            local.push(*a);
+        }
+        let axes = local.as_mut_slice();
+        let a = axes[axis];
+        axes[axis].n = hi - lo;
+        let d = dst.wrapping_offset(self.dst_adjust + lo * a.ds);
+        let s = src.wrapping_offset(self.src_adjust + lo * a.ss);
+        // SAFETY: forwarded; the shortened axis visits the elements of indices lo..hi.
+        unsafe { self.direct(axes, d, s) }
+    }
+
+    /// Copy the direct axes `axes` (the plan's, or a part of them) from normalised base
+    /// pointers.
     ///
     /// # Safety
     /// As for [`Plan::execute`].
     #[inline]
-    unsafe fn direct(&self, dst: *mut u8, src: *const u8) {
-        let axes = self.axes;
+    unsafe fn direct(&self, axes: &[Axis], dst: *mut u8, src: *const u8) {
         let m = axes.len();
         let inner = axes[m - 1];
         let itemsize = self.itemsize;
@@ -232,7 +264,7 @@ impl<'a> Plan<'a> {
                 let a = axes[m - 2];
                 let t = Transpose { ni: a.n as usize, nj: inner.n as usize, dsi: a.ds, dsj: inner.ds, ssi: a.ss, ssj: inner.ss };
                 // SAFETY: every (i, j) of the two axes is an element pair of the views.
-                unsafe { transpose::run(d, s, &t, itemsize, stream) }
+                unsafe { transpose::run(d, s, &t, itemsize, stream, self.staging()) }
             }
         };
         // SAFETY: forwarded; the loops visit every index of the outer axes once.
@@ -241,6 +273,15 @@ impl<'a> Plan<'a> {
 }
 
 impl Plan<'_> {
+    /// Where a streamed transpose of this plan finds its staging buffer.
+    #[inline]
+    fn staging(&self) -> transpose::Staging<'_> {
+        match self.stages {
+            Some(s) => transpose::Staging::Plan(s),
+            None => transpose::Staging::Pool,
+        }
+    }
+
     /// Copy between overlapping views that have the same layout at different addresses
     /// (equal strides on both sides, elements in address order), without a temporary:
     /// forwards when the destination lies below the source, backwards otherwise, so that

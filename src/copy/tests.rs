@@ -92,7 +92,7 @@ pub(crate) fn indices(shape: &[isize]) -> Vec<Vec<isize>> {
 }
 
 /// The reference: read every source element, then write every destination element.
-unsafe fn reference(dst: Side<'_>, src: Side<'_>) {
+pub(crate) unsafe fn reference(dst: Side<'_>, src: Side<'_>) {
     let itemsize = src.geom.itemsize as usize;
     let all = indices(src.geom.shape);
     let mut values = Vec::new();
@@ -342,13 +342,13 @@ fn transposes_match_reference_around_tile_edges() {
                 };
                 let mut streamed = vec![0u8; (ni * nj * itemsize) as usize];
                 // SAFETY: one 2-D slice of the same layouts.
-                unsafe { super::transpose::run(streamed.as_mut_ptr(), src.as_ptr(), &t, itemsize as usize, true) };
+                unsafe { super::transpose::run(streamed.as_mut_ptr(), src.as_ptr(), &t, itemsize as usize, true, super::transpose::Staging::Pool) };
                 assert_eq!(&streamed[..], &want[..streamed.len()], "streamed, itemsize {itemsize}, {ni}x{nj}");
                 // Without the staging buffer (in use), the streamed transpose falls back.
                 streamed.fill(0);
                 super::transpose::with_stage_taken(|| {
                     // SAFETY: as above.
-                    unsafe { super::transpose::run(streamed.as_mut_ptr(), src.as_ptr(), &t, itemsize as usize, true) }
+                    unsafe { super::transpose::run(streamed.as_mut_ptr(), src.as_ptr(), &t, itemsize as usize, true, super::transpose::Staging::Pool) }
                 });
                 assert_eq!(&streamed[..], &want[..streamed.len()], "fallback, itemsize {itemsize}, {ni}x{nj}");
             }
@@ -429,7 +429,7 @@ fn streamed_transposes_across_chunks_and_alignments() {
                 let t = super::transpose::Transpose { ni, nj, dsi, dsj: e, ssi: e, ssj: ni as isize * e };
                 // SAFETY: source rows j of ni items, destination rows i of nj items, in bounds.
                 unsafe {
-                    super::transpose::run(got.as_mut_ptr().add(shift), src.as_ptr(), &t, itemsize, true);
+                    super::transpose::run(got.as_mut_ptr().add(shift), src.as_ptr(), &t, itemsize, true, super::transpose::Staging::Pool);
                     for i in 0..ni {
                         for j in 0..nj {
                             let s = src.as_ptr().add((j * ni + i) * itemsize);
@@ -463,7 +463,7 @@ fn far_transposes_match_reference() {
         let mut want = got.clone();
         // SAFETY: every (i, j) lies in `far` (i * e < gap) and in `got`.
         unsafe {
-            super::transpose::run(got.as_mut_ptr(), far.as_ptr(), &t, itemsize, false);
+            super::transpose::run(got.as_mut_ptr(), far.as_ptr(), &t, itemsize, false, super::transpose::Staging::Pool);
             for i in 0..ni {
                 for j in 0..nj {
                     std::ptr::copy_nonoverlapping(far.as_ptr().add(j * gap + i * itemsize), want.as_mut_ptr().add((i * nj + j) * itemsize), itemsize);
@@ -477,7 +477,7 @@ fn far_transposes_match_reference() {
         let mut want = far.clone();
         // SAFETY: every (i, j) of the store lies in `got` (j * e < gap) and in `near`.
         unsafe {
-            super::transpose::run(got.as_mut_ptr(), near.as_ptr(), &t, itemsize, false);
+            super::transpose::run(got.as_mut_ptr(), near.as_ptr(), &t, itemsize, false, super::transpose::Staging::Pool);
             for i in 0..nj {
                 for j in 0..ni {
                     std::ptr::copy_nonoverlapping(near.as_ptr().add((j * nj + i) * itemsize), want.as_mut_ptr().add(i * gap + j * itemsize), itemsize);

@@ -71,11 +71,11 @@ const PREFETCH_ROWS: usize = 24;
 /// # Safety
 /// Every `src + i*ssi + j*ssj` is readable and every `dst + i*dsi + j*dsj` writable for
 /// `itemsize` bytes (`i < ni`, `j < nj`), the two sets disjoint.
-pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, stream: bool) {
+pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, stream: bool, staging: Staging<'_>) {
     let micro = Micro::pick(itemsize, t);
     if stream && t.dsj == itemsize as isize && simd::can_stream() {
         // SAFETY: forwarded.
-        return unsafe { run_streamed(dst, src, t, itemsize, micro) };
+        return unsafe { run_streamed(dst, src, t, itemsize, micro, staging) };
     }
     if t.ni * t.nj * itemsize <= 4096 {
         // Small enough to be one tile.
@@ -92,7 +92,7 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         // stream them as a large output is (measured: twice as fast as plain stores,
         // which read every line before writing it).
         // SAFETY: forwarded.
-        return unsafe { run_streamed(dst, src, t, itemsize, micro) };
+        return unsafe { run_streamed(dst, src, t, itemsize, micro, staging) };
     }
     let (bi, bj) = tiles(itemsize);
     let mut i0 = 0;
@@ -143,6 +143,46 @@ unsafe fn run_far(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, 
     }
 }
 
+/// Where a streamed transpose finds its staging buffer.
+#[derive(Clone, Copy)]
+pub(super) enum Staging<'s> {
+    /// The global pool (a per-call copy): may allocate the first time.
+    Pool,
+    /// A prepared plan's own buffers, allocated when it was made: never allocates.
+    Plan(&'s Stages),
+}
+
+/// The streamed panels' geometry: panel height `bi` (one source line's worth of
+/// elements, at least one micro block), width `w_max` (the whole row if it fits, else a
+/// long chunk), stage row pitch, and the stage bytes needed.
+fn stage_layout(t: &Transpose, itemsize: usize, micro: Micro) -> (usize, usize, isize, usize) {
+    let bi = (panel_run(itemsize) / itemsize).max(micro.side()).max(1).min(t.ni);
+    let max_w = (PANEL_BYTES / (bi * itemsize)).max(1);
+    let w_max = t.nj.min(max_w);
+    // Stage rows hold up to `lead - 1` extra columns (see `streamed_panels`), padded by a
+    // line so that they do not all map to one cache set.
+    let row = ((w_max + 64) * itemsize + 64) as isize;
+    (bi, w_max, row, bi * row as usize + 64)
+}
+
+/// The rows of a streamed transpose's panel (its `bi`): parts of a prepared plan that
+/// split the transpose's rows take multiples of it, so that each source row is still read
+/// in runs of `panel_run` bytes.
+pub(super) fn panel_rows(itemsize: usize) -> usize {
+    (panel_run(itemsize) / itemsize).max(1)
+}
+
+/// Whether a transpose with these strides, of an output of `len` bytes, is streamed
+/// through a staging buffer (so a prepared plan allocates stages for it).
+pub(super) fn streams(t: &Transpose, itemsize: usize, len: usize) -> bool {
+    len >= STREAM_BYTES && t.dsj == itemsize as isize && simd::can_stream()
+}
+
+/// The stage bytes a streamed transpose `t` needs with any micro-kernel.
+pub(super) fn stage_bytes(t: &Transpose, itemsize: usize) -> usize {
+    stage_layout(t, itemsize, Micro::Scalar).3.max(stage_layout(t, itemsize, Micro::pick(itemsize, t)).3)
+}
+
 /// The transpose for outputs larger than the caches: panels of `bi` whole destination
 /// rows (or long chunks of them) are transposed into an L2-resident staging buffer,
 /// prefetching source rows ahead, then written out with streaming stores, so that every
@@ -150,27 +190,97 @@ unsafe fn run_far(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, 
 ///
 /// # Safety
 /// As for [`run`], with `t.dsj == itemsize`.
-unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
-    // Panel height: one source line's worth of elements, at least one micro block.
-    let bi = (panel_run(itemsize) / itemsize).max(micro.side()).max(1).min(t.ni);
-    // Panel width: the whole row if it fits, else a long chunk (partial lines only at
-    // chunk edges).
-    let max_w = (PANEL_BYTES / (bi * itemsize)).max(1);
-    let w_max = t.nj.min(max_w);
-    // Stage rows hold up to `lead - 1` extra columns (see `streamed_panels`), padded by a
-    // line so that they do not all map to one cache set.
-    let row = ((w_max + 64) * itemsize + 64) as isize;
-    let need = bi * row as usize + 64;
-    let Some(mut stage) = stage::take(need) else {
-        // SAFETY: forwarded; without a staging buffer, the in-cache path is still correct.
-        return unsafe { run(dst, src, t, itemsize, false) };
+unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro, staging: Staging<'_>) {
+    let (bi, w_max, row, need) = stage_layout(t, itemsize, micro);
+    let stream = |base: *mut u8| {
+        // Align the stage to a cache line.
+        let sp = base.wrapping_add(base.align_offset(64));
+        // SAFETY: forwarded; the stage holds `bi` rows of `row` bytes after alignment.
+        unsafe { streamed_panels(dst, src, t, itemsize, micro, sp, bi, w_max, row) };
     };
-    // Align the stage to a cache line.
-    let base = stage.as_mut_ptr();
-    let sp = base.wrapping_add(base.align_offset(64));
-    // SAFETY: forwarded; the stage holds `bi` rows of `row` bytes after alignment.
-    unsafe { streamed_panels(dst, src, t, itemsize, micro, sp, bi, w_max, row) };
-    stage::give_back(stage);
+    match staging {
+        Staging::Plan(stages) => {
+            if let Some(claim) = stages.claim(need) {
+                return stream(claim.ptr());
+            }
+        }
+        Staging::Pool => {
+            if let Some(mut stage) = stage::take(need) {
+                stream(stage.as_mut_ptr());
+                return stage::give_back(stage);
+            }
+        }
+    }
+    // SAFETY: forwarded; without a staging buffer (none free, or no memory), the
+    // in-cache path is still correct.
+    unsafe { run(dst, src, t, itemsize, false, Staging::Pool) }
+}
+
+/// A prepared plan's staging buffers: allocated with the plan, each used by one execution
+/// at a time (claimed with an atomic flag, so concurrent executions and parts of one plan
+/// take different buffers without locks or allocation). An execution that finds every
+/// buffer claimed takes the in-cache path: the same bytes, only slower.
+pub(crate) struct Stages {
+    slots: Box<[Slot]>,
+}
+
+struct Slot {
+    busy: std::sync::atomic::AtomicBool,
+    /// Bytes written through a shared reference (interior mutability), by the claimant.
+    buf: Box<[std::cell::UnsafeCell<u8>]>,
+}
+
+// SAFETY: a slot's bytes are only touched by the one thread that set its `busy` flag
+// (acquire), until it clears it (release); the flag itself is atomic, and the boxed
+// slice's pointer and length never change.
+unsafe impl Sync for Slot {}
+
+/// A claimed staging buffer, given back when dropped.
+pub(super) struct Claim<'s> {
+    slot: &'s Slot,
+}
+
+impl Claim<'_> {
+    fn ptr(&self) -> *mut u8 {
+        std::cell::UnsafeCell::raw_get(self.slot.buf.as_ptr())
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.slot.busy.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Stages {
+    /// `count` buffers of `bytes` each, or an OutOfMemory error.
+    pub(crate) fn new(count: usize, bytes: usize) -> crate::error::Result<Stages> {
+        let what = "the staging buffers of a copy plan";
+        let mut slots = crate::alloc::try_with_capacity(count, what)?;
+        for _ in 0..count {
+            let mut buf = crate::alloc::try_with_capacity(bytes, what)?;
+            buf.resize_with(bytes, || std::cell::UnsafeCell::new(0u8));
+            slots.push(Slot { busy: std::sync::atomic::AtomicBool::new(false), buf: buf.into_boxed_slice() });
+        }
+        Ok(Stages { slots: slots.into_boxed_slice() })
+    }
+
+    /// How many buffers there are.
+    pub(crate) fn count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// A free buffer of at least `need` bytes, if any.
+    fn claim(&self, need: usize) -> Option<Claim<'_>> {
+        use std::sync::atomic::Ordering;
+        self.slots.iter().find_map(|slot| {
+            // (`then`, not `then_some`: a Claim made for a slot not won would release it
+            // when dropped.)
+            (slot.buf.len() >= need
+                && slot.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok())
+            .then(|| Claim { slot })
+        })
+    }
 }
 
 /// The staging buffers of streamed transposes (at most `PANEL_BYTES` plus padding each),
