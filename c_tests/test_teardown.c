@@ -83,6 +83,51 @@ static void big_transpose(void) {
 }
 
 /* An .npz archive of `view` (2 x 3 doubles) written, listed and read back. */
+/* Copy plans: a streamed transpose planned once, executed whole and part by part (the
+ * plan's own staging buffers), and the refusals. */
+static void plan_round_trip(void) {
+    double *a = malloc(sizeof(double) * N * N), *b = malloc(sizeof(double) * N * N);
+    CHECK(a != NULL && b != NULL);
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        return;
+    }
+    for (long i = 0; i < (long)N * N; i++)
+        a[i] = (double)i;
+    pybuf_ssize_t shape[2] = {N, N}, t_strides[2] = {8, 8 * N};
+    pybuf_buffer src = {0}, dst = {0};
+    src.len = (pybuf_ssize_t)sizeof(double) * N * N;
+    src.itemsize = 8;
+    src.ndim = 2;
+    src.shape = shape;
+    src.strides = t_strides;
+    dst = src;
+    dst.strides = NULL;
+    pybuf_copy_plan *plan = NULL;
+    CHECK_FAILED(pybuf_copy_plan_new(&dst, &src, 1, &plan), PYBUF_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(pybuf_copy_plan_new(&dst, &src, 0, &plan));
+    CHECK_FAILED(pybuf_copy_plan_set_threads(plan, 0), PYBUF_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(pybuf_copy_plan_set_threads(plan, 1));
+    CHECK_OK(pybuf_copy_plan_execute(plan, b, a));
+    pybuf_ssize_t parts = pybuf_copy_plan_parts(plan);
+    CHECK(parts >= 1 && parts <= 4096);
+    memset(b, 0, sizeof(double) * N * N);
+    for (pybuf_ssize_t p = parts - 1; p >= 0; p--)
+        CHECK_OK(pybuf_copy_plan_execute_part(plan, p, b, a));
+    CHECK_FAILED(pybuf_copy_plan_execute_part(plan, parts, b, a), PYBUF_STATUS_INDEX_OUT_OF_RANGE);
+    long bad = 0;
+    for (long i = 0; i < N; i++)
+        for (long j = 0; j < N; j++)
+            bad += b[i * N + j] != a[j * N + i];
+    CHECK_EQ(bad, 0);
+    pybuf_copy_plan_free(plan);
+    pybuf_copy_plan_free(NULL);
+    CHECK_FAILED(pybuf_copy_plan_execute(NULL, b, a), PYBUF_STATUS_NULL_POINTER);
+    free(a);
+    free(b);
+}
+
 static void npz_round_trip(const pybuf_buffer *view) {
     char path[64];
     const char *names[1] = {"m"};
@@ -440,6 +485,7 @@ static void exercise(void) {
 
     /* Large copies use a thread-local staging buffer. */
     big_transpose();
+    plan_round_trip();
 
     /* And an error at the end, readable. */
     CHECK_FAILED(pybuf_get_item(NULL, idx, 0, &val), PYBUF_STATUS_NULL_POINTER);

@@ -7,7 +7,7 @@
 #   scripts/check.sh reach            which `unsafe` blocks the Miri-configured suite reaches
 #   scripts/check.sh sanitize         Rust tests (unit and C-surface) under ASan; C tests under gcc ASan+UBSan
 #   scripts/check.sh valgrind         C tests under valgrind memcheck
-#   scripts/check.sh tsan             c_tests/test_threads.c under ThreadSanitizer
+#   scripts/check.sh tsan             c_tests/test_threads.c and test_copy_plan.c under ThreadSanitizer
 #   scripts/check.sh all [SECONDS]    all of the above, fuzzing SECONDS (default 10) each
 #
 # Nightly, Miri and sanitizer builds go to their own target directories (target/fuzz,
@@ -231,12 +231,16 @@ step_tsan() {
     # All 10^6 operations of test_threads.c: fast enough under TSan.
     local rt
     rt=$(rustc +nightly --print sysroot)/lib/rustlib/$TRIPLE/lib/librustc-nightly_rt.tsan.a
-    "$CC" -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=thread -Iinclude -c c_tests/test_threads.c \
-        -o "$dir/test_threads.o" || { fail "compiling test_threads.c with TSan"; return; }
-    "$CC" "$dir/test_threads.o" "target/tsan/$TRIPLE/release/libpybuf.a" -Wl,--whole-archive "$rt" \
-        -Wl,--no-whole-archive -lpthread -ldl -lm -lstdc++ -o "$dir/test_threads" ||
-        { fail "linking test_threads with TSan"; return; }
-    rm -f "$dir/test_threads.o"
+    # test_copy_plan.c: copy plans' parts on the test's pthreads and on pybuf's own threads.
+    local t
+    for t in test_threads test_copy_plan; do
+        "$CC" -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=thread -Iinclude -c "c_tests/$t.c" \
+            -o "$dir/$t.o" || { fail "compiling $t.c with TSan"; return; }
+        "$CC" "$dir/$t.o" "target/tsan/$TRIPLE/release/libpybuf.a" -Wl,--whole-archive "$rt" \
+            -Wl,--no-whole-archive -lpthread -ldl -lm -lstdc++ -o "$dir/$t" ||
+            { fail "linking $t with TSan"; return; }
+        rm -f "$dir/$t.o"
+    done
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_each "$dir" "tsan"
 }
 
