@@ -68,6 +68,8 @@ cdef extern from "pybuf.h" nogil:
         # File descriptors, .npy files, mapped files and .npz archives.
         PYBUF_IO_WRITE
         PYBUF_IO_READ
+        # Copy plans.
+        PYBUF_COPY_PLAN_MAX_THREADS
         PYBUF_NPY_READONLY
         PYBUF_NPY_WRITABLE
         PYBUF_NPY_PRIVATE
@@ -126,6 +128,8 @@ cdef extern from "pybuf.h" nogil:
     ctypedef struct pybuf_format_runs:
         pass
     ctypedef struct pybuf_io:
+        pass
+    ctypedef struct pybuf_copy_plan:
         pass
     ctypedef struct pybuf_iter:
         pass
@@ -234,6 +238,17 @@ cdef extern from "pybuf.h" nogil:
     int pybuf_from_contiguous(const pybuf_buffer *dst, const void *src, pybuf_ssize_t len,
                               char order)
     int pybuf_copy(const pybuf_buffer *dst, const pybuf_buffer *src)
+
+    # -- copy plans -------------------------------------------------------------------------
+
+    int pybuf_copy_plan_new(const pybuf_buffer *dst, const pybuf_buffer *src, int flags,
+                            pybuf_copy_plan **out)
+    int pybuf_copy_plan_execute(const pybuf_copy_plan *plan, void *dst_buf, const void *src_buf)
+    pybuf_ssize_t pybuf_copy_plan_parts(const pybuf_copy_plan *plan)
+    int pybuf_copy_plan_execute_part(const pybuf_copy_plan *plan, pybuf_ssize_t part,
+                                     void *dst_buf, const void *src_buf)
+    int pybuf_copy_plan_set_threads(pybuf_copy_plan *plan, int threads)
+    void pybuf_copy_plan_free(pybuf_copy_plan *plan)
 
     # -- errors ---------------------------------------------------------------------------
 

@@ -84,6 +84,12 @@ cdef int (*f_write_fd)(int, const pybuf_buffer *, char) noexcept nogil
 cdef int (*f_read_fd)(int, const pybuf_buffer *, char) noexcept nogil
 cdef int (*f_pwrite_fd)(int, const pybuf_buffer *, char, int64_t) noexcept nogil
 cdef int (*f_pread_fd)(int, const pybuf_buffer *, char, int64_t) noexcept nogil
+cdef int (*f_copy_plan_new)(const pybuf_buffer *, const pybuf_buffer *, int, pybuf_copy_plan **) noexcept nogil
+cdef int (*f_copy_plan_execute)(const pybuf_copy_plan *, void *, const void *) noexcept nogil
+cdef pybuf_ssize_t (*f_copy_plan_parts)(const pybuf_copy_plan *) noexcept nogil
+cdef int (*f_copy_plan_execute_part)(const pybuf_copy_plan *, pybuf_ssize_t, void *, const void *) noexcept nogil
+cdef int (*f_copy_plan_set_threads)(pybuf_copy_plan *, int) noexcept nogil
+cdef void (*f_copy_plan_free)(pybuf_copy_plan *) noexcept nogil
 cdef int (*f_io_new)(int, const pybuf_buffer *, char, int, int64_t, pybuf_io **) noexcept nogil
 cdef int (*f_io_step)(pybuf_io *) noexcept nogil
 cdef int64_t (*f_io_done)(const pybuf_io *) noexcept nogil
@@ -115,6 +121,12 @@ f_release = pybuf_release
 f_to_contiguous = pybuf_to_contiguous
 f_from_contiguous = pybuf_from_contiguous
 f_copy = pybuf_copy
+f_copy_plan_new = pybuf_copy_plan_new
+f_copy_plan_execute = pybuf_copy_plan_execute
+f_copy_plan_parts = pybuf_copy_plan_parts
+f_copy_plan_execute_part = pybuf_copy_plan_execute_part
+f_copy_plan_set_threads = pybuf_copy_plan_set_threads
+f_copy_plan_free = pybuf_copy_plan_free
 f_last_error = pybuf_last_error
 f_last_status = pybuf_last_status
 f_status_name = pybuf_status_name
@@ -343,7 +355,9 @@ cdef pybuf_byte_order order = PYBUF_BYTE_ORDER_LITTLE
 FUNCTIONS = [
     "pybuf_is_contiguous", "pybuf_get_pointer", "pybuf_fill_contiguous_strides",
     "pybuf_fill_info", "pybuf_release", "pybuf_to_contiguous", "pybuf_from_contiguous",
-    "pybuf_copy", "pybuf_last_error", "pybuf_last_status", "pybuf_status_name",
+    "pybuf_copy", "pybuf_copy_plan_new", "pybuf_copy_plan_execute", "pybuf_copy_plan_parts",
+    "pybuf_copy_plan_execute_part", "pybuf_copy_plan_set_threads", "pybuf_copy_plan_free",
+    "pybuf_last_error", "pybuf_last_status", "pybuf_status_name",
     "pybuf_exporter_new", "pybuf_exporter_clone", "pybuf_exporter_free",
     "pybuf_exporter_get_buffer", "pybuf_exporter_exports", "pybuf_exporter_replace",
     "pybuf_fill_view", "pybuf_exporter_as_object", "pybuf_object_get_buffer",
@@ -445,6 +459,7 @@ CONSTANTS = {
     "PYBUF_VALIDATE_FORMAT": PYBUF_VALIDATE_FORMAT,
     "PYBUF_VALIDATE_MEMORY": PYBUF_VALIDATE_MEMORY,
     "PYBUF_IO_WRITE": PYBUF_IO_WRITE,
+    "PYBUF_COPY_PLAN_MAX_THREADS": PYBUF_COPY_PLAN_MAX_THREADS,
     "PYBUF_IO_READ": PYBUF_IO_READ,
     "PYBUF_NPY_READONLY": PYBUF_NPY_READONLY,
     "PYBUF_NPY_WRITABLE": PYBUF_NPY_WRITABLE,
