@@ -102,7 +102,7 @@ test: venv lib
 bench: venv lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS_C) -Iinclude benches/small_copy.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/small_copy
-	./$(BUILD)/small_copy
+	./$(BUILD)/small_copy $(or $(ROUNDS),7)
 	$(VPY) benches/side_by_side.py --mib $(or $(MIB),128) --rounds $(or $(ROUNDS),5)
 
 # File I/O side by side (benches/io.c and numpy in one run): pybuf_write_fd / pybuf_npy_save
