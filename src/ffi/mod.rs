@@ -4,6 +4,7 @@
 
 pub mod buffer;
 pub mod copy;
+pub mod datatype;
 pub mod dlpack;
 pub mod error;
 pub mod exporter;
