@@ -262,7 +262,7 @@ int main(int argc, char **argv) {
     source = (unsigned char *)malloc(1 << 22);
     CHECK(packed && expected && source, "out of memory");
     for (i = 0; i < views; i++) {
-        shape_t s = draw(6);
+        shape_t s = draw(6, ANY);
         unpacked += check_view(&s);
         subs += s.subdim >= 0;
         structs += strchr(s.format, 'T') != NULL;
@@ -275,7 +275,7 @@ int main(int argc, char **argv) {
     refusals();
     printf("targeted: stride -1, Zg, empty, 0-d, shapeless views, counts beyond INT_MAX, refusals\n");
     for (i = 0; i < 200; i++) {
-        shape_t s = draw(4);
+        shape_t s = draw(4, ANY);
         injected += faults(&s);
     }
     {

@@ -73,11 +73,74 @@ typedef struct made_t {
     void **table;
 } made_t;
 
-/* Draw a random layout. `max_ndim` up to 6. */
-static shape_t draw(int max_ndim) {
-    shape_t s;
+/* Layouts `relayout` draws. */
+enum { ANY = 0, NO_BROADCAST = 1, CONTIGUOUS = 2 };
+
+/* Draw the strides (and suboffsets) of `s`, whose format, itemsize, ndim and shape are
+ * set: C-contiguous with CONTIGUOUS; else a permutation of C-contiguous strides over a
+ * base padded by a step per dimension, some negated, some broadcast (not with
+ * NO_BROADCAST), and in one draw of five a suboffset. */
+static void relayout(shape_t *s, int mode) {
     int k, order[8];
-    pybuf_ssize_t sd, n = 1, neg = 0;
+    pybuf_ssize_t sd, neg = 0;
+    s->overlaps = 0;
+    for (k = 0; k < s->ndim; k++) {
+        s->suboffsets[k] = -1;
+    }
+    s->subdim = mode != CONTIGUOUS && s->ndim > 0 && below(5) == 0 ? below(s->ndim < 3 ? s->ndim : 3) : -1;
+    for (k = 0; k < 8; k++) {
+        order[k] = k;
+    }
+    for (k = s->ndim - 1; mode != CONTIGUOUS && k > s->subdim + 1; k--) {
+        int j = s->subdim + 1 + below(k - s->subdim), t = order[k];
+        order[k] = order[j];
+        order[j] = t;
+    }
+    sd = s->itemsize;
+    for (k = s->ndim - 1; k > s->subdim; k--) {
+        int d = order[k], step = mode == CONTIGUOUS ? 1 : 1 + below(3);
+        pybuf_ssize_t len = s->shape[d] > 0 ? s->shape[d] : 1;
+        if (mode == ANY && below(12) == 0) {
+            s->strides[d] = 0;
+            s->overlaps = s->overlaps || s->shape[d] > 1;
+            continue;
+        }
+        s->strides[d] = sd * step * (mode != CONTIGUOUS && below(3) == 0 ? -1 : 1);
+        if (s->strides[d] < 0) {
+            neg += -s->strides[d] * (len - 1);
+        }
+        sd *= len * step;
+    }
+    s->offset = neg;
+    s->block = (size_t)sd + 7;
+    s->nblocks = 1;
+    if (s->subdim >= 0) {
+        /* The table: C-contiguous pointers over dimensions 0..subdim. */
+        sd = (pybuf_ssize_t)sizeof(void *);
+        for (k = s->subdim; k >= 0; k--) {
+            s->strides[k] = sd;
+            sd *= s->shape[k] > 0 ? s->shape[k] : 1;
+            s->nblocks *= (size_t)(s->shape[k] > 0 ? s->shape[k] : 1);
+        }
+        s->suboffsets[s->subdim] = s->offset;
+        /* Blocks in a shuffled order behind the table. */
+        for (k = 0; k < (int)s->nblocks; k++) {
+            s->perm[k] = (size_t)k;
+        }
+        for (k = (int)s->nblocks - 1; k > 0; k--) {
+            int j = below(k + 1);
+            size_t t = s->perm[k];
+            s->perm[k] = s->perm[j];
+            s->perm[j] = t;
+        }
+    }
+}
+
+/* Draw a random format and shape (up to `max_ndim` dimensions, 6 at most) and a layout. */
+static shape_t draw(int max_ndim, int mode) {
+    shape_t s;
+    int k;
+    pybuf_ssize_t n = 1;
     memset(&s, 0, sizeof s);
     s.format = FORMATS[below(NFORMATS)];
     s.itemsize = pybuf_size_from_format(s.format);
@@ -88,61 +151,10 @@ static shape_t draw(int max_ndim) {
     s.ndim = below(max_ndim + 1);
     for (k = 0; k < s.ndim; k++) {
         s.shape[k] = below(40) == 0 ? 0 : 1 + below(4);
-        s.suboffsets[k] = -1;
-    }
-    s.subdim = s.ndim > 0 && below(5) == 0 ? below(s.ndim < 3 ? s.ndim : 3) : -1;
-    /* The dimensions after subdim: a permutation of C-contiguous strides over a base
-     * padded by a step per dimension, some negated, some broadcast. */
-    for (k = 0; k < 8; k++) {
-        order[k] = k;
-    }
-    for (k = s.ndim - 1; k > s.subdim + 1; k--) {
-        int j = s.subdim + 1 + below(k - s.subdim), t = order[k];
-        order[k] = order[j];
-        order[j] = t;
-    }
-    sd = s.itemsize;
-    for (k = s.ndim - 1; k > s.subdim; k--) {
-        int d = order[k], step = 1 + below(3);
-        pybuf_ssize_t len = s.shape[d] > 0 ? s.shape[d] : 1;
-        if (below(12) == 0) {
-            s.strides[d] = 0;
-            s.overlaps = 1;
-            continue;
-        }
-        s.strides[d] = sd * step * (below(3) == 0 ? -1 : 1);
-        if (s.strides[d] < 0) {
-            neg += -s.strides[d] * (len - 1);
-        }
-        sd *= len * step;
-    }
-    s.offset = neg;
-    s.block = (size_t)sd + 7;
-    s.nblocks = 1;
-    if (s.subdim >= 0) {
-        /* The table: C-contiguous pointers over dimensions 0..subdim. */
-        sd = (pybuf_ssize_t)sizeof(void *);
-        for (k = s.subdim; k >= 0; k--) {
-            s.strides[k] = sd;
-            sd *= s.shape[k] > 0 ? s.shape[k] : 1;
-            s.nblocks *= (size_t)(s.shape[k] > 0 ? s.shape[k] : 1);
-        }
-        s.suboffsets[s.subdim] = s.offset;
-        /* Blocks in a shuffled order behind the table. */
-        for (k = 0; k < (int)s.nblocks; k++) {
-            s.perm[k] = (size_t)k;
-        }
-        for (k = (int)s.nblocks - 1; k > 0; k--) {
-            int j = below(k + 1);
-            size_t t = s.perm[k];
-            s.perm[k] = s.perm[j];
-            s.perm[j] = t;
-        }
-    }
-    for (k = 0; k < s.ndim; k++) {
         n *= s.shape[k];
     }
     s.nbytes = n * s.itemsize;
+    relayout(&s, mode);
     return s;
 }
 
