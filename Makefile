@@ -115,6 +115,24 @@ bench-io: venv lib
 	$(CC) -O2 -std=c11 -Wall -Wextra -Iinclude benches/io.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/io_bench
 	$(VPY) benches/io_side_by_side.py --exe $(BUILD)/io_bench $(if $(BENCH_DIR),--dir $(BENCH_DIR)) --rows $(or $(ROWS),4096) --cols $(or $(COLS),8192) --rounds $(or $(ROUNDS),5)
 
+# -- MPI (docs/mpi.md; libpybuf itself never needs MPI) ----------------------------------
+# mpi4py in the venv, built from source against the MPI whose mpicc is on PATH (CFLAGS=-O0:
+# one minute instead of five, and mpi4py only forwards calls to MPI), for the MPI tests
+# and bench-mpi. Sending a 64 MiB transposed and a [:, ::2] float64 view between 2 ranks:
+# derived datatype, pybuf_to_contiguous + send, pipelined chunks, numpy + mpi4py.
+MPICC ?= mpicc
+.PHONY: venv-mpi bench-mpi
+venv-mpi: $(VENV)/.stamp-mpi
+$(VENV)/.stamp-mpi: bindings/python/requirements-mpi.txt $(VENV)/.stamp
+	@command -v $(MPICC) >/dev/null 2>&1 || { echo "mpi4py needs an MPI: apt-get install libopenmpi-dev openmpi-bin" >&2; exit 1; }
+	MPICC=$(MPICC) CFLAGS=-O0 $(VPY) -m pip install --quiet --disable-pip-version-check --no-binary mpi4py -r bindings/python/requirements-mpi.txt
+	touch $@
+
+bench-mpi: venv-mpi lib
+	@mkdir -p $(BUILD)/mpi
+	$(MPICC) -O2 -std=c99 -Wall -Wextra -Iinclude benches/mpi.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/mpi/bench_mpi
+	$(VPY) benches/mpi_side_by_side.py --exe $(BUILD)/mpi/bench_mpi --rounds $(or $(ROUNDS),5)
+
 # Criterion benchmarks of the Rust-level kernels.
 bench-criterion:
 	$(CARGO) bench --bench copy

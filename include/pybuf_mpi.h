@@ -390,6 +390,152 @@ static inline int pybuf_mpi_recv(const pybuf_buffer *view, int source, int tag, 
     return rc;
 }
 
+/* -- the pipelined path: pybuf packs, MPI moves contiguous chunks ------------------ */
+
+/** The default chunk of pybuf_mpi_send_chunks and pybuf_mpi_recv_chunks: 1 MiB. */
+#define PYBUF_MPI_CHUNK_BYTES ((pybuf_ssize_t)1 << 20)
+
+/* How a view is cut into messages: `rows` of the first dimension per message, `row`
+ * bytes each, `n` messages; 0 when the view goes as one datatype message instead (no
+ * shape, a row longer than INT_MAX bytes). Both sides compute it from the shape, the
+ * itemsize and the chunk size alone, so they agree. */
+static inline int pybuf_mpi_cut_(const pybuf_buffer *view, pybuf_ssize_t chunk,
+                                 pybuf_ssize_t *rows, pybuf_ssize_t *row, pybuf_ssize_t *n) {
+    int k;
+    if (view == NULL || view->ndim < 1 || view->shape == NULL || view->itemsize <= 0) {
+        return 0;
+    }
+    *row = view->itemsize;
+    for (k = 1; k < view->ndim; k++) {
+        if (view->shape[k] <= 0 || *row > INT_MAX / view->shape[k]) {
+            return 0; /* empty rows, or rows longer than INT_MAX bytes */
+        }
+        *row *= view->shape[k];
+    }
+    chunk = chunk > 0 ? chunk : PYBUF_MPI_CHUNK_BYTES;
+    chunk = chunk < INT_MAX ? chunk : INT_MAX;
+    *rows = chunk / *row > 0 ? chunk / *row : 1;
+    *n = view->shape[0] > 0 ? (view->shape[0] + *rows - 1) / *rows : 0;
+    return 1;
+}
+
+/* Rows [k * rows, k * rows + count) of `view` in *part (a derived view to release). */
+static inline int pybuf_mpi_part_(const pybuf_buffer *view, pybuf_ssize_t rows, pybuf_ssize_t k,
+                                  pybuf_buffer *part, pybuf_ssize_t *count) {
+    pybuf_ssize_t start = k * rows;
+    *count = view->shape[0] - start < rows ? view->shape[0] - start : rows;
+    return pybuf_slice(part, view, 0, start, start + *count, 1);
+}
+
+/**
+ * Send every element of `view` as pybuf_to_contiguous(view, 'C') would copy them, in
+ * messages of about `chunk` bytes (0: PYBUF_MPI_CHUNK_BYTES) of MPI_BYTE, packed by
+ * pybuf's copy engine while the previous message travels (two chunk buffers, MPI_Isend).
+ * The receiver calls pybuf_mpi_recv_chunks with a view of the same shape and itemsize and
+ * the same chunk size. For Open MPI, whose own pack engine copies strided memory several
+ * times slower than pybuf's, this is the fast path for large transposed views: see
+ * docs/mpi.md. The values travel as raw bytes: use it between machines of one byte order.
+ *
+ * Returns 0, a negative pybuf_status (an invalid view; pybuf_last_error() says why), or
+ * a positive MPI error; every request is completed and every buffer freed on return.
+ */
+static inline int pybuf_mpi_send_chunks(const pybuf_buffer *view, int dest, int tag,
+                                        MPI_Comm comm, pybuf_ssize_t chunk) {
+    pybuf_ssize_t rows, row, n, k, count;
+    MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    unsigned char *bufs[2];
+    pybuf_buffer part;
+    int rc;
+    if (!pybuf_mpi_cut_(view, chunk, &rows, &row, &n)) {
+        return pybuf_mpi_send(view, dest, tag, comm);
+    }
+    if ((rc = pybuf_validate(view, PYBUF_VALIDATE_LAYOUT, NULL, 0)) != 0) {
+        return rc;
+    }
+    bufs[0] = (unsigned char *)malloc((size_t)(rows * row) + 1);
+    bufs[1] = (unsigned char *)malloc((size_t)(rows * row) + 1);
+    rc = bufs[0] == NULL || bufs[1] == NULL ? MPI_ERR_NO_MEM : 0;
+    for (k = 0; rc == 0 && k < n; k++) {
+        int b = (int)(k % 2);
+        if ((rc = MPI_Wait(&req[b], MPI_STATUS_IGNORE)) != MPI_SUCCESS) {
+            break;
+        }
+        if ((rc = pybuf_mpi_part_(view, rows, k, &part, &count)) != 0) {
+            break;
+        }
+        rc = pybuf_to_contiguous(bufs[b], &part, count * row, 'C');
+        pybuf_release(&part);
+        if (rc == 0) {
+            rc = MPI_Isend(bufs[b], (int)(count * row), MPI_BYTE, dest, tag, comm, &req[b]);
+        }
+    }
+    if (MPI_Waitall(2, req, MPI_STATUSES_IGNORE) != MPI_SUCCESS && rc == 0) {
+        rc = MPI_ERR_IN_STATUS;
+    }
+    free(bufs[0]);
+    free(bufs[1]);
+    return rc;
+}
+
+/**
+ * Receive what pybuf_mpi_send_chunks sent (same shape, itemsize and chunk size) into the
+ * elements of `view`, as pybuf_from_contiguous would store them: each message is
+ * unpacked by pybuf's copy engine while the next one arrives (a C-contiguous view
+ * receives in place). `source` and `tag` must name one sender (not MPI_ANY_SOURCE).
+ * Returns as pybuf_mpi_send_chunks does.
+ */
+static inline int pybuf_mpi_recv_chunks(const pybuf_buffer *view, int source, int tag,
+                                        MPI_Comm comm, pybuf_ssize_t chunk) {
+    pybuf_ssize_t rows, row, n, k, count;
+    MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    unsigned char *bufs[2] = {NULL, NULL};
+    pybuf_buffer part;
+    int rc, in_place;
+    if (!pybuf_mpi_cut_(view, chunk, &rows, &row, &n)) {
+        return pybuf_mpi_recv(view, source, tag, comm, MPI_STATUS_IGNORE);
+    }
+    if ((rc = pybuf_validate(view, PYBUF_VALIDATE_LAYOUT, NULL, 0)) != 0) {
+        return rc;
+    }
+    in_place = pybuf_is_contiguous(view, 'C') == 1 && view->suboffsets == NULL;
+    if (!in_place) {
+        bufs[0] = (unsigned char *)malloc((size_t)(rows * row) + 1);
+        bufs[1] = (unsigned char *)malloc((size_t)(rows * row) + 1);
+        rc = bufs[0] == NULL || bufs[1] == NULL ? MPI_ERR_NO_MEM : 0;
+    }
+    /* Message k lands in bufs[k % 2] (or in place); two are posted ahead. */
+    for (k = 0; rc == 0 && k < n + 2; k++) {
+        if (k >= 2) { /* message k - 2 is in: unpack it */
+            int b = (int)(k % 2);
+            if ((rc = MPI_Wait(&req[b], MPI_STATUS_IGNORE)) != MPI_SUCCESS) {
+                break;
+            }
+            if (!in_place) {
+                if ((rc = pybuf_mpi_part_(view, rows, k - 2, &part, &count)) != 0) {
+                    break;
+                }
+                rc = pybuf_from_contiguous(&part, bufs[b], count * row, 'C');
+                pybuf_release(&part);
+            }
+        }
+        if (rc == 0 && k < n) {
+            int b = (int)(k % 2);
+            unsigned char *to = in_place ? (unsigned char *)view->buf + k * rows * row : bufs[b];
+            count = view->shape[0] - k * rows < rows ? view->shape[0] - k * rows : rows;
+            rc = MPI_Irecv(to, (int)(count * row), MPI_BYTE, source, tag, comm, &req[b]);
+        }
+    }
+    for (k = 0; rc != 0 && k < 2; k++) { /* end what was posted before freeing its buffer */
+        if (req[k] != MPI_REQUEST_NULL) {
+            MPI_Cancel(&req[k]);
+        }
+    }
+    MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
+    free(bufs[0]);
+    free(bufs[1]);
+    return rc;
+}
+
 #ifdef __cplusplus
 }
 #endif

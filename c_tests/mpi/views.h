@@ -27,13 +27,13 @@
 
 /* xorshift64*: deterministic, no dependency. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rng(void) {
+static inline uint64_t rng(void) {
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
     return rng_state * 0x2545f4914f6cdd1dull;
 }
-static int below(int n) { return (int)(rng() % (uint64_t)n); }
+static inline int below(int n) { return (int)(rng() % (uint64_t)n); }
 
 /* Every itemsize (1 to 32) and the struct formats of the format tests
  * (bindings/python/tests/test_formats.py). */
@@ -80,7 +80,7 @@ enum { ANY = 0, NO_BROADCAST = 1, CONTIGUOUS = 2 };
  * set: C-contiguous with CONTIGUOUS; else a permutation of C-contiguous strides over a
  * base padded by a step per dimension, some negated, some broadcast (not with
  * NO_BROADCAST), and in one draw of five a suboffset. */
-static void relayout(shape_t *s, int mode) {
+static inline void relayout(shape_t *s, int mode) {
     int k, order[8];
     pybuf_ssize_t sd, neg = 0;
     s->overlaps = 0;
@@ -137,7 +137,7 @@ static void relayout(shape_t *s, int mode) {
 }
 
 /* Draw a random format and shape (up to `max_ndim` dimensions, 6 at most) and a layout. */
-static shape_t draw(int max_ndim, int mode) {
+static inline shape_t draw(int max_ndim, int mode) {
     shape_t s;
     int k;
     pybuf_ssize_t n = 1;
@@ -160,7 +160,7 @@ static shape_t draw(int max_ndim, int mode) {
 
 /* Make a view of layout `s` in fresh memory whose bytes are `fill(i)`, in *out (whose
  * view points into it: do not copy it). */
-static void make(made_t *out, const shape_t *s, unsigned char (*fill)(size_t)) {
+static inline void make(made_t *out, const shape_t *s, unsigned char (*fill)(size_t)) {
 #define m (*out)
     size_t i, len = s->nblocks * s->block;
     memset(&m, 0, sizeof m);
@@ -190,18 +190,18 @@ static void make(made_t *out, const shape_t *s, unsigned char (*fill)(size_t)) {
 #undef m
 }
 
-static void unmake(made_t *m) {
+static inline void unmake(made_t *m) {
     free(m->mem);
     free(m->table);
     m->mem = NULL;
     m->table = NULL;
 }
 
-static unsigned char fill_index(size_t i) { return (unsigned char)(i * 131u + 7u); }
-static unsigned char fill_a5(size_t i) { (void)i; return 0xa5; }
+static inline unsigned char fill_index(size_t i) { return (unsigned char)(i * 131u + 7u); }
+static inline unsigned char fill_a5(size_t i) { (void)i; return 0xa5; }
 
 /* The layout, for messages. */
-static const char *describe(const shape_t *s) {
+static inline const char *describe(const shape_t *s) {
     static char out[512];
     int k, n = snprintf(out, sizeof out, "format \"%s\" itemsize %td shape (", s->format,
                         s->itemsize);
