@@ -67,6 +67,7 @@ def test_differential_pack_and_unpack():
 def test_two_ranks():
     out = mpirun("-np", 2, build("test_ranks"), 300)
     assert "300 random rounds" in out and "each equal to pybuf_copy" in out
+    assert "300 random rounds and 2 transposes in chunks" in out
 
 
 @openmpi_only

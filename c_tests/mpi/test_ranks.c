@@ -14,6 +14,9 @@
 
 static int rank;
 
+/* The chunk size of pybuf_mpi_send_chunks/recv_chunks; 0 for pybuf_mpi_send/recv. */
+static pybuf_ssize_t chunk = 0;
+
 /* Send a view of layout `a` from rank 0; receive it into layout `b` on rank 1 and check. */
 static void round_trip(const shape_t *a, const shape_t *b, int tag) {
     made_t src, dst, want;
@@ -22,16 +25,22 @@ static void round_trip(const shape_t *a, const shape_t *b, int tag) {
     int rc, count;
     if (rank == 0) {
         make(&src, a, fill_index);
-        rc = pybuf_mpi_send(&src.view, 1, tag, MPI_COMM_WORLD);
+        rc = chunk ? pybuf_mpi_send_chunks(&src.view, 1, tag, MPI_COMM_WORLD, chunk)
+                   : pybuf_mpi_send(&src.view, 1, tag, MPI_COMM_WORLD);
         CHECK(rc == 0, "%s: pybuf_mpi_send = %d: %s", describe(a), rc, pybuf_last_error());
         unmake(&src);
         return;
     }
     make(&dst, b, fill_a5);
-    rc = pybuf_mpi_recv(&dst.view, 0, tag, MPI_COMM_WORLD, &status);
-    CHECK(rc == 0, "%s: pybuf_mpi_recv = %d: %s", describe(b), rc, pybuf_last_error());
-    CHECK(MPI_Get_count(&status, MPI_BYTE, &count) == MPI_SUCCESS && count == b->nbytes,
-          "%s: received %d bytes, want %td", describe(b), count, b->nbytes);
+    if (chunk) {
+        rc = pybuf_mpi_recv_chunks(&dst.view, 0, tag, MPI_COMM_WORLD, chunk);
+        CHECK(rc == 0, "%s: pybuf_mpi_recv_chunks = %d: %s", describe(b), rc, pybuf_last_error());
+    } else {
+        rc = pybuf_mpi_recv(&dst.view, 0, tag, MPI_COMM_WORLD, &status);
+        CHECK(rc == 0, "%s: pybuf_mpi_recv = %d: %s", describe(b), rc, pybuf_last_error());
+        CHECK(MPI_Get_count(&status, MPI_BYTE, &count) == MPI_SUCCESS && count == b->nbytes,
+              "%s: received %d bytes, want %td", describe(b), count, b->nbytes);
+    }
     /* The same source, copied by pybuf into the same layout. */
     make(&src, a, fill_index);
     make(&want, b, fill_a5);
@@ -128,10 +137,24 @@ int main(int argc, char **argv) {
     a = strided("T{b:a:Zg:b:}", 50000, 0, 1);
     b = strided("T{b:a:Zg:b:}", 50000, 0, 0);
     round_trip(&a, &b, tag++);
+    /* The pipelined path, with chunks of 1 to 500 bytes (a row or more per message). */
+    for (i = 0; i < rounds; i++) {
+        chunk = 1 + below(500);
+        a = draw(6, ANY);
+        b = a;
+        relayout(&b, below(2) ? CONTIGUOUS : NO_BROADCAST);
+        round_trip(&a, &b, tag++);
+    }
+    chunk = 1 << 16;
+    a = matrix("d", 512, 512, 1);
+    b = matrix("d", 512, 512, 0);
+    round_trip(&a, &b, tag++);
+    round_trip(&b, &a, tag++);
     if (rank == 1) {
         printf("two ranks: %d random rounds of 3 (strided -> strided, strided -> contiguous, "
-               "contiguous -> strided) and 8 fragmented messages, each equal to pybuf_copy\n",
-               rounds);
+               "contiguous -> strided) and 8 fragmented messages, each equal to pybuf_copy; "
+               "%d random rounds and 2 transposes in chunks\n",
+               rounds, rounds);
     }
     MPI_Finalize();
     return 0;
