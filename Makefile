@@ -165,6 +165,7 @@ install: lib
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpybuf.so
 	$(INSTALL) -m 644 $(BUILDLIB)/libpybuf.a $(DESTDIR)$(LIBDIR)/libpybuf.a
 	$(INSTALL) -m 644 include/pybuf.h $(DESTDIR)$(INCLUDEDIR)/pybuf.h
+	$(INSTALL) -m 644 include/pybuf_mpi.h $(DESTDIR)$(INCLUDEDIR)/pybuf_mpi.h
 	$(INSTALL) -m 644 bindings/cython/pybuf.pxd bindings/cython/pybuf_dlpack.pxd $(DESTDIR)$(PXDDIR)/
 	$(configure) packaging/pybuf.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/pybuf.pc
 	$(configure) packaging/pybufConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/pybufConfig.cmake
@@ -173,7 +174,7 @@ install: lib
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/libpybuf.so $(DESTDIR)$(LIBDIR)/libpybuf.a \
-		$(DESTDIR)$(INCLUDEDIR)/pybuf.h $(DESTDIR)$(PKGCONFIGDIR)/pybuf.pc \
+		$(DESTDIR)$(INCLUDEDIR)/pybuf.h $(DESTDIR)$(INCLUDEDIR)/pybuf_mpi.h $(DESTDIR)$(PKGCONFIGDIR)/pybuf.pc \
 		$(DESTDIR)$(CMAKEDIR)/pybufConfig.cmake $(DESTDIR)$(CMAKEDIR)/pybufConfigVersion.cmake \
 		$(DESTDIR)$(PXDDIR)/pybuf.pxd $(DESTDIR)$(PXDDIR)/pybuf_dlpack.pxd
 	-rmdir $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(PXDDIR) $(DESTDIR)$(DATADIR)/pybuf 2>/dev/null

@@ -9,6 +9,7 @@ in CI); with MPICH, `MPICC=mpicc.mpich MPIRUN=mpirun.mpich`. The Open MPI-only c
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,27 @@ def test_header_is_cxx11_and_needs_mpi_h(tmp_path):
     done = subprocess.run(["cc", "-I", str(REPO / "include"), "-fsyntax-only", "-x", "c", str(src)],
                           capture_output=True, text=True)
     assert done.returncode != 0 and "include <mpi.h> before pybuf_mpi.h" in done.stderr
+
+
+def mpi_snippets():
+    text = (REPO / "docs" / "mpi.md").read_text()
+    return re.findall(r"^```c mpi\n(.*?)^```", text, flags=re.S | re.M)
+
+
+@pytest.mark.parametrize("index", range(len(mpi_snippets())))
+def test_docs_mpi_programs_print_their_comment(tmp_path, index):
+    # docs/mpi.md's `c mpi` blocks (bindings/python/tests/test_docs.py runs the plain `c`
+    # ones, without MPI): built with mpicc, run on 2 ranks, output as the final comment says.
+    body = mpi_snippets()[index]
+    expected = re.search(r"/\*((?:(?!/\*).)*?)\*/\s*$", body, flags=re.S).group(1).strip().splitlines()
+    src = tmp_path / "snippet.c"
+    src.write_text(body)
+    exe = tmp_path / "snippet"
+    cmd = [MPICC, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", str(REPO / "include"),
+           str(src), str(LIB), "-lpthread", "-ldl", "-lm", "-o", str(exe)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert mpirun("-np", 2, exe).splitlines() == [line.strip() for line in expected]
 
 
 def test_libpybuf_does_not_link_mpi():
