@@ -3060,10 +3060,11 @@ typedef struct pybuf_datatype_dim {
  * `pybuf_datatype_new` and freed by `pybuf_datatype_free`. Every field and array is
  * read-only and belongs to the handle.
  *
- * The view's values, in the order of `pybuf_to_contiguous(view, 'C')`, are: for every
- * index of `dims` (outermost first, C order), `block` consecutive values of the unit
- * (`kind`, `size` bytes each), at `sum(index[k] * dims[k].stride)` bytes from the
- * view's `buf` — or, when `nbases` is not 0, from each of `bases` in turn.
+ * The view's values, in the order in which `pybuf_to_contiguous` copies them for order
+ * 'C', are: for every index of `dims` (outermost first, the last one fastest), `block`
+ * consecutive values of the unit (`kind`, `size` bytes each), starting at the sum over
+ * the dimensions of index times stride, in bytes from the view's `buf` — or, when
+ * `nbases` is not 0, from each of `bases` in turn.
  *
  * MPI: the unit is a basic datatype (or a struct type resized to its extent); the block
  * a contiguous type of `block` units (`MPI_Type_contiguous`); each dimension from the

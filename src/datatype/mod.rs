@@ -171,8 +171,7 @@ pub fn describe(geom: &Geometry<'_>, format: &Format, max_count: isize) -> Resul
     // The direct dimensions: length-1 ones dropped, each merged into the one outside it
     // when the outer stride steps over it exactly.
     let mut dims: Vec<Dim> = Vec::with_capacity(ndim - prefix);
-    for k in prefix..ndim {
-        let (count, stride) = (geom.shape[k], strides[k]);
+    for (&count, &stride) in geom.shape[prefix..].iter().zip(&strides[prefix..]) {
         if count == 1 {
             continue;
         }
