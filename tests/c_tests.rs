@@ -161,6 +161,8 @@ const FILES: &[&str] = &[
     "test_npy.c",
     "test_npz.c",
     "test_out_of_memory.c",
+    "test_share.c",
+    "test_share_hostile.c",
     "test_size_from_format.c",
     "test_strides.c",
     "test_teardown.c",
@@ -210,6 +212,8 @@ c_tests! {
     test_io => "test_io.c",
     test_npy => "test_npy.c",
     test_npz => "test_npz.c",
+    test_share => "test_share.c",
+    test_share_hostile => "test_share_hostile.c",
 }
 
 #[test]

@@ -103,15 +103,7 @@ impl Exporter {
     /// Replace the description (new memory, or the same memory resized), refused while
     /// views of the current one are alive.
     pub fn replace(&self, description: Description) -> Result<()> {
-        let mut current = self.description.write().unwrap_or_else(|e| e.into_inner());
-        let live = self.exports.load(Ordering::Acquire);
-        if live > 0 {
-            return Err(Error::exports(format_args!(
-                "existing exports of data ({live} live views): the memory cannot be replaced or resized"
-            )));
-        }
-        *current = description;
-        Ok(())
+        self.replace_with(|_| Ok(description))
     }
 
     /// Replace the description by `f` of the current one, under the lock that keeps
@@ -122,7 +114,7 @@ impl Exporter {
         let live = self.exports.load(Ordering::Acquire);
         if live > 0 {
             return Err(Error::exports(format_args!(
-                "existing exports of data ({live} live views): release every view first"
+                "existing exports of data ({live} live views): the memory cannot be replaced, resized or sealed"
             )));
         }
         *current = f(&current)?;

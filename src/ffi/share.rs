@@ -278,7 +278,9 @@ pub unsafe extern "C" fn pybuf_share_unlink(name: *const c_char) -> c_int {
 /// by `pybuf_share_new`, `pybuf_share_open` or `pybuf_share_copy`, or received by
 /// `pybuf_recv_view` (so views can be forwarded), filled by pybuf or by anyone else
 /// (numpy, Cython), derived views included — a transposed or sliced view arrives
-/// transposed or sliced. Any other view is PYBUF_STATUS_NOT_SHARED, and a view with
+/// transposed or sliced. An empty view has no bytes to share: when its `buf` lies outside
+/// every segment (an empty slice with a negative step starts before element 0) it goes
+/// with a new one-byte segment. Any other view is PYBUF_STATUS_NOT_SHARED, and a view with
 /// suboffsets PYBUF_STATUS_INVALID_SUBOFFSETS, unless `flags` has PYBUF_SEND_COPY, which
 /// sends a copy in a new anonymous segment instead.
 ///

@@ -212,6 +212,23 @@ fn data_strides(h: &Header, out: &mut [isize; MAX_NDIM]) -> usize {
     n
 }
 
+/// The parts of an exporter of the header's array at offset 0 (base, size and offset to
+/// be filled in by the caller), with `sbuf` holding its strides.
+pub fn parts_of<'a>(h: &'a Header, sbuf: &'a mut [isize; MAX_NDIM], readonly: bool) -> Parts<'a> {
+    let n = data_strides(h, sbuf);
+    Parts {
+        base: std::ptr::null_mut(),
+        size: 0,
+        offset: 0,
+        readonly,
+        format: Some(h.format.as_bytes()),
+        itemsize: h.itemsize,
+        shape: &h.shape,
+        strides: Some(&sbuf[..n]),
+        suboffsets: None,
+    }
+}
+
 /// Memory a loaded array owns, 64-byte aligned as a mapped file's data is.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
@@ -228,18 +245,7 @@ pub fn load_fd(fd: RawFd, mode: LoadMode) -> Result<Arc<Exporter>> {
     }
     let (h, source) = read_header(fd)?;
     let mut sbuf = [0isize; MAX_NDIM];
-    let n = data_strides(&h, &mut sbuf);
-    let parts = Parts {
-        base: std::ptr::null_mut(),
-        size: 0,
-        offset: 0,
-        readonly: mode == LoadMode::ReadOnly,
-        format: Some(h.format.as_bytes()),
-        itemsize: h.itemsize,
-        shape: &h.shape,
-        strides: Some(&sbuf[..n]),
-        suboffsets: None,
-    };
+    let parts = parts_of(&h, &mut sbuf, mode == LoadMode::ReadOnly);
     match source {
         Source::File { pos, .. } => {
             let start = pos.saturating_add(h.data_offset as u64);

@@ -36,7 +36,7 @@ use zip::{CompressionMethod, ZipArchive};
 
 use crate::error::{Error, Result};
 use crate::export::{Description, Exporter, Parts};
-use crate::layout::{self, Order, MAX_NDIM};
+use crate::layout::MAX_NDIM;
 use crate::map::{self, Mode};
 use crate::npy::header::{self, Header};
 
@@ -244,7 +244,7 @@ impl Archive {
         let start = m.data_start + h.data_offset as u64;
         let mapping = map::map_fd(self.file.as_raw_fd(), start, Some(h.data_len as u64), mode)?;
         let mut sbuf = [0isize; MAX_NDIM];
-        let parts = parts_of(&h, &mut sbuf, mode == Mode::ReadOnly);
+        let parts = crate::npy::parts_of(&h, &mut sbuf, mode == Mode::ReadOnly);
         map::exporter(mapping, &parts)
     }
 
@@ -268,24 +268,6 @@ fn check_length(h: &Header, m: &Member) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// The parts of an exporter of the header's array (base and size to be filled in).
-fn parts_of<'a>(h: &'a Header, sbuf: &'a mut [isize; MAX_NDIM], readonly: bool) -> Parts<'a> {
-    let n = h.shape.len();
-    let order = if h.fortran_order { Order::F } else { Order::C };
-    layout::contiguous_strides_of_valid(&h.shape, h.itemsize, order, &mut sbuf[..n]);
-    Parts {
-        base: std::ptr::null_mut(),
-        size: 0,
-        offset: 0,
-        readonly,
-        format: Some(h.format.as_bytes()),
-        itemsize: h.itemsize,
-        shape: &h.shape,
-        strides: Some(&sbuf[..n]),
-        suboffsets: None,
-    }
 }
 
 /// 64 bytes, 64-byte aligned: the unit of owned array memory.
@@ -342,7 +324,7 @@ fn read_member(r: &mut dyn Read, m: &Member, readonly: bool) -> Result<Arc<Expor
         return Err(Error::invalid_file(format_args!("{what} has more bytes than its size {}", m.size)));
     }
     let mut sbuf = [0isize; MAX_NDIM];
-    let parts = Parts { base, size: len as isize, ..parts_of(&h, &mut sbuf, readonly) };
+    let parts = Parts { base, size: len as isize, ..crate::npy::parts_of(&h, &mut sbuf, readonly) };
     let description = Description::new(&parts)?;
     // The Vec's heap data does not move with the Vec.
     Ok(Exporter::holding(description, Box::new(mem)))

@@ -20,7 +20,7 @@ fn archive_path(tag: &str) -> TempFile {
 fn c_bytes(side: Side<'_>) -> Vec<u8> {
     let mut out = vec![0u8; side.geom.len as usize];
     // SAFETY: `out` holds len bytes; the sides in these tests are valid views of live memory.
-    unsafe { crate::copy::to_contiguous(out.as_mut_ptr(), side, Order::C) }.unwrap();
+    unsafe { crate::copy::to_contiguous(out.as_mut_ptr(), side, crate::layout::Order::C) }.unwrap();
     out
 }
 

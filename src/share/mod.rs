@@ -436,20 +436,7 @@ fn npy_exporter(segment: Arc<Segment>, readonly: bool) -> Result<Arc<Exporter>> 
         )));
     }
     let mut sbuf = [0isize; MAX_NDIM];
-    let n = h.shape.len();
-    let order = if h.fortran_order { Order::F } else { Order::C };
-    layout::contiguous_strides_of_valid(&h.shape, h.itemsize, order, &mut sbuf[..n]);
-    let parts = Parts {
-        base: std::ptr::null_mut(),
-        size: 0,
-        offset: h.data_offset as isize,
-        readonly,
-        format: Some(h.format.as_bytes()),
-        itemsize: h.itemsize,
-        shape: &h.shape,
-        strides: Some(&sbuf[..n]),
-        suboffsets: None,
-    };
+    let parts = Parts { offset: h.data_offset as isize, ..crate::npy::parts_of(&h, &mut sbuf, readonly) };
     exporter(segment, parts)
 }
 

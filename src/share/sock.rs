@@ -33,12 +33,21 @@ pub fn send(sock: RawFd, buf: *mut u8, geom: &Geometry<'_>, format: &[u8], reado
         Error::suboffsets("a view with suboffsets cannot be handed over: its pointers mean nothing to another process (PYBUF_SEND_COPY copies it)")
     })?;
     let (lo, hi) = ((buf as usize).wrapping_add_signed(lo), (buf as usize).wrapping_add_signed(hi));
-    let segment = find(lo, hi).ok_or_else(|| {
-        Error::not_shared(format_args!(
-            "the view's bytes [{lo:#x}, {hi:#x}) are not inside one shared segment of this process (make one with pybuf_share_new or pybuf_share_copy, or send with PYBUF_SEND_COPY)"
-        ))
-    })?;
-    let offset = (buf as usize).wrapping_sub(segment.as_ptr() as usize) as u64;
+    let (segment, offset) = match find(lo, hi) {
+        Some(s) => {
+            let offset = (buf as usize).wrapping_sub(s.as_ptr() as usize) as u64;
+            (s, offset)
+        }
+        // An empty view has no bytes to share, and its `buf` may lie outside its memory
+        // (an empty slice with a negative step starts before element 0, as in CPython):
+        // it travels with a new one-byte segment, at offset 0.
+        None if geom.len == 0 => (super::new_anonymous(1)?, 0),
+        None => {
+            return Err(Error::not_shared(format_args!(
+                "the view's bytes [{lo:#x}, {hi:#x}) are not inside one shared segment of this process (make one with pybuf_share_new or pybuf_share_copy, or send with PYBUF_SEND_COPY)"
+            )))
+        }
+    };
     let mut sbuf = [0isize; MAX_NDIM];
     let strides = geom.strides_or_c(&mut sbuf);
     let readonly = readonly || !segment.writable();

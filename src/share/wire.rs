@@ -8,7 +8,7 @@
 //! | 0 | 4 | magic `"PYBV"` |
 //! | 4 | 2 | version, 1 |
 //! | 6 | 2 | flags: bit 0 read-only; other bits 0 |
-//! | 8 | 4 | total length: 40 + 16·ndim + format length, at most [`MAX_MESSAGE`] |
+//! | 8 | 4 | total length: 40 + 16·ndim + format length, at most [`MAX_MESSAGE`](crate::share::wire::MAX_MESSAGE) |
 //! | 12 | 4 | ndim, at most 64 |
 //! | 16 | 4 | format length, at least 1 |
 //! | 20 | 4 | reserved, 0 |
@@ -18,8 +18,8 @@
 //! | … | 8·ndim | strides (signed) |
 //! | … | format length | the PEP 3118 format, no NUL |
 //!
-//! [`decode`] checks the message on its own (every field, the format and its size, the
-//! geometry's arithmetic); [`Message::check`] then checks it against the segment's size.
+//! [`decode`](crate::share::wire::decode) checks the message on its own (every field, the format and its size, the
+//! geometry's arithmetic); [`Message::check`](crate::share::wire::Message::check) then checks it against the segment's size.
 //! Both run before anything is mapped. Decoding is linear in the message's length, which
 //! is bounded.
 
