@@ -1,4 +1,5 @@
 use super::*;
+use crate::copy::tests::Rng;
 use crate::error::Status;
 
 fn format(s: &str) -> Format {
@@ -193,21 +194,6 @@ fn suboffsets_leave_the_leading_dimensions_to_bases() {
     assert!(e.message().contains("suboffsets = 3"), "{}", e.message());
 }
 
-/// A small deterministic generator (xorshift64*), so the test needs no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Every byte a datatype reaches, in its order, relative to the view's buf (no suboffsets).
 fn expand(t: &Datatype) -> Vec<isize> {
     fn unit(t: &Datatype, elem: Elem, size: isize, at: isize, out: &mut Vec<isize>) {
@@ -265,7 +251,7 @@ fn random_views_reach_their_bytes_in_c_order() {
         "B", "h", "i", "d", "3d", "Zd", "e", "5s", ">i", "T{b:a:d:b:}", "T{b:a:(2)T{b:x:i:y:}:s:}",
         "T{(2,3)f:m:b:t:}", "T{<i:a:>i:b:}", "T{Zf:a:Zd:b:Zg:c:}", "ii3xc2sd", "T{b:a:g:l:}",
     ];
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     for round in 0..3000 {
         let f = format(FORMATS[rng.below(FORMATS.len())]);
         let itemsize = f.itemsize() + if rng.below(5) == 0 { rng.below(3) as isize } else { 0 };
