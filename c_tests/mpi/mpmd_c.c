@@ -20,6 +20,21 @@ struct rec {
     int32_t a, c;
 };
 
+/* A view of `n` bytes of `format` items at `buf`, by hand as a C caller fills one. */
+static pybuf_buffer view_of(void *buf, pybuf_ssize_t len, pybuf_ssize_t itemsize, const char *format,
+                            int ndim, pybuf_ssize_t *shape, pybuf_ssize_t *strides) {
+    pybuf_buffer v;
+    memset(&v, 0, sizeof v);
+    v.buf = buf;
+    v.len = len;
+    v.itemsize = itemsize;
+    v.format = (char *)format;
+    v.ndim = ndim;
+    v.shape = shape;
+    v.strides = strides;
+    return v;
+}
+
 int main(int argc, char **argv) {
     static double m[R][C], big[120][210];
     static struct rec recs[1000];
@@ -38,14 +53,7 @@ int main(int argc, char **argv) {
         }
     }
     /* m.T: shape (200, 300), strides (8, 1600). */
-    memset(&v, 0, sizeof v);
-    v.buf = m;
-    v.len = sizeof m;
-    v.itemsize = sizeof(double);
-    v.format = (char *)"d";
-    v.ndim = 2;
-    v.shape = shape;
-    v.strides = strides;
+    v = view_of(m, sizeof m, sizeof(double), "d", 2, shape, strides);
     rc = pybuf_mpi_send(&v, 1, 1, MPI_COMM_WORLD);
     CHECK(rc == 0, "send m.T: %d %s", rc, pybuf_last_error());
     /* recs[::-1]. */
@@ -54,13 +62,7 @@ int main(int argc, char **argv) {
         recs[i].a = i;
         recs[i].c = -i;
     }
-    v.buf = &recs[999];
-    v.len = sizeof recs;
-    v.itemsize = sizeof(struct rec);
-    v.format = (char *)"T{d:b:i:a:i:c:}";
-    v.ndim = 1;
-    v.shape = rshape;
-    v.strides = rstrides;
+    v = view_of(&recs[999], sizeof recs, sizeof(struct rec), "T{d:b:i:a:i:c:}", 1, rshape, rstrides);
     rc = pybuf_mpi_send(&v, 1, 2, MPI_COMM_WORLD);
     CHECK(rc == 0, "send recs[::-1]: %d %s", rc, pybuf_last_error());
     /* big[::-2, ::3] receives numpy's arange(4200).reshape(60, 70). */
@@ -69,13 +71,7 @@ int main(int argc, char **argv) {
             big[i][j] = -1;
         }
     }
-    v.buf = &big[119][0];
-    v.len = 60 * 70 * sizeof(double);
-    v.itemsize = sizeof(double);
-    v.format = (char *)"d";
-    v.ndim = 2;
-    v.shape = sshape;
-    v.strides = sstrides;
+    v = view_of(&big[119][0], 60 * 70 * sizeof(double), sizeof(double), "d", 2, sshape, sstrides);
     rc = pybuf_mpi_recv(&v, 1, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     CHECK(rc == 0, "recv into big[::-2, ::3]: %d %s", rc, pybuf_last_error());
     for (i = 0; i < 120; i++) {

@@ -88,6 +88,19 @@ static shape_t matrix(const char *format, pybuf_ssize_t r, pybuf_ssize_t c, int 
     return s;
 }
 
+/* Two 1-D layouts of one format: gaps between items, reversed or not. */
+static const struct pair {
+    const char *format;
+    pybuf_ssize_t n, gap_a, gap_b;
+    int reversed_a, reversed_b, both_ways;
+} fragmented[] = {
+    {"B", 3000001, 0, 2, 1, 0, 1},
+    {"T{^b:a:Zg:b:}", 100000, 0, 15, 0, 0, 0},
+    {"T{^3s:a:Zg:b:}", 100000, 0, 13, 0, 1, 0},
+    {"Zg", 100000, 0, 16, 0, 0, 0},
+    {"T{b:a:Zg:b:}", 50000, 0, 0, 1, 0, 0},
+};
+
 int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 300, size, i, tag = 0;
     shape_t a, b;
@@ -121,22 +134,15 @@ int main(int argc, char **argv) {
     b = matrix("d", 512, 512, 0);
     round_trip(&a, &b, tag++);
     round_trip(&b, &a, tag++);
-    a = strided("B", 3000001, 0, 1);
-    b = strided("B", 3000001, 2, 0);
-    round_trip(&a, &b, tag++);
-    round_trip(&b, &a, tag++);
-    a = strided("T{^b:a:Zg:b:}", 100000, 0, 0);
-    b = strided("T{^b:a:Zg:b:}", 100000, 15, 0);
-    round_trip(&a, &b, tag++);
-    a = strided("T{^3s:a:Zg:b:}", 100000, 0, 0);
-    b = strided("T{^3s:a:Zg:b:}", 100000, 13, 1);
-    round_trip(&a, &b, tag++);
-    a = strided("Zg", 100000, 0, 0);
-    b = strided("Zg", 100000, 16, 0);
-    round_trip(&a, &b, tag++);
-    a = strided("T{b:a:Zg:b:}", 50000, 0, 1);
-    b = strided("T{b:a:Zg:b:}", 50000, 0, 0);
-    round_trip(&a, &b, tag++);
+    for (i = 0; i < (int)(sizeof fragmented / sizeof fragmented[0]); i++) {
+        const struct pair *p = &fragmented[i];
+        a = strided(p->format, p->n, p->gap_a, p->reversed_a);
+        b = strided(p->format, p->n, p->gap_b, p->reversed_b);
+        round_trip(&a, &b, tag++);
+        if (p->both_ways) {
+            round_trip(&b, &a, tag++);
+        }
+    }
     /* The pipelined path, with chunks of 1 to 500 bytes (a row or more per message). */
     for (i = 0; i < rounds; i++) {
         chunk = 1 + below(500);
