@@ -133,6 +133,15 @@ bench-mpi: venv-mpi lib
 	$(MPICC) -O2 -std=c99 -Wall -Wextra -Iinclude benches/mpi.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/mpi/bench_mpi
 	$(VPY) benches/mpi_side_by_side.py --exe $(BUILD)/mpi/bench_mpi --rounds $(or $(ROUNDS),5)
 
+# Hand-over to another process side by side (benches/share_side_by_side.py, one run): a
+# float64 array and its transpose, SIZES (default "1M 64M 1G"), handed to a child process that
+# acks with one byte: pybuf send_view/recv_view against multiprocessing's Pipe.send (pickle),
+# pickle protocol 5 with out-of-band buffers over a pipe, and shared_memory + np.copyto.
+# Best of ROUNDS (default 20; BIG_ROUNDS, default 3, at 1 GiB and more, but for pybuf).
+.PHONY: bench-share
+bench-share: cython
+	$(VPY) benches/share_side_by_side.py --sizes "$(or $(SIZES),1M 64M 1G)" --rounds $(or $(ROUNDS),20) --big-rounds $(or $(BIG_ROUNDS),3)
+
 # Criterion benchmarks of the Rust-level kernels.
 bench-criterion:
 	$(CARGO) bench --bench copy

@@ -2835,14 +2835,16 @@ fn status_names_and_messages() {
     assert_eq!(name(-26), "PYBUF_STATUS_VALUE_MISMATCH");
     assert_eq!(name(-27), "PYBUF_STATUS_IO");
     assert_eq!(name(-30), "PYBUF_STATUS_INVALID_FILE");
-    for unknown in [1, -31, c_int::MIN, c_int::MAX] {
+    assert_eq!(name(-31), "PYBUF_STATUS_INVALID_MESSAGE");
+    assert_eq!(name(-32), "PYBUF_STATUS_NOT_SHARED");
+    for unknown in [1, -33, c_int::MIN, c_int::MAX] {
         assert_eq!(name(unknown), "PYBUF_STATUS_UNKNOWN");
     }
-    let mut names: Vec<String> = (-30..=0).map(name).collect();
+    let mut names: Vec<String> = (-32..=0).map(name).collect();
     assert!(names.iter().all(|n| n.starts_with("PYBUF_STATUS_") && n != "PYBUF_STATUS_UNKNOWN"));
     names.sort();
     names.dedup();
-    assert_eq!(names.len(), 31, "every status has its own name");
+    assert_eq!(names.len(), 33, "every status has its own name");
     // A failure sets a status and a message; a success clears both.
     provoke();
     assert_eq!(pybuf_last_status(), Status::InvalidNdim as c_int);

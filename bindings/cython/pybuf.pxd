@@ -424,3 +424,31 @@ cdef extern from "pybuf.h" nogil:
 
     int pybuf_datatype_new(const pybuf_buffer *view, pybuf_ssize_t max_count, pybuf_datatype **out)
     void pybuf_datatype_free(pybuf_datatype *t)
+
+# -- shared memory and hand-over over Unix sockets (issue 15; docs: share-spec) ----------
+# A block of its own, so that merges with other additions stay trivial.
+
+cdef extern from "pybuf.h" nogil:
+
+    enum:
+        PYBUF_STATUS_INVALID_MESSAGE
+        PYBUF_STATUS_NOT_SHARED
+        PYBUF_SHARE_NPY
+        PYBUF_SHARE_READONLY
+        PYBUF_SEND_READONLY
+        PYBUF_SEND_COPY
+        PYBUF_RECV_READONLY
+        PYBUF_RECV_SEALED
+        PYBUF_RECV_UNSEALED
+
+    int pybuf_share_new(const char *name, const pybuf_exporter_desc *desc, int flags,
+                        pybuf_exporter **out)
+    int pybuf_share_open(const char *name, const pybuf_exporter_desc *desc, int flags,
+                         pybuf_exporter **out)
+    int pybuf_share_copy(const pybuf_buffer *view, char order, const char *name, int flags,
+                         pybuf_exporter **out)
+    int pybuf_share_seal(pybuf_exporter *e)
+    int pybuf_share_fd(pybuf_exporter *e, int *fd)
+    int pybuf_share_unlink(const char *name)
+    int pybuf_send_view(int sock, const pybuf_buffer *view, int flags)
+    int pybuf_recv_view(int sock, int flags, pybuf_exporter **out)

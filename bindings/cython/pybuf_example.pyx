@@ -18,8 +18,17 @@ deleter). `from_dlpack(obj)` goes the other way: it takes `obj.__dlpack__()` (a 
 say) through pybuf_from_dlpack and returns a `DLPackView` of that memory, whose buffer any
 consumer can view; the tensor's deleter runs when the DLPackView and its last view are gone.
 
+Processes: `SharedArray(shape, format, ...)` is an exporter whose memory is a shared
+segment (pybuf_share_new: anonymous, or named as Python's `SharedMemory` names them,
+optionally laid out as a .npy file); `share_open(name, ...)` opens a named one,
+`share_copy(obj)` copies any buffer into a new one. `send_view(sock, obj)` hands the view of
+any buffer in such a segment (a numpy array of it, transposed or sliced) to the peer of a
+Unix socket (pybuf_send_view), and `recv_view(sock)` returns a SharedArray exporting exactly
+that view in the receiving process, so both see each other's writes through numpy.
+
 Errors: a failed pybuf call raises `PybufError` (a BufferError) with the pybuf status in
-`.status` and `pybuf_last_error()` as the message.
+`.status` and `pybuf_last_error()` as the message (the shared-memory functions add the OS
+error of a PYBUF_STATUS_IO as `.errno`).
 
 Build: `make cython` (bindings/cython/setup.py) links libpybuf.a statically into
 build/cython/pybuf_example*.so.
@@ -100,11 +109,14 @@ cdef class _Description:
     cdef bytes fmt
 
     def __cinit__(self, _Memory mem, shape, strides, Py_ssize_t offset, format,
-                  Py_ssize_t itemsize, suboffsets):
+                  Py_ssize_t itemsize, suboffsets, Py_ssize_t length=-1):
+        # mem None: no memory yet (a shared segment pybuf creates, of `length` bytes)
         cdef Py_ssize_t n, i, size
         if format is not None:
             self.fmt = format.encode("ascii") if isinstance(format, str) else bytes(format)
             self.desc.format = self.fmt
+        if shape is None and mem is None:
+            raise ValueError("a shared segment needs a shape")
         if shape is None:
             # one dimension over the whole memory
             size = itemsize if itemsize else pybuf_size_from_format(self.fmt if self.fmt is not None else b"B")
@@ -129,10 +141,13 @@ cdef class _Description:
             for i in range(n):
                 self.suboffsets[i] = suboffsets[i]
             self.desc.suboffsets = self.suboffsets
-        self.desc.buf = mem.view.buf
-        self.desc.len = mem.view.len
+        if mem is not None:
+            self.desc.buf = mem.view.buf
+            self.desc.len = mem.view.len
+            self.desc.readonly = mem.ro
+        else:
+            self.desc.len = length
         self.desc.offset = offset
-        self.desc.readonly = mem.ro
         self.desc.itemsize = itemsize
         self.desc.ndim = <int>n
         self.desc.shape = self.shape
@@ -163,7 +178,30 @@ cdef void _owner_done(void *user) noexcept with gil:
         owner.on_owner()
 
 
-cdef class Exporter:
+cdef class _Exports:
+    """A Python object whose buffer is a pybuf_exporter's (Exporter, DLPackView,
+    SharedArray): `__getbuffer__` and `__releasebuffer__` only delegate to pybuf, and the
+    exporter is freed with the object (its memory goes when its last view is gone too)."""
+    cdef pybuf_exporter *e
+
+    def __dealloc__(self):
+        pybuf_exporter_free(self.e)  # an owner callback runs here if no view is left
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        if pybuf_exporter_get_buffer(self.e, <pybuf_buffer *>view, flags) != 0:
+            raise PybufError(pybuf_last_status(), _last_error())
+        view.obj = self  # pybuf never touches view.obj: it is Cython's None until here
+
+    def __releasebuffer__(self, Py_buffer *view):
+        pybuf_release(<pybuf_buffer *>view)
+
+    @property
+    def exports(self):
+        """The number of live views (pybuf_exporter_exports)."""
+        return pybuf_exporter_exports(self.e)
+
+
+cdef class Exporter(_Exports):
     """Memory inside `base`, exported through a pybuf_exporter.
 
     Exporter(base, shape=None, strides=None, offset=0, format=None, itemsize=0,
@@ -178,7 +216,6 @@ cdef class Exporter:
     - on_owner: called (no arguments) when pybuf's owner callback runs, which is when this
       object and every view of it (numpy arrays, memoryviews) are gone.
     """
-    cdef pybuf_exporter *e
     cdef _Owner owner
 
     def __cinit__(self, base, shape=None, strides=None, Py_ssize_t offset=0, format=None,
@@ -192,22 +229,6 @@ cdef class Exporter:
         _check(pybuf_exporter_new(&d.desc, _owner_done, <void *>owner, &self.e))
         Py_INCREF(owner)  # lent to pybuf until _owner_done
         self.owner = owner
-
-    def __dealloc__(self):
-        pybuf_exporter_free(self.e)  # the owner callback runs here if no view is left
-
-    def __getbuffer__(self, Py_buffer *view, int flags):
-        if pybuf_exporter_get_buffer(self.e, <pybuf_buffer *>view, flags) != 0:
-            raise PybufError(pybuf_last_status(), _last_error())
-        view.obj = self  # pybuf never touches view.obj: it is Cython's None until here
-
-    def __releasebuffer__(self, Py_buffer *view):
-        pybuf_release(<pybuf_buffer *>view)
-
-    @property
-    def exports(self):
-        """The number of live views (pybuf_exporter_exports)."""
-        return pybuf_exporter_exports(self.e)
 
     @property
     def address(self):
@@ -233,38 +254,43 @@ cdef class Exporter:
         legacy "dltensor". The tensor holds an export of the memory until its deleter runs.
         Raises BufferError (a PybufError) for memory DLPack cannot describe, and for
         copy=True or another device than the CPU."""
-        cdef pybuf_buffer view
-        cdef DLManagedTensorVersioned *vt = NULL
-        cdef DLManagedTensor *lt = NULL
-        if stream is not None and stream != -1:
-            raise BufferError(f"stream = {stream!r}: CPU memory has no stream")
-        if dl_device is not None and tuple(dl_device) != (kDLCPU, 0):
-            raise BufferError(f"dl_device = {tuple(dl_device)}: pybuf exports CPU memory, (1, 0)")
-        if copy:
-            raise BufferError("copy=True: pybuf exports the memory itself, never a copy")
-        versioned = max_version is not None and tuple(max_version)[0] >= 1
-        _check(pybuf_exporter_get_buffer(self.e, &view, PYBUF_FULL_RO))
-        try:
-            if versioned:
-                _check(pybuf_to_dlpack(&view, NULL, NULL, &vt))
-            else:
-                _check(pybuf_to_dlpack_legacy(&view, NULL, NULL, &lt))
-        finally:
-            pybuf_release(&view)  # the tensor holds its own export
-        try:
-            if versioned:
-                return PyCapsule_New(vt, b"dltensor_versioned", _versioned_capsule_deleter)
-            return PyCapsule_New(lt, b"dltensor", _legacy_capsule_deleter)
-        except BaseException:
-            if versioned:
-                vt.deleter(vt)
-            else:
-                lt.deleter(lt)
-            raise
+        return _dlpack_capsule(self.e, stream, max_version, dl_device, copy)
 
     def __dlpack_device__(self):
         """(kDLCPU, 0): pybuf's memory is the CPU's."""
         return (kDLCPU, 0)
+
+
+cdef object _dlpack_capsule(pybuf_exporter *e, stream, max_version, dl_device, copy):
+    # __dlpack__ of an exporter (Exporter, SharedArray): see Exporter.__dlpack__.
+    cdef pybuf_buffer view
+    cdef DLManagedTensorVersioned *vt = NULL
+    cdef DLManagedTensor *lt = NULL
+    if stream is not None and stream != -1:
+        raise BufferError(f"stream = {stream!r}: CPU memory has no stream")
+    if dl_device is not None and tuple(dl_device) != (kDLCPU, 0):
+        raise BufferError(f"dl_device = {tuple(dl_device)}: pybuf exports CPU memory, (1, 0)")
+    if copy:
+        raise BufferError("copy=True: pybuf exports the memory itself, never a copy")
+    versioned = max_version is not None and tuple(max_version)[0] >= 1
+    _check(pybuf_exporter_get_buffer(e, &view, PYBUF_FULL_RO))
+    try:
+        if versioned:
+            _check(pybuf_to_dlpack(&view, NULL, NULL, &vt))
+        else:
+            _check(pybuf_to_dlpack_legacy(&view, NULL, NULL, &lt))
+    finally:
+        pybuf_release(&view)  # the tensor holds its own export
+    try:
+        if versioned:
+            return PyCapsule_New(vt, b"dltensor_versioned", _versioned_capsule_deleter)
+        return PyCapsule_New(lt, b"dltensor", _legacy_capsule_deleter)
+    except BaseException:
+        if versioned:
+            vt.deleter(vt)
+        else:
+            lt.deleter(lt)
+        raise
 
 
 # -- consuming ---------------------------------------------------------------------------
@@ -366,33 +392,17 @@ cdef void _imported_done(void *user) noexcept with gil:
     Py_DECREF(imported)
 
 
-cdef class DLPackView:
+cdef class DLPackView(_Exports):
     """Another library's memory, taken from its `__dlpack__` through pybuf_from_dlpack:
     `from_dlpack(obj)` makes one. Its buffer (`numpy.asarray(v)`, `memoryview(v)`) is that
     memory, read-only if the tensor says so, and the tensor's deleter runs when this object
     and every view of it are gone."""
-    cdef pybuf_exporter *e
     cdef readonly str capsule
     cdef readonly size_t address
     cdef readonly bint readonly
     cdef readonly tuple shape
     cdef readonly tuple strides
     cdef readonly str format
-
-    def __dealloc__(self):
-        pybuf_exporter_free(self.e)
-
-    def __getbuffer__(self, Py_buffer *view, int flags):
-        if pybuf_exporter_get_buffer(self.e, <pybuf_buffer *>view, flags) != 0:
-            raise PybufError(pybuf_last_status(), _last_error())
-        view.obj = self
-
-    def __releasebuffer__(self, Py_buffer *view):
-        pybuf_release(<pybuf_buffer *>view)
-
-    @property
-    def exports(self):
-        return pybuf_exporter_exports(self.e)
 
 
 cdef DLPackView _view_of(_Imported imported, str capsule):
@@ -462,3 +472,179 @@ def from_dlpack(obj, *, legacy=False):
     else:
         raise TypeError(f"{type(obj).__name__}.__dlpack__() returned {capsule!r}, not a DLPack capsule")
     return _view_of(imported, name)
+
+
+# -- shared memory and hand-over between processes (issue 15) ---------------------------
+
+from pybuf cimport (
+    PYBUF_RECORDS_RO, PYBUF_RECV_READONLY, PYBUF_RECV_SEALED, PYBUF_RECV_UNSEALED,
+    PYBUF_SEND_COPY, PYBUF_SEND_READONLY, PYBUF_SHARE_NPY, PYBUF_SHARE_READONLY,
+    PYBUF_STATUS_IO, pybuf_last_errno, pybuf_recv_view, pybuf_send_view, pybuf_share_copy,
+    pybuf_share_fd, pybuf_share_new, pybuf_share_open, pybuf_share_seal, pybuf_share_unlink,
+)
+
+
+cdef int _check_share(int rc) except -1:
+    # _check, with the OS error of a PYBUF_STATUS_IO in `.errno` (EEXIST, EPIPE, ...)
+    if rc != 0:
+        err = PybufError(rc, _last_error())
+        err.errno = pybuf_last_errno() if rc == PYBUF_STATUS_IO else None
+        raise err
+    return 0
+
+
+cdef bytes _name_arg(name):
+    """A segment name for pybuf (str or bytes; None stays NULL)."""
+    if name is None:
+        return None
+    return name.encode() if isinstance(name, str) else bytes(name)
+
+
+cdef int _fileno(sock) except -1:
+    """The fd of a socket object (anything with fileno()) or of an int."""
+    return sock if isinstance(sock, int) else sock.fileno()
+
+
+cdef class SharedArray(_Exports):
+    """An exporter whose memory is a shared segment, as pybuf_share_* and pybuf_recv_view
+    make them: its buffer (`numpy.asarray(s)`, `memoryview(s)`) is that memory, with no
+    copy, so another process that has the segment sees every write.
+
+    SharedArray(shape, format="d", strides=None, offset=0, length=-1, name=None, npy=False)
+    creates a new zero-filled segment (pybuf_share_new) for an array of `shape` (strides in
+    bytes, None = C-contiguous) at `offset` in a segment of `length` bytes (-1 = just large
+    enough): anonymous (memfd) when `name` is None, else the POSIX name (`/dev/shm/<name>`,
+    the same segment as `multiprocessing.shared_memory.SharedMemory(name=...)`; unlink it
+    with `unlink(name)`). `npy=True` lays the segment out as a .npy file (then
+    `numpy.load("/dev/shm/<name>", mmap_mode="r+")` views it; strides C- or F-contiguous).
+
+    `share_open(...)`, `share_copy(obj, ...)` and `recv_view(sock, ...)` return one too.
+    The segment's fd and mapping go when this object and its last view are gone.
+    """
+    cdef readonly object name  # the segment's name as given, or None
+
+    def __init__(self, shape, format="d", strides=None, Py_ssize_t offset=0,
+                 Py_ssize_t length=-1, name=None, bint npy=False):
+        cdef _Description d = _Description(None, shape, strides, offset, format, 0, None, length)
+        cdef bytes cname = _name_arg(name)
+        if self.e != NULL:
+            raise TypeError("SharedArray is initialized once")
+        _check_share(pybuf_share_new(<const char *>cname if cname is not None else NULL,
+                                     &d.desc, PYBUF_SHARE_NPY if npy else 0, &self.e))
+        self.name = name
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """As Exporter.__dlpack__: a DLPack capsule of the shared memory."""
+        return _dlpack_capsule(self.e, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self):
+        return (kDLCPU, 0)
+
+    @property
+    def fd(self):
+        """The segment's fd (pybuf_share_fd), borrowed: do not close it."""
+        cdef int fd = -1
+        _check_share(pybuf_share_fd(self.e, &fd))
+        return fd
+
+    @property
+    def layout(self):
+        """(format, itemsize, shape, strides, readonly) of the views this exports."""
+        cdef pybuf_buffer v
+        _check(pybuf_exporter_get_buffer(self.e, &v, PYBUF_RECORDS_RO))
+        try:
+            return (v.format.decode("ascii"), v.itemsize,
+                    tuple(v.shape[k] for k in range(v.ndim)),
+                    tuple(v.strides[k] for k in range(v.ndim)), v.readonly != 0)
+        finally:
+            pybuf_release(&v)
+
+    def seal(self):
+        """Seal an anonymous segment against writes for good (pybuf_share_seal): refused
+        (EXPORTS_EXIST) while a view is alive; later views and hand-overs are read-only."""
+        _check_share(pybuf_share_seal(self.e))
+
+
+cdef SharedArray _adopt(pybuf_exporter *e, name):
+    """A SharedArray that owns `e` (freed with it)."""
+    cdef SharedArray s = SharedArray.__new__(SharedArray)
+    s.e = e
+    s.name = name
+    return s
+
+
+def share_open(name, shape=None, format="d", strides=None, Py_ssize_t offset=0,
+               bint npy=False, bint readonly=False):
+    """The existing named segment `name` (made by pybuf or by Python's SharedMemory) as a
+    SharedArray (pybuf_share_open): an array of `shape`/`format`/`strides` at `offset`,
+    or, with `npy=True` and no shape, the array its .npy header describes. `readonly`:
+    mapped read-only."""
+    cdef _Description d
+    cdef const pybuf_exporter_desc *dp = NULL
+    cdef pybuf_exporter *e = NULL
+    cdef bytes cname = _name_arg(name)
+    if shape is not None or not npy:
+        d = _Description(None, shape, strides, offset, format, 0, None)
+        dp = &d.desc
+    _check_share(pybuf_share_open(cname, dp, (PYBUF_SHARE_NPY if npy else 0)
+                                  | (PYBUF_SHARE_READONLY if readonly else 0), &e))
+    return _adopt(e, name)
+
+
+def share_copy(obj, order="A", name=None, bint npy=False):
+    """A new segment (anonymous when `name` is None) holding a copy of any buffer `obj`, in
+    `order` ('C', 'F', or 'A': F if obj is F-contiguous, else C), by pybuf_share_copy."""
+    cdef Py_buffer view
+    cdef pybuf_exporter *e = NULL
+    cdef bytes cname = _name_arg(name)
+    PyObject_GetBuffer(obj, &view, PyBUF_FULL_RO)
+    try:
+        _check_share(pybuf_share_copy(<pybuf_buffer *>&view, ord(order),
+                                      <const char *>cname if cname is not None else NULL,
+                                      PYBUF_SHARE_NPY if npy else 0, &e))
+    finally:
+        PyBuffer_Release(&view)
+    return _adopt(e, name)
+
+
+def unlink(name):
+    """Remove the named segment `name` (pybuf_share_unlink); mappings of it stay valid."""
+    _check_share(pybuf_share_unlink(_name_arg(name)))
+
+
+def send_view(sock, obj, bint readonly=False, bint copy=False):
+    """Hand the view of any buffer `obj` (a numpy array, a memoryview, a SharedArray) whose
+    memory lies in a pybuf shared segment to the peer of the Unix socket `sock` (a socket
+    or an fd), by pybuf_send_view: the segment's fd and the view's layout, no data.
+    `readonly`: the peer gets read-only views (and a read-only fd). `copy`: a view of other
+    memory is copied into a new anonymous segment first (else PybufError NOT_SHARED).
+    The GIL is released while sending."""
+    cdef int fd = _fileno(sock)
+    cdef int flags = (PYBUF_SEND_READONLY if readonly else 0) | (PYBUF_SEND_COPY if copy else 0)
+    cdef int rc
+    cdef Py_buffer view
+    PyObject_GetBuffer(obj, &view, PyBUF_FULL_RO)
+    try:
+        with nogil:
+            rc = pybuf_send_view(fd, <pybuf_buffer *>&view, flags)
+        _check_share(rc)
+    finally:
+        PyBuffer_Release(&view)
+
+
+def recv_view(sock, bint readonly=False, bint sealed=False, bint unsealed=False):
+    """Receive one view sent by pybuf_send_view on the Unix socket `sock` (a socket or an
+    fd) as a SharedArray exporting exactly that view (pybuf_recv_view). `readonly`: map it
+    read-only whatever the sender allowed; `sealed`: require a segment sealed against
+    writes; `unsealed`: accept a segment that cannot be sealed (a named one). Raises
+    PybufError: WOULD_BLOCK on a non-blocking socket with no message, END_OF_FILE when the
+    peer closed, INVALID_MESSAGE for anything malformed. The GIL is released while waiting."""
+    cdef int fd = _fileno(sock)
+    cdef int flags = ((PYBUF_RECV_READONLY if readonly else 0) | (PYBUF_RECV_SEALED if sealed else 0)
+                      | (PYBUF_RECV_UNSEALED if unsealed else 0))
+    cdef int rc
+    cdef pybuf_exporter *e = NULL
+    with nogil:
+        rc = pybuf_recv_view(fd, flags, &e)
+    _check_share(rc)
+    return _adopt(e, None)

@@ -577,3 +577,40 @@ CONSTANTS.update({
     "PYBUF_DATATYPE_KIND_STRUCT": PYBUF_DATATYPE_KIND_STRUCT,
 })
 TYPES += ["pybuf_datatype_kind"] + list(DATATYPE_FIELDS)
+
+# -- shared memory and hand-over (issue 15): the same checks, in a block of their own ------
+
+cdef int (*f_share_new)(const char *, const pybuf_exporter_desc *, int, pybuf_exporter **) noexcept nogil
+cdef int (*f_share_open)(const char *, const pybuf_exporter_desc *, int, pybuf_exporter **) noexcept nogil
+cdef int (*f_share_copy)(const pybuf_buffer *, char, const char *, int, pybuf_exporter **) noexcept nogil
+cdef int (*f_share_seal)(pybuf_exporter *) noexcept nogil
+cdef int (*f_share_fd)(pybuf_exporter *, int *) noexcept nogil
+cdef int (*f_share_unlink)(const char *) noexcept nogil
+cdef int (*f_send_view)(int, const pybuf_buffer *, int) noexcept nogil
+cdef int (*f_recv_view)(int, int, pybuf_exporter **) noexcept nogil
+
+f_share_new = pybuf_share_new
+f_share_open = pybuf_share_open
+f_share_copy = pybuf_share_copy
+f_share_seal = pybuf_share_seal
+f_share_fd = pybuf_share_fd
+f_share_unlink = pybuf_share_unlink
+f_send_view = pybuf_send_view
+f_recv_view = pybuf_recv_view
+
+FUNCTIONS += [
+    "pybuf_share_new", "pybuf_share_open", "pybuf_share_copy", "pybuf_share_seal",
+    "pybuf_share_fd", "pybuf_share_unlink", "pybuf_send_view", "pybuf_recv_view",
+]
+
+CONSTANTS.update({
+    "PYBUF_STATUS_INVALID_MESSAGE": PYBUF_STATUS_INVALID_MESSAGE,
+    "PYBUF_STATUS_NOT_SHARED": PYBUF_STATUS_NOT_SHARED,
+    "PYBUF_SHARE_NPY": PYBUF_SHARE_NPY,
+    "PYBUF_SHARE_READONLY": PYBUF_SHARE_READONLY,
+    "PYBUF_SEND_READONLY": PYBUF_SEND_READONLY,
+    "PYBUF_SEND_COPY": PYBUF_SEND_COPY,
+    "PYBUF_RECV_READONLY": PYBUF_RECV_READONLY,
+    "PYBUF_RECV_SEALED": PYBUF_RECV_SEALED,
+    "PYBUF_RECV_UNSEALED": PYBUF_RECV_UNSEALED,
+})

@@ -557,3 +557,32 @@ def last_error(lib: ctypes.CDLL) -> str:
 
 def status_name(status: int) -> str:
     return STATUS_NAMES.get(status, f"<status {status}>")
+
+
+# -- shared memory and hand-over over Unix sockets (issue 15), in a block of its own -----
+
+PYBUF_STATUS_INVALID_MESSAGE = -31
+PYBUF_STATUS_NOT_SHARED = -32
+STATUS_NAMES.update({-31: "PYBUF_STATUS_INVALID_MESSAGE", -32: "PYBUF_STATUS_NOT_SHARED"})
+
+# pybuf_share_new / pybuf_share_open / pybuf_share_copy flags.
+PYBUF_SHARE_NPY = 1
+PYBUF_SHARE_READONLY = 2
+# pybuf_send_view flags.
+PYBUF_SEND_READONLY = 1
+PYBUF_SEND_COPY = 2
+# pybuf_recv_view flags.
+PYBUF_RECV_READONLY = 1
+PYBUF_RECV_SEALED = 2
+PYBUF_RECV_UNSEALED = 4
+
+FUNCTIONS.update({
+    "pybuf_share_new": (c_int, [c_char_p, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
+    "pybuf_share_open": (c_int, [c_char_p, POINTER(pybuf_exporter_desc), c_int, POINTER(_EXP_P)]),
+    "pybuf_share_copy": (c_int, [_BUF_P, c_char, c_char_p, c_int, POINTER(_EXP_P)]),
+    "pybuf_share_seal": (c_int, [_EXP_P]),
+    "pybuf_share_fd": (c_int, [_EXP_P, POINTER(c_int)]),
+    "pybuf_share_unlink": (c_int, [c_char_p]),
+    "pybuf_send_view": (c_int, [c_int, _BUF_P, c_int]),
+    "pybuf_recv_view": (c_int, [c_int, c_int, POINTER(_EXP_P)]),
+})
