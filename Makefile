@@ -115,6 +115,24 @@ bench-io: venv lib
 	$(CC) -O2 -std=c11 -Wall -Wextra -Iinclude benches/io.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/io_bench
 	$(VPY) benches/io_side_by_side.py --exe $(BUILD)/io_bench $(if $(BENCH_DIR),--dir $(BENCH_DIR)) --rows $(or $(ROWS),4096) --cols $(or $(COLS),8192) --rounds $(or $(ROUNDS),5)
 
+# -- MPI (docs/mpi.md; libpybuf itself never needs MPI) ----------------------------------
+# mpi4py in the venv, built from source against the MPI whose mpicc is on PATH (CFLAGS=-O0:
+# one minute instead of five, and mpi4py only forwards calls to MPI), for the MPI tests
+# and bench-mpi. Sending a 64 MiB transposed and a [:, ::2] float64 view between 2 ranks:
+# derived datatype, pybuf_to_contiguous + send, pipelined chunks, numpy + mpi4py.
+MPICC ?= mpicc
+.PHONY: venv-mpi bench-mpi
+venv-mpi: $(VENV)/.stamp-mpi
+$(VENV)/.stamp-mpi: bindings/python/requirements-mpi.txt $(VENV)/.stamp
+	@command -v $(MPICC) >/dev/null 2>&1 || { echo "mpi4py needs an MPI: apt-get install libopenmpi-dev openmpi-bin" >&2; exit 1; }
+	MPICC=$(MPICC) CFLAGS=-O0 $(VPY) -m pip install --quiet --disable-pip-version-check --no-binary mpi4py -r bindings/python/requirements-mpi.txt
+	touch $@
+
+bench-mpi: venv-mpi lib
+	@mkdir -p $(BUILD)/mpi
+	$(MPICC) -O2 -std=c99 -Wall -Wextra -Iinclude benches/mpi.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/mpi/bench_mpi
+	$(VPY) benches/mpi_side_by_side.py --exe $(BUILD)/mpi/bench_mpi --rounds $(or $(ROUNDS),5)
+
 # Hand-over to another process side by side (benches/share_side_by_side.py, one run): a
 # float64 array and its transpose, SIZES (default "1M 64M 1G"), handed to a child process that
 # acks with one byte: pybuf send_view/recv_view against multiprocessing's Pipe.send (pickle),
@@ -156,6 +174,7 @@ install: lib
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpybuf.so
 	$(INSTALL) -m 644 $(BUILDLIB)/libpybuf.a $(DESTDIR)$(LIBDIR)/libpybuf.a
 	$(INSTALL) -m 644 include/pybuf.h $(DESTDIR)$(INCLUDEDIR)/pybuf.h
+	$(INSTALL) -m 644 include/pybuf_mpi.h $(DESTDIR)$(INCLUDEDIR)/pybuf_mpi.h
 	$(INSTALL) -m 644 bindings/cython/pybuf.pxd bindings/cython/pybuf_dlpack.pxd $(DESTDIR)$(PXDDIR)/
 	$(configure) packaging/pybuf.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/pybuf.pc
 	$(configure) packaging/pybufConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/pybufConfig.cmake
@@ -164,7 +183,7 @@ install: lib
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/libpybuf.so $(DESTDIR)$(LIBDIR)/libpybuf.a \
-		$(DESTDIR)$(INCLUDEDIR)/pybuf.h $(DESTDIR)$(PKGCONFIGDIR)/pybuf.pc \
+		$(DESTDIR)$(INCLUDEDIR)/pybuf.h $(DESTDIR)$(INCLUDEDIR)/pybuf_mpi.h $(DESTDIR)$(PKGCONFIGDIR)/pybuf.pc \
 		$(DESTDIR)$(CMAKEDIR)/pybufConfig.cmake $(DESTDIR)$(CMAKEDIR)/pybufConfigVersion.cmake \
 		$(DESTDIR)$(PXDDIR)/pybuf.pxd $(DESTDIR)$(PXDDIR)/pybuf_dlpack.pxd
 	-rmdir $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(PXDDIR) $(DESTDIR)$(DATADIR)/pybuf 2>/dev/null

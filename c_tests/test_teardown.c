@@ -210,6 +210,35 @@ static void share_round_trip(const pybuf_buffer *view) {
     pybuf_exporter_free(n);
 }
 
+/* A view described for MPI (pybuf_datatype): the transpose of a 2x3 matrix of doubles is
+ * 3 vectors of 2, 8 and 24 bytes apart. */
+static void datatype_round(double *mem) {
+    pybuf_ssize_t shape[2] = {3, 2}, strides[2] = {8, 24};
+    pybuf_buffer t = {0};
+    pybuf_datatype *d = NULL;
+    t.buf = mem;
+    t.len = 48;
+    t.itemsize = 8;
+    t.format = "d";
+    t.ndim = 2;
+    t.shape = shape;
+    t.strides = strides;
+    CHECK_FAILED(pybuf_datatype_new(NULL, 1, &d), PYBUF_STATUS_NULL_POINTER);
+    CHECK_FAILED(pybuf_datatype_new(&t, 0, &d), PYBUF_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(pybuf_datatype_new(&t, 1 << 30, &d));
+    if (d != NULL) {
+        CHECK_EQ(d->kind, PYBUF_DATATYPE_KIND_DOUBLE);
+        CHECK_EQ(d->block, 1);
+        CHECK_EQ(d->ndim, 2);
+        CHECK_EQ(d->dims[0].count, 3);
+        CHECK_EQ(d->dims[0].stride, 8);
+        CHECK_EQ(d->dims[1].count, 2);
+        CHECK_EQ(d->dims[1].stride, 24);
+    }
+    pybuf_datatype_free(d);
+    pybuf_datatype_free(NULL);
+}
+
 /* Every exported function, on bad input and on good input. */
 static void exercise(void) {
     double mem[6] = {0, 1, 2, 3, 4, 5}, out6[6];
@@ -482,6 +511,8 @@ static void exercise(void) {
     CHECK(pybuf_format_from_typestr("<f8", text, sizeof text) > 0);
     CHECK(pybuf_format_from_descr("[('a', '<i4')]", text, sizeof text) > 0);
     CHECK_FAILED(pybuf_format_from_typestr("<f7", text, sizeof text), PYBUF_STATUS_UNREPRESENTABLE);
+
+    datatype_round(mem);
 
     /* Large copies use a thread-local staging buffer. */
     big_transpose();

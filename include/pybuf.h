@@ -3041,6 +3041,279 @@ int pybuf_recv_view(int sock, int flags, struct pybuf_exporter **out);
 
 /** @} */ /* end of pybuf_share */
 
+/* ================================================================================
+ * Datatypes (MPI)
+ * ================================================================================ */
+
+/**
+ * \defgroup pybuf_datatype Datatypes (MPI)
+ * A view as nested strided blocks of typed values: the unit (a C type, raw bytes, or a
+ * struct of members covering every byte of the item), the contiguous block, and the
+ * dimensions around it in C order, merged where the strides allow. It is what an MPI
+ * derived datatype needs, with nothing of MPI in it: include/pybuf_mpi.h builds the
+ * MPI_Datatype from it. See docs/mpi.md.
+ * @{
+ */
+
+/**
+ * The kind of the values of a block or of a struct member: a C type (and so an MPI
+ * basic datatype), raw bytes, or a struct of `pybuf_datatype.structs`.
+ */
+typedef enum pybuf_datatype_kind {
+    /**
+     * Raw bytes, moved as they are (one byte per value): `s`, `c`, `p`, `x`, padding,
+     * `e` (half), pointers, and values in non-native byte order.
+     */
+    PYBUF_DATATYPE_KIND_BYTES = 0,
+    /**
+     * `int8_t` (`b`).
+     */
+    PYBUF_DATATYPE_KIND_INT8 = 1,
+    /**
+     * `uint8_t` (`B`).
+     */
+    PYBUF_DATATYPE_KIND_UINT8 = 2,
+    /**
+     * `int16_t`.
+     */
+    PYBUF_DATATYPE_KIND_INT16 = 3,
+    /**
+     * `uint16_t` (and `u`, UCS-2).
+     */
+    PYBUF_DATATYPE_KIND_UINT16 = 4,
+    /**
+     * `int32_t`.
+     */
+    PYBUF_DATATYPE_KIND_INT32 = 5,
+    /**
+     * `uint32_t` (and `w`, UCS-4).
+     */
+    PYBUF_DATATYPE_KIND_UINT32 = 6,
+    /**
+     * `int64_t`.
+     */
+    PYBUF_DATATYPE_KIND_INT64 = 7,
+    /**
+     * `uint64_t`.
+     */
+    PYBUF_DATATYPE_KIND_UINT64 = 8,
+    /**
+     * `float` (`f`).
+     */
+    PYBUF_DATATYPE_KIND_FLOAT = 9,
+    /**
+     * `double` (`d`).
+     */
+    PYBUF_DATATYPE_KIND_DOUBLE = 10,
+    /**
+     * `long double` (`g`).
+     */
+    PYBUF_DATATYPE_KIND_LONG_DOUBLE = 11,
+    /**
+     * `float _Complex` (`Zf`).
+     */
+    PYBUF_DATATYPE_KIND_COMPLEX_FLOAT = 12,
+    /**
+     * `double _Complex` (`Zd`).
+     */
+    PYBUF_DATATYPE_KIND_COMPLEX_DOUBLE = 13,
+    /**
+     * `long double _Complex` (`Zg`).
+     */
+    PYBUF_DATATYPE_KIND_COMPLEX_LONG_DOUBLE = 14,
+    /**
+     * `_Bool` (`?`).
+     */
+    PYBUF_DATATYPE_KIND_BOOL = 15,
+    /**
+     * A struct: `pybuf_datatype.structs[nested]`.
+     */
+    PYBUF_DATATYPE_KIND_STRUCT = 16,
+} pybuf_datatype_kind;
+
+/**
+ * `count` consecutive values of one kind, `size` bytes each, at `offset` bytes from the
+ * start of the struct that holds the member.
+ */
+typedef struct pybuf_datatype_member {
+    /**
+     * Bytes from the start of the struct.
+     */
+    pybuf_ssize_t offset;
+    /**
+     * Consecutive values (a sub-array's, a string's bytes, a repeated struct's repeats).
+     */
+    pybuf_ssize_t count;
+    /**
+     * Bytes of one value (1 for `PYBUF_DATATYPE_KIND_BYTES`, the struct's extent for a
+     * struct).
+     */
+    pybuf_ssize_t size;
+    /**
+     * What the values are.
+     */
+    enum pybuf_datatype_kind kind;
+    /**
+     * For `PYBUF_DATATYPE_KIND_STRUCT`, the index of the struct in
+     * `pybuf_datatype.structs` (always below the index of the struct holding this
+     * member); -1 otherwise.
+     */
+    pybuf_ssize_t nested;
+} pybuf_datatype_member;
+
+/**
+ * A struct: members in offset order that cover its `extent` bytes without gaps or
+ * overlaps, padding included (as bytes).
+ */
+typedef struct pybuf_datatype_struct {
+    /**
+     * Bytes of one struct: where the next one starts when it is repeated.
+     */
+    pybuf_ssize_t extent;
+    /**
+     * The number of entries of `members` (at least 2).
+     */
+    pybuf_ssize_t nmembers;
+    /**
+     * The members, owned by the `pybuf_datatype`.
+     */
+    const struct pybuf_datatype_member *members;
+} pybuf_datatype_struct;
+
+/**
+ * `count` repetitions, `stride` bytes apart (negative strides step backwards).
+ */
+typedef struct pybuf_datatype_dim {
+    /**
+     * Repetitions (at least 2).
+     */
+    pybuf_ssize_t count;
+    /**
+     * Bytes from one repetition to the next.
+     */
+    pybuf_ssize_t stride;
+} pybuf_datatype_dim;
+
+/**
+ * A view described as nested strided blocks of typed values, made by
+ * `pybuf_datatype_new` and freed by `pybuf_datatype_free`. Every field and array is
+ * read-only and belongs to the handle.
+ *
+ * The view's values, in the order in which `pybuf_to_contiguous` copies them for order
+ * 'C', are: for every index of `dims` (outermost first, the last one fastest), `block`
+ * consecutive values of the unit (`kind`, `size` bytes each), starting at the sum over
+ * the dimensions of index times stride, in bytes from the view's `buf` — or, when
+ * `nbases` is not 0, from each of `bases` in turn.
+ *
+ * MPI: the unit is a basic datatype (or a struct type resized to its extent); the block
+ * a contiguous type of `block` units (`MPI_Type_contiguous`); each dimension from the
+ * innermost outwards an `MPI_Type_create_hvector(count, 1, stride, ...)` of the type so
+ * far; the bases an `MPI_Type_create_hindexed_block` of absolute addresses, used with
+ * `MPI_BOTTOM`. `include/pybuf_mpi.h` does exactly that.
+ */
+typedef struct pybuf_datatype {
+    /**
+     * Bytes per element of the view.
+     */
+    pybuf_ssize_t itemsize;
+    /**
+     * Bytes the view's elements hold, product(shape) * itemsize: the size of the
+     * message (0 for an empty view).
+     */
+    pybuf_ssize_t nbytes;
+    /**
+     * The unit of the blocks.
+     */
+    enum pybuf_datatype_kind kind;
+    /**
+     * For `PYBUF_DATATYPE_KIND_STRUCT`, the index of the unit in `structs` (then the
+     * item, its extent `itemsize`); -1 otherwise.
+     */
+    pybuf_ssize_t nested;
+    /**
+     * Bytes of one unit.
+     */
+    pybuf_ssize_t size;
+    /**
+     * Units per innermost contiguous block; 0 for an empty view (which has no dims and
+     * no bases).
+     */
+    pybuf_ssize_t block;
+    /**
+     * The number of entries of `dims`.
+     */
+    int ndim;
+    /**
+     * The dimensions around the block, outermost first; NULL when `ndim` is 0.
+     */
+    const struct pybuf_datatype_dim *dims;
+    /**
+     * The number of entries of `structs`.
+     */
+    pybuf_ssize_t nstructs;
+    /**
+     * The structs, each after the ones it holds; NULL when `nstructs` is 0.
+     */
+    const struct pybuf_datatype_struct *structs;
+    /**
+     * 0 for a view without suboffsets: the blocks are relative to the view's `buf`.
+     * Otherwise the number of entries of `bases`.
+     */
+    pybuf_ssize_t nbases;
+    /**
+     * For a view with suboffsets, the absolute address each repetition of the geometry
+     * starts from: one per index of the leading dimensions up to the last one with a
+     * suboffset, in C order, read from the view's pointers when `pybuf_datatype_new` ran.
+     * NULL when `nbases` is 0.
+     */
+    void *const *bases;
+} pybuf_datatype;
+
+/**
+ * Describe `view` as nested strided blocks of typed values (see `pybuf_datatype`), with
+ * every count (of a block, a dimension, a struct member, of members, of bases) at most
+ * `max_count`: `INT_MAX` for MPI, whose counts are `int`; `PY_SSIZE_T_MAX` for no limit.
+ * A block or dimension longer than `max_count` is split in two by its largest
+ * power-of-two factor when both parts then fit.
+ *
+ * The values come in C order whatever the strides. Length-1 dimensions are dropped, and
+ * a dimension is merged into the one outside it when the outer stride steps exactly over
+ * it, as the copy planner merges (never reordered: the order is the message's). The
+ * format (NULL means `"B"`) gives the unit: one kind when the item is one kind from end
+ * to end (`"d"`, `"3d"`, `"T{dd}"`), else a struct; a format longer than `itemsize` is
+ * not trusted and the item is `itemsize` bytes. For a view with suboffsets, the pointers
+ * the suboffsets lead to are read now: `bases` holds the addresses they give.
+ *
+ * On success stores a new handle in `*out` and returns 0; free it with
+ * `pybuf_datatype_free`. On failure returns a negative status with `*out` untouched:
+ * `PYBUF_STATUS_NULL_POINTER` (`view` or `out` NULL), any status of an invalid view or
+ * format (as `pybuf_validate` with `PYBUF_VALIDATE_LAYOUT`),
+ * `PYBUF_STATUS_INVALID_ARGUMENT` (`max_count` not positive),
+ * `PYBUF_STATUS_UNREPRESENTABLE` (a count beyond `max_count` that no split fits; the
+ * message names it).
+ *
+ * # Safety
+ * `view` is NULL or points to a valid `pybuf_buffer` (its arrays of `ndim` entries,
+ * format NULL or NUL-terminated) whose memory holds the pointers its suboffsets announce.
+ * `out` is NULL or points to a writable `pybuf_datatype *`. Nothing of `view` is kept but
+ * the addresses in `bases`. Thread-safe.
+ */
+int pybuf_datatype_new(const struct pybuf_buffer *view,
+                       pybuf_ssize_t max_count,
+                       struct pybuf_datatype **out);
+
+/**
+ * Free a handle made by `pybuf_datatype_new`, with its arrays. `pybuf_datatype_free(NULL)`
+ * does nothing. Types built from it (MPI datatypes) do not need it any more.
+ *
+ * # Safety
+ * `t` is NULL or a handle from `pybuf_datatype_new`, freed once; no thread uses it or
+ * its arrays during or after the call.
+ */
+void pybuf_datatype_free(struct pybuf_datatype *t);
+
+/** @} */ /* end of pybuf_datatype */
+
 #ifdef __cplusplus
 }  /* extern "C" */
 #endif

@@ -3,7 +3,8 @@
 # Suites: cargo tests (Rust unit tests, the header check, the C tests via the cc crate),
 # the lints (clippy with warnings as errors, rustdoc with warnings as errors: one check
 # each), the API reference (Doxygen over include/pybuf.h, warnings as errors, see
-# docs/Doxyfile), the C tests through CTest, and the Python tests (pytest).
+# docs/Doxyfile), the C tests through CTest, the Python tests (pytest), and the MPI tests
+# (pytest over c_tests/mpi, when mpicc is found).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=build/test-logs
@@ -69,6 +70,20 @@ run ctest count_ctest bash -c '
     ctest --test-dir build/ctest --output-on-failure'
 make --no-print-directory cython || broken+=("cython") # bindings/cython, for test_export.py
 run pytest count_pytest python -m pytest -q bindings/python/tests
+
+# The MPI suite (c_tests/mpi, docs/mpi.md) when mpicc is found; libpybuf itself never needs
+# MPI. On a fresh machine (CI), as root, install Debian's Open MPI first, saying so.
+if ! command -v mpicc >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "=== installing Open MPI for the MPI suite: apt-get install -y libopenmpi-dev openmpi-bin"
+    apt-get install -y libopenmpi-dev openmpi-bin >/dev/null 2>&1 ||
+        { apt-get update >/dev/null 2>&1 && apt-get install -y libopenmpi-dev openmpi-bin >/dev/null 2>&1; }
+fi
+if command -v mpicc >/dev/null 2>&1; then
+    make --no-print-directory venv-mpi || broken+=("venv-mpi") # mpi4py, for the MPMD test
+    run mpi count_pytest python -m pytest -q c_tests/mpi
+else
+    echo "MPI tests skipped: no mpicc"
+fi
 
 echo
 if [ ${#broken[@]} -gt 0 ]; then

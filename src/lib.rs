@@ -5,6 +5,8 @@
 //! - [`layout`]: shape, strides and suboffsets arithmetic, validation, contiguity;
 //! - [`format`](mod@format): the PEP 3118 format grammar and its layouts;
 //! - [`copy`]: the copy engine (planning and kernels);
+//! - [`datatype`]: a view as nested strided blocks of typed values (for MPI's derived
+//!   datatypes, without MPI);
 //! - [`export`]: exporters, view bookkeeping and lifetimes;
 //! - [`interop`]: DLPack and NumPy's array interface;
 //! - [`io`]: a view's elements to and from file descriptors (scatter/gather I/O);
@@ -23,6 +25,7 @@
 pub mod abi;
 pub(crate) mod alloc;
 pub mod copy;
+pub mod datatype;
 pub mod error;
 pub mod export;
 pub mod format;

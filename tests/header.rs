@@ -253,6 +253,19 @@ const GROUPS: &[Group] = &[
             "pybuf_share_unlink", "pybuf_send_view", "pybuf_recv_view",
         ],
     },
+    Group {
+        id: "pybuf_datatype",
+        title: "Datatypes (MPI)",
+        banner: "A view as nested strided blocks of typed values: the unit (a C type, raw bytes, or a\n\
+                 struct of members covering every byte of the item), the contiguous block, and the\n\
+                 dimensions around it in C order, merged where the strides allow. It is what an MPI\n\
+                 derived datatype needs, with nothing of MPI in it: include/pybuf_mpi.h builds the\n\
+                 MPI_Datatype from it. See docs/mpi.md.",
+        items: &[
+            "pybuf_datatype_kind", "pybuf_datatype_member", "pybuf_datatype_struct",
+            "pybuf_datatype_dim", "pybuf_datatype", "pybuf_datatype_new", "pybuf_datatype_free",
+        ],
+    },
 ];
 
 /// The name a cbindgen item declares: the macro, the function, or the typedef's name.

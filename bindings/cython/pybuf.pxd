@@ -386,6 +386,60 @@ cdef extern from "pybuf.h" nogil:
     int pybuf_npz_save(const char *path, pybuf_ssize_t count, const char *const *names,
                        const pybuf_buffer *views, int flags)
 
+    # -- datatypes: a view as nested strided blocks, for MPI (docs/mpi.md) ----------------
+
+    ctypedef enum pybuf_datatype_kind:
+        PYBUF_DATATYPE_KIND_BYTES
+        PYBUF_DATATYPE_KIND_INT8
+        PYBUF_DATATYPE_KIND_UINT8
+        PYBUF_DATATYPE_KIND_INT16
+        PYBUF_DATATYPE_KIND_UINT16
+        PYBUF_DATATYPE_KIND_INT32
+        PYBUF_DATATYPE_KIND_UINT32
+        PYBUF_DATATYPE_KIND_INT64
+        PYBUF_DATATYPE_KIND_UINT64
+        PYBUF_DATATYPE_KIND_FLOAT
+        PYBUF_DATATYPE_KIND_DOUBLE
+        PYBUF_DATATYPE_KIND_LONG_DOUBLE
+        PYBUF_DATATYPE_KIND_COMPLEX_FLOAT
+        PYBUF_DATATYPE_KIND_COMPLEX_DOUBLE
+        PYBUF_DATATYPE_KIND_COMPLEX_LONG_DOUBLE
+        PYBUF_DATATYPE_KIND_BOOL
+        PYBUF_DATATYPE_KIND_STRUCT
+
+    ctypedef struct pybuf_datatype_member:
+        pybuf_ssize_t offset
+        pybuf_ssize_t count
+        pybuf_ssize_t size
+        pybuf_datatype_kind kind
+        pybuf_ssize_t nested
+
+    ctypedef struct pybuf_datatype_struct:
+        pybuf_ssize_t extent
+        pybuf_ssize_t nmembers
+        const pybuf_datatype_member *members
+
+    ctypedef struct pybuf_datatype_dim:
+        pybuf_ssize_t count
+        pybuf_ssize_t stride
+
+    ctypedef struct pybuf_datatype:
+        pybuf_ssize_t itemsize
+        pybuf_ssize_t nbytes
+        pybuf_datatype_kind kind
+        pybuf_ssize_t nested
+        pybuf_ssize_t size
+        pybuf_ssize_t block
+        int ndim
+        const pybuf_datatype_dim *dims
+        pybuf_ssize_t nstructs
+        const pybuf_datatype_struct *structs
+        pybuf_ssize_t nbases
+        void *const *bases
+
+    int pybuf_datatype_new(const pybuf_buffer *view, pybuf_ssize_t max_count, pybuf_datatype **out)
+    void pybuf_datatype_free(pybuf_datatype *t)
+
 # -- shared memory and hand-over over Unix sockets (issue 15; docs: share-spec) ----------
 # A block of its own, so that merges with other additions stay trivial.
 

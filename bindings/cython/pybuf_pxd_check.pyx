@@ -521,6 +521,78 @@ DLPACK_CONSTANTS = {
     "kDLComplex": kDLComplex, "kDLBool": kDLBool, "kDLFloat4_e2m1fn": kDLFloat4_e2m1fn,
 }
 
+# -- datatypes (docs/mpi.md): functions, fields, sizes, constants, types ------------------
+
+cdef int (*f_datatype_new)(const pybuf_buffer *, pybuf_ssize_t, pybuf_datatype **) noexcept nogil
+cdef void (*f_datatype_free)(pybuf_datatype *) noexcept nogil
+f_datatype_new = pybuf_datatype_new
+f_datatype_free = pybuf_datatype_free
+
+cdef pybuf_datatype_member dtm
+cdef pybuf_ssize_t *dtm_offset = &dtm.offset
+cdef pybuf_ssize_t *dtm_count = &dtm.count
+cdef pybuf_ssize_t *dtm_size = &dtm.size
+cdef pybuf_datatype_kind *dtm_kind = &dtm.kind
+cdef pybuf_ssize_t *dtm_nested = &dtm.nested
+
+cdef pybuf_datatype_struct dts
+cdef pybuf_ssize_t *dts_extent = &dts.extent
+cdef pybuf_ssize_t *dts_nmembers = &dts.nmembers
+cdef const pybuf_datatype_member **dts_members = &dts.members
+
+cdef pybuf_datatype_dim dtd
+cdef pybuf_ssize_t *dtd_count = &dtd.count
+cdef pybuf_ssize_t *dtd_stride = &dtd.stride
+
+cdef pybuf_datatype dt
+cdef pybuf_ssize_t *dt_itemsize = &dt.itemsize
+cdef pybuf_ssize_t *dt_nbytes = &dt.nbytes
+cdef pybuf_datatype_kind *dt_kind = &dt.kind
+cdef pybuf_ssize_t *dt_nested = &dt.nested
+cdef pybuf_ssize_t *dt_size = &dt.size
+cdef pybuf_ssize_t *dt_block = &dt.block
+cdef int *dt_ndim = &dt.ndim
+cdef const pybuf_datatype_dim **dt_dims = &dt.dims
+cdef pybuf_ssize_t *dt_nstructs = &dt.nstructs
+cdef const pybuf_datatype_struct **dt_structs = &dt.structs
+cdef pybuf_ssize_t *dt_nbases = &dt.nbases
+cdef void *const **dt_bases = &dt.bases
+
+FUNCTIONS += ["pybuf_datatype_new", "pybuf_datatype_free"]
+DATATYPE_FIELDS = {
+    "pybuf_datatype_member": ["offset", "count", "size", "kind", "nested"],
+    "pybuf_datatype_struct": ["extent", "nmembers", "members"],
+    "pybuf_datatype_dim": ["count", "stride"],
+    "pybuf_datatype": ["itemsize", "nbytes", "kind", "nested", "size", "block", "ndim", "dims", "nstructs", "structs", "nbases", "bases"],
+}
+FIELDS.update(DATATYPE_FIELDS)
+SIZES.update({
+    "pybuf_datatype_member": sizeof(pybuf_datatype_member),
+    "pybuf_datatype_struct": sizeof(pybuf_datatype_struct),
+    "pybuf_datatype_dim": sizeof(pybuf_datatype_dim),
+    "pybuf_datatype": sizeof(pybuf_datatype),
+})
+CONSTANTS.update({
+    "PYBUF_DATATYPE_KIND_BYTES": PYBUF_DATATYPE_KIND_BYTES,
+    "PYBUF_DATATYPE_KIND_INT8": PYBUF_DATATYPE_KIND_INT8,
+    "PYBUF_DATATYPE_KIND_UINT8": PYBUF_DATATYPE_KIND_UINT8,
+    "PYBUF_DATATYPE_KIND_INT16": PYBUF_DATATYPE_KIND_INT16,
+    "PYBUF_DATATYPE_KIND_UINT16": PYBUF_DATATYPE_KIND_UINT16,
+    "PYBUF_DATATYPE_KIND_INT32": PYBUF_DATATYPE_KIND_INT32,
+    "PYBUF_DATATYPE_KIND_UINT32": PYBUF_DATATYPE_KIND_UINT32,
+    "PYBUF_DATATYPE_KIND_INT64": PYBUF_DATATYPE_KIND_INT64,
+    "PYBUF_DATATYPE_KIND_UINT64": PYBUF_DATATYPE_KIND_UINT64,
+    "PYBUF_DATATYPE_KIND_FLOAT": PYBUF_DATATYPE_KIND_FLOAT,
+    "PYBUF_DATATYPE_KIND_DOUBLE": PYBUF_DATATYPE_KIND_DOUBLE,
+    "PYBUF_DATATYPE_KIND_LONG_DOUBLE": PYBUF_DATATYPE_KIND_LONG_DOUBLE,
+    "PYBUF_DATATYPE_KIND_COMPLEX_FLOAT": PYBUF_DATATYPE_KIND_COMPLEX_FLOAT,
+    "PYBUF_DATATYPE_KIND_COMPLEX_DOUBLE": PYBUF_DATATYPE_KIND_COMPLEX_DOUBLE,
+    "PYBUF_DATATYPE_KIND_COMPLEX_LONG_DOUBLE": PYBUF_DATATYPE_KIND_COMPLEX_LONG_DOUBLE,
+    "PYBUF_DATATYPE_KIND_BOOL": PYBUF_DATATYPE_KIND_BOOL,
+    "PYBUF_DATATYPE_KIND_STRUCT": PYBUF_DATATYPE_KIND_STRUCT,
+})
+TYPES += ["pybuf_datatype_kind"] + list(DATATYPE_FIELDS)
+
 # -- shared memory and hand-over (issue 15): the same checks, in a block of their own ------
 
 cdef int (*f_share_new)(const char *, const pybuf_exporter_desc *, int, pybuf_exporter **) noexcept nogil

@@ -5,6 +5,7 @@
 pub mod buffer;
 pub mod copy;
 pub mod copy_plan;
+pub mod datatype;
 pub mod dlpack;
 pub mod error;
 pub mod exporter;

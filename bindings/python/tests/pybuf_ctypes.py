@@ -467,6 +467,66 @@ STRUCTS = {
 }
 
 
+# -- datatypes: a view as nested strided blocks, for MPI (docs/mpi.md) ----------------------
+
+pybuf_datatype_kind = c_int
+PYBUF_DATATYPE_KIND_BYTES = 0
+PYBUF_DATATYPE_KIND_INT8 = 1
+PYBUF_DATATYPE_KIND_UINT8 = 2
+PYBUF_DATATYPE_KIND_INT16 = 3
+PYBUF_DATATYPE_KIND_UINT16 = 4
+PYBUF_DATATYPE_KIND_INT32 = 5
+PYBUF_DATATYPE_KIND_UINT32 = 6
+PYBUF_DATATYPE_KIND_INT64 = 7
+PYBUF_DATATYPE_KIND_UINT64 = 8
+PYBUF_DATATYPE_KIND_FLOAT = 9
+PYBUF_DATATYPE_KIND_DOUBLE = 10
+PYBUF_DATATYPE_KIND_LONG_DOUBLE = 11
+PYBUF_DATATYPE_KIND_COMPLEX_FLOAT = 12
+PYBUF_DATATYPE_KIND_COMPLEX_DOUBLE = 13
+PYBUF_DATATYPE_KIND_COMPLEX_LONG_DOUBLE = 14
+PYBUF_DATATYPE_KIND_BOOL = 15
+PYBUF_DATATYPE_KIND_STRUCT = 16
+
+
+class pybuf_datatype_member(ctypes.Structure):
+    _fields_ = [("offset", pybuf_ssize_t), ("count", pybuf_ssize_t), ("size", pybuf_ssize_t),
+                ("kind", pybuf_datatype_kind), ("nested", pybuf_ssize_t)]
+
+
+class pybuf_datatype_struct(ctypes.Structure):
+    _fields_ = [("extent", pybuf_ssize_t), ("nmembers", pybuf_ssize_t),
+                ("members", POINTER(pybuf_datatype_member))]
+
+
+class pybuf_datatype_dim(ctypes.Structure):
+    _fields_ = [("count", pybuf_ssize_t), ("stride", pybuf_ssize_t)]
+
+
+class pybuf_datatype(ctypes.Structure):
+    _fields_ = [
+        ("itemsize", pybuf_ssize_t),
+        ("nbytes", pybuf_ssize_t),
+        ("kind", pybuf_datatype_kind),
+        ("nested", pybuf_ssize_t),
+        ("size", pybuf_ssize_t),
+        ("block", pybuf_ssize_t),
+        ("ndim", c_int),
+        ("dims", POINTER(pybuf_datatype_dim)),
+        ("nstructs", pybuf_ssize_t),
+        ("structs", POINTER(pybuf_datatype_struct)),
+        ("nbases", pybuf_ssize_t),
+        ("bases", POINTER(c_void_p)),
+    ]
+
+
+FUNCTIONS.update({
+    "pybuf_datatype_new": (c_int, [_BUF_P, pybuf_ssize_t, POINTER(POINTER(pybuf_datatype))]),
+    "pybuf_datatype_free": (None, [POINTER(pybuf_datatype)]),
+})
+STRUCTS.update({c.__name__: c for c in (pybuf_datatype_member, pybuf_datatype_struct,
+                                        pybuf_datatype_dim, pybuf_datatype)})
+
 def library_path() -> str:
     return os.environ.get("PYBUF_LIB") or str(DEFAULT_LIB)
 

@@ -174,7 +174,7 @@ def test_docs_name_the_installed_files(prefix):
 def installed_files() -> list[str]:
     return [
         f"lib/libpybuf.so.{VERSION}", f"lib/{SONAME}", "lib/libpybuf.so", "lib/libpybuf.a",
-        "include/pybuf.h", "lib/pkgconfig/pybuf.pc", "lib/cmake/pybuf/pybufConfig.cmake",
+        "include/pybuf.h", "include/pybuf_mpi.h", "lib/pkgconfig/pybuf.pc", "lib/cmake/pybuf/pybufConfig.cmake",
         "lib/cmake/pybuf/pybufConfigVersion.cmake", "share/pybuf/cython/pybuf.pxd",
         "share/pybuf/cython/pybuf_dlpack.pxd",
     ]
