@@ -47,17 +47,26 @@ static void count_owner(void *user) {
         CHECK(pybuf_last_error() != NULL && pybuf_last_error()[0] == '\0');                \
     } while (0)
 
-/* A streamed transpose of an N x N double array, checked element by element. */
-static void big_transpose(void) {
-    double *a = malloc(sizeof(double) * N * N), *b = malloc(sizeof(double) * N * N);
-    CHECK(a != NULL && b != NULL);
-    if (a == NULL || b == NULL) {
-        free(a);
-        free(b);
-        return;
+/* Two N x N double arrays, the first holding 0, 1, 2, ...; 0 (both NULL) if out of memory. */
+static int two_arrays(double **a, double **b) {
+    *a = malloc(sizeof(double) * N * N);
+    *b = malloc(sizeof(double) * N * N);
+    CHECK(*a != NULL && *b != NULL);
+    if (*a == NULL || *b == NULL) {
+        free(*a);
+        free(*b);
+        return 0;
     }
     for (long i = 0; i < (long)N * N; i++)
-        a[i] = (double)i;
+        (*a)[i] = (double)i;
+    return 1;
+}
+
+/* A streamed transpose of an N x N double array, checked element by element. */
+static void big_transpose(void) {
+    double *a, *b;
+    if (!two_arrays(&a, &b))
+        return;
     pybuf_ssize_t shape[2] = {N, N}, t_strides[2] = {8, 8 * N};
     pybuf_buffer src = {0}, dst = {0};
     src.buf = a;
@@ -86,15 +95,9 @@ static void big_transpose(void) {
 /* Copy plans: a streamed transpose planned once, executed whole and part by part (the
  * plan's own staging buffers), and the refusals. */
 static void plan_round_trip(void) {
-    double *a = malloc(sizeof(double) * N * N), *b = malloc(sizeof(double) * N * N);
-    CHECK(a != NULL && b != NULL);
-    if (a == NULL || b == NULL) {
-        free(a);
-        free(b);
+    double *a, *b;
+    if (!two_arrays(&a, &b))
         return;
-    }
-    for (long i = 0; i < (long)N * N; i++)
-        a[i] = (double)i;
     pybuf_ssize_t shape[2] = {N, N}, t_strides[2] = {8, 8 * N};
     pybuf_buffer src = {0}, dst = {0};
     src.len = (pybuf_ssize_t)sizeof(double) * N * N;

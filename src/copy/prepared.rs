@@ -252,7 +252,7 @@ impl Prepared {
         self.threads
     }
 
-    /// Use up to `threads` threads (1..=[`MAX_THREADS`]) in each whole execution, and hold
+    /// Use up to `threads` threads (1 to 1024) in each whole execution, and hold
     /// a staging buffer for as many concurrent executions or parts. Allocates (the
     /// buffers); not to be called while the plan executes.
     pub fn set_threads(&mut self, threads: usize) -> Result<()> {
