@@ -505,6 +505,7 @@ CONSTANTS = {
 }
 
 TYPES = ["pybuf_exporter", "pybuf_format", "pybuf_format_runs", "pybuf_iter", "pybuf_io", "pybuf_npz",
+         "pybuf_copy_plan",
          "pybuf_ssize_t",
          "pybuf_owner_fn", "pybuf_byte_order", "pybuf_status"] + list(FIELDS)
 

@@ -140,6 +140,8 @@ PYBUF_IO_WRITE = 0
 PYBUF_IO_READ = 1
 PYBUF_NPZ_COPY = 4
 PYBUF_NPZ_DEFLATE = 1
+# pybuf_copy_plan_set_threads' largest thread count.
+PYBUF_COPY_PLAN_MAX_THREADS = 1024
 
 # C types the header spells with their own names (test_api.py looks them up here).
 int64_t = ctypes.c_int64
@@ -170,6 +172,10 @@ class pybuf_io(ctypes.Structure):
 
 
 class pybuf_npz(ctypes.Structure):
+    pass
+
+
+class pybuf_copy_plan(ctypes.Structure):
     pass
 
 
@@ -353,12 +359,12 @@ FUNCTIONS = {
     "pybuf_to_contiguous": (c_int, [c_void_p, _BUF_P, pybuf_ssize_t, c_char]),
     "pybuf_from_contiguous": (c_int, [_BUF_P, c_void_p, pybuf_ssize_t, c_char]),
     "pybuf_copy": (c_int, [_BUF_P, _BUF_P]),
-    "pybuf_copy_plan_new": (c_int, [_BUF_P, _BUF_P, c_int, ctypes.POINTER(c_void_p)]),
-    "pybuf_copy_plan_execute": (c_int, [c_void_p, c_void_p, c_void_p]),
-    "pybuf_copy_plan_parts": (pybuf_ssize_t, [c_void_p]),
-    "pybuf_copy_plan_execute_part": (c_int, [c_void_p, pybuf_ssize_t, c_void_p, c_void_p]),
-    "pybuf_copy_plan_set_threads": (c_int, [c_void_p, c_int]),
-    "pybuf_copy_plan_free": (None, [c_void_p]),
+    "pybuf_copy_plan_new": (c_int, [_BUF_P, _BUF_P, c_int, POINTER(POINTER(pybuf_copy_plan))]),
+    "pybuf_copy_plan_execute": (c_int, [POINTER(pybuf_copy_plan), c_void_p, c_void_p]),
+    "pybuf_copy_plan_parts": (pybuf_ssize_t, [POINTER(pybuf_copy_plan)]),
+    "pybuf_copy_plan_execute_part": (c_int, [POINTER(pybuf_copy_plan), pybuf_ssize_t, c_void_p, c_void_p]),
+    "pybuf_copy_plan_set_threads": (c_int, [POINTER(pybuf_copy_plan), c_int]),
+    "pybuf_copy_plan_free": (None, [POINTER(pybuf_copy_plan)]),
     "pybuf_last_error": (c_char_p, []),
     "pybuf_last_status": (c_int, []),
     "pybuf_last_errno": (c_int, []),
