@@ -197,14 +197,19 @@ pub fn find(lo: usize, hi: usize) -> Option<Arc<Segment>> {
     weak.upgrade()
 }
 
-/// The access mode of an fd (`O_RDONLY`, `O_WRONLY` or `O_RDWR`).
-fn fd_access(fd: RawFd) -> Result<i32> {
+/// An fd's status flags (`F_GETFL`).
+fn fd_flags(fd: RawFd) -> Result<i32> {
     // SAFETY: F_GETFL has no memory effects.
     let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     if fl < 0 {
         return Err(Error::os("fcntl(F_GETFL)", errno(), format_args!("fd {fd}")));
     }
-    Ok(fl & libc::O_ACCMODE)
+    Ok(fl)
+}
+
+/// The access mode of an fd (`O_RDONLY`, `O_WRONLY` or `O_RDWR`).
+fn fd_access(fd: RawFd) -> Result<i32> {
+    Ok(fd_flags(fd)? & libc::O_ACCMODE)
 }
 
 /// The seals of the file open as `fd` (0 when it cannot carry seals).
@@ -305,14 +310,10 @@ pub struct Layout<'a> {
     pub npy: bool,
 }
 
-/// The bytes from element 0's lowest to highest byte for a layout, and where element 0
-/// lies: (segment size needed from element 0's offset).
-fn needed(p: &Parts<'_>) -> Result<u64> {
-    let mut probe = *p;
-    probe.base = std::ptr::NonNull::<u64>::dangling().as_ptr().cast();
-    probe.size = isize::MAX;
-    let d = Description::new(&probe)?;
-    Ok(d.end() as u64)
+/// The description of a layout's array in memory as large as can be (nothing is
+/// touched): its format, geometry and extent checked once, before any segment is made.
+fn probe(p: &Parts<'_>) -> Result<Description> {
+    Description::new(&Parts { base: std::ptr::NonNull::<u64>::dangling().as_ptr().cast(), size: isize::MAX, ..*p })
 }
 
 /// A new segment holding a zero-filled array of `layout` (see [`Layout`]), anonymous when
@@ -324,6 +325,7 @@ pub fn create(name: Option<&[u8]>, layout: &Layout<'_>) -> Result<Arc<Exporter>>
     if p.suboffsets.is_some() {
         return Err(Error::suboffsets("a shared segment cannot have suboffsets: its pointers would mean nothing to another process"));
     }
+    let array = probe(&p)?;
     let head = if layout.npy {
         if p.offset != 0 || p.size != -1 {
             return Err(Error::argument(format_args!(
@@ -331,16 +333,13 @@ pub fn create(name: Option<&[u8]>, layout: &Layout<'_>) -> Result<Arc<Exporter>>
                 p.offset, p.size
             )));
         }
-        needed(&p)?; // the format and geometry, before the header is made
-        let fortran = npy_order(&p)?;
-        let itemsize = if p.itemsize == 0 { crate::format::size_from_format(p.format.unwrap_or(b"B"))? } else { p.itemsize };
-        header::write(p.format.unwrap_or(b"B"), itemsize, p.shape, fortran)?
+        let g = array.geometry();
+        header::write(p.format.unwrap_or(b"B"), g.itemsize, p.shape, npy_fortran_order(&g)?)?
     } else {
         Vec::new()
     };
-    let data_end = needed(&p)?;
     let size = match p.size {
-        -1 => (head.len() as u64).saturating_add(data_end).max(1),
+        -1 => (head.len() as u64).saturating_add(array.end() as u64).max(1),
         n if n < 0 => return Err(Error::argument(format_args!("len = {n} is negative (-1 sizes the segment for the array)"))),
         n => n as u64,
     };
@@ -362,15 +361,9 @@ pub fn create(name: Option<&[u8]>, layout: &Layout<'_>) -> Result<Arc<Exporter>>
     })
 }
 
-/// Whether a `.npy`-layout array is written in Fortran order: its strides must be C- or
-/// F-contiguous.
-fn npy_order(p: &Parts<'_>) -> Result<bool> {
-    let Some(strides) = p.strides else { return Ok(false) };
-    let itemsize = if p.itemsize == 0 { crate::format::size_from_format(p.format.unwrap_or(b"B"))? } else { p.itemsize };
-    let items = layout::item_count(p.shape)?;
-    let len = items.checked_mul(itemsize).ok_or_else(|| Error::overflow("shape times itemsize"))?;
-    let g = layout::Geometry { len, itemsize, shape: p.shape, strides: Some(strides), suboffsets: None };
-    g.validate()?;
+/// Whether a `.npy`-layout array is written in Fortran order: it must be C- or
+/// F-contiguous (C when it is both).
+fn npy_fortran_order(g: &layout::Geometry<'_>) -> Result<bool> {
     if g.is_contiguous(Order::C) {
         Ok(false)
     } else if g.is_contiguous(Order::F) {
@@ -417,13 +410,10 @@ pub fn open(name: &[u8], p: Option<&Parts<'_>>, readonly: bool, npy: bool) -> Re
 
 /// The exporter of the array a `.npy` header at the segment's start describes.
 fn npy_exporter(segment: Arc<Segment>, readonly: bool) -> Result<Arc<Exporter>> {
-    let mut head = vec![0u8; segment.len().min(header::MAGIC_LEN)];
-    read(&segment, 0, &mut head);
-    let plen = header::prefix_len(&head)?;
-    head.resize(plen.min(segment.len()), 0);
-    read(&segment, 0, &mut head);
-    let total = header::total_len(&head, header::MAX_HEADER_SIZE)?;
-    head.resize(total.min(segment.len()), 0);
+    // The longest header the parser takes: a 12-byte prefix and the limit's characters
+    // at up to four bytes each (version 3.0). Copied out: views may write the segment.
+    let longest = header::MAX_HEADER_SIZE.saturating_mul(4).saturating_add(12);
+    let mut head = vec![0u8; segment.len().min(longest)];
     read(&segment, 0, &mut head);
     let h = header::parse(&head)?;
     let need = (h.data_offset as u64).saturating_add(h.data_len as u64);

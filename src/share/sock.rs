@@ -196,15 +196,6 @@ fn sock_type(sock: RawFd) -> Result<i32> {
     Ok(ty)
 }
 
-fn nonblocking(fd: RawFd) -> Result<bool> {
-    // SAFETY: F_GETFL has no memory effects.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if fl < 0 {
-        return Err(Error::os("fcntl(F_GETFL)", errno(), format_args!("fd {sock}", sock = fd)));
-    }
-    Ok(fl & libc::O_NONBLOCK != 0)
-}
-
 /// Read exactly `buf.len()` more bytes of a stream message; fds arriving with them are
 /// taken into `fds` (and so refused later). A non-blocking socket must have them now.
 fn read_rest(sock: RawFd, buf: &mut [u8], nonblock: bool, fds: &mut Vec<OwnedFd>) -> Result<()> {
@@ -237,7 +228,7 @@ fn read_rest(sock: RawFd, buf: &mut [u8], nonblock: bool, fds: &mut Vec<OwnedFd>
 /// Receive one message and its fd from `sock`. Everything received is closed on failure.
 fn recv_message(sock: RawFd) -> Result<(Vec<u8>, OwnedFd)> {
     let stream = sock_type(sock)? == libc::SOCK_STREAM;
-    let nonblock = nonblocking(sock)?;
+    let nonblock = super::fd_flags(sock)? & libc::O_NONBLOCK != 0;
     // A datagram larger than the limit shows as MSG_TRUNC.
     let mut buf = vec![0u8; if stream { HEADER } else { MAX_MESSAGE }];
     let first = recvmsg(sock, &mut buf).map_err(|e| match e {
