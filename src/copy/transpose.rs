@@ -17,6 +17,8 @@
 
 use super::kernels;
 
+mod tiled;
+
 /// The 2-D transpose to perform, in elements and byte strides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Transpose {
@@ -80,7 +82,7 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
     if t.ni * t.nj * itemsize <= 4096 {
         // Small enough to be one tile.
         // SAFETY: forwarded.
-        return unsafe { tile_kernel(dst, src, t, itemsize, micro) };
+        return unsafe { tile_kernel::<false>(dst, src, t, itemsize, micro) };
     }
     if micro != Micro::Scalar && t.nj.saturating_mul(t.ssj.unsigned_abs()) > FAR_BYTES {
         // SAFETY: forwarded.
@@ -105,7 +107,7 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
             let s = src.wrapping_offset(i0 as isize * t.ssi + j0 as isize * t.ssj);
             let tile = Transpose { ni: h, nj: w, ..*t };
             // SAFETY: the tile lies within the transpose (forwarded contract).
-            unsafe { tile_kernel(d, s, &tile, itemsize, micro) };
+            unsafe { tile_kernel::<false>(d, s, &tile, itemsize, micro) };
             j0 += w;
         }
         i0 += h;
@@ -152,24 +154,11 @@ pub(super) enum Staging<'s> {
     Plan(&'s Stages),
 }
 
-/// The streamed panels' geometry: panel height `bi` (one source line's worth of
-/// elements, at least one micro block), width `w_max` (the whole row if it fits, else a
-/// long chunk), stage row pitch, and the stage bytes needed.
-fn stage_layout(t: &Transpose, itemsize: usize, micro: Micro) -> (usize, usize, isize, usize) {
-    let bi = (panel_run(itemsize) / itemsize).max(micro.side()).max(1).min(t.ni);
-    let max_w = (PANEL_BYTES / (bi * itemsize)).max(1);
-    let w_max = t.nj.min(max_w);
-    // Stage rows hold up to `lead - 1` extra columns (see `streamed_panels`), padded by a
-    // line so that they do not all map to one cache set.
-    let row = ((w_max + 64) * itemsize + 64) as isize;
-    (bi, w_max, row, bi * row as usize + 64)
-}
-
 /// The rows of a streamed transpose's panel (its `bi`): parts of a prepared plan that
 /// split the transpose's rows take multiples of it, so that each source row is still read
 /// in runs of `panel_run` bytes.
 pub(super) fn panel_rows(itemsize: usize) -> usize {
-    (panel_run(itemsize) / itemsize).max(1)
+    tiled::tile_dims(itemsize, Micro::Scalar).0
 }
 
 /// Whether a transpose with these strides, of an output of `len` bytes, is streamed
@@ -180,7 +169,7 @@ pub(super) fn streams(t: &Transpose, itemsize: usize, len: usize) -> bool {
 
 /// The stage bytes a streamed transpose `t` needs with any micro-kernel.
 pub(super) fn stage_bytes(t: &Transpose, itemsize: usize) -> usize {
-    stage_layout(t, itemsize, Micro::Scalar).3.max(stage_layout(t, itemsize, Micro::pick(itemsize, t)).3)
+    tiled::layout(t, itemsize, Micro::Scalar).3.max(tiled::layout(t, itemsize, Micro::pick(itemsize, t)).3)
 }
 
 /// The transpose for outputs larger than the caches: panels of `bi` whole destination
@@ -191,12 +180,16 @@ pub(super) fn stage_bytes(t: &Transpose, itemsize: usize) -> usize {
 /// # Safety
 /// As for [`run`], with `t.dsj == itemsize`.
 unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro, staging: Staging<'_>) {
-    let (bi, w_max, row, need) = stage_layout(t, itemsize, micro);
+    if tiled::direct(dst, t, micro) {
+        // SAFETY: forwarded; block rows are aligned for streaming stores.
+        return unsafe { tiled::run_direct(dst, src, t, itemsize, micro) };
+    }
+    let need = tiled::layout(t, itemsize, micro).3;
     let stream = |base: *mut u8| {
         // Align the stage to a cache line.
         let sp = base.wrapping_add(base.align_offset(64));
-        // SAFETY: forwarded; the stage holds `bi` rows of `row` bytes after alignment.
-        unsafe { streamed_panels(dst, src, t, itemsize, micro, sp, bi, w_max, row) };
+        // SAFETY: forwarded; the stage holds `need` bytes, aligned to 64 after at most 64.
+        unsafe { tiled::run(dst, src, t, itemsize, micro, sp) };
     };
     match staging {
         Staging::Plan(stages) => {
@@ -328,67 +321,6 @@ mod stage {
     }
 }
 
-/// The panel loop of [`run_streamed`].
-///
-/// # Safety
-/// As for [`run_streamed`]; `sp` holds `bi` rows of `row >= w_max * itemsize` bytes.
-#[allow(clippy::too_many_arguments)]
-unsafe fn streamed_panels(
-    dst: *mut u8,
-    src: *const u8,
-    t: &Transpose,
-    itemsize: usize,
-    micro: Micro,
-    sp: *mut u8,
-    bi: usize,
-    w_max: usize,
-    row: isize,
-) {
-    // Chunks of destination columns outside, panels of rows inside: each source row is
-    // then read front to back within one chunk, which the prefetchers follow.
-    //
-    // Each row's share of a chunk is moved to start and end on destination cache-line
-    // boundaries (up to `lead - 1` columns early, which the panel transposes once more),
-    // so that every line but a row's first and last is streamed whole, once.
-    let e = itemsize;
-    let lead = if 64 % e == 0 { 64 / e } else { 1 };
-    let boundary = |r: usize, j: usize| -> usize {
-        if j == 0 || j >= t.nj || lead == 1 {
-            return j.min(t.nj);
-        }
-        let row_addr = dst.wrapping_offset(r as isize * t.dsi) as usize;
-        // The largest column c <= j whose address is line-aligned, if within `lead`.
-        let misalign = row_addr.wrapping_add(j * e) & 63;
-        if misalign.is_multiple_of(e) && misalign / e < lead { j - misalign / e } else { j }
-    };
-    let mut j0 = 0;
-    while j0 < t.nj {
-        let jend = (j0 + w_max).min(t.nj);
-        let jstart = j0.saturating_sub(lead - 1);
-        let w = jend - jstart;
-        let mut i0 = 0;
-        while i0 < t.ni {
-            let h = bi.min(t.ni - i0);
-            let s = src.wrapping_offset(i0 as isize * t.ssi + jstart as isize * t.ssj);
-            let panel = Transpose { ni: h, nj: w, dsi: row, dsj: e as isize, ssi: t.ssi, ssj: t.ssj };
-            // SAFETY: the panel's source lies within the transpose; the stage holds
-            // `h` rows of `row >= w * itemsize` bytes (w <= w_max + lead - 1).
-            unsafe { panel_kernel(sp, s, &panel, itemsize, micro) };
-            for r in 0..h {
-                let (c0, c1) = (boundary(i0 + r, j0), boundary(i0 + r, jend));
-                let d = dst.wrapping_offset((i0 + r) as isize * t.dsi + c0 as isize * t.dsj);
-                let from = sp.wrapping_offset(r as isize * row + ((c0 - jstart) * e) as isize);
-                // SAFETY: destination row i0 + r, columns c0..c1 (within the transpose);
-                // stage row r holds columns jstart..jend, and jstart <= c0 <= c1 <= jend.
-                unsafe { simd::stream_row(d, from, (c1 - c0) * e) };
-            }
-            i0 += h;
-        }
-        j0 = jend;
-    }
-    simd::fence();
-}
-
 /// A panel: micro blocks along j (prefetching source rows ahead), then scalar edges.
 ///
 /// # Safety
@@ -415,7 +347,7 @@ unsafe fn panel_kernel(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: us
         let strip = Transpose { nj: w, ..*t };
         // SAFETY: the strip j..j+w of the panel.
         unsafe {
-            tile_kernel(
+            tile_kernel::<false>(
                 dst.wrapping_offset(j as isize * t.dsj),
                 src.wrapping_offset(j as isize * t.ssj),
                 &strip,
@@ -461,6 +393,17 @@ impl Micro {
         Micro::Scalar
     }
 
+    /// The bytes of one block row, which streaming stores need aligned (0: no block).
+    fn row_bytes(self) -> usize {
+        match self {
+            Micro::Scalar => 0,
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx8 | Micro::Avx4 => 32,
+            #[cfg(target_arch = "x86_64")]
+            Micro::Sse2 | Micro::Sse1 => 16,
+        }
+    }
+
     /// The block side, in elements.
     fn side(self) -> usize {
         match self {
@@ -479,7 +422,7 @@ impl Micro {
 ///
 /// # Safety
 /// As for [`run`], for this tile.
-unsafe fn tile_kernel(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
+unsafe fn tile_kernel<const NT: bool>(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
     let m = micro.side();
     let (fi, fj) = if m > 1 { (t.ni / m * m, t.nj / m * m) } else { (0, 0) };
     if m > 1 {
@@ -490,8 +433,9 @@ unsafe fn tile_kernel(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usi
                 let d = dst.wrapping_offset(i as isize * t.dsi + j as isize * t.dsj);
                 let s = src.wrapping_offset(i as isize * t.ssi + j as isize * t.ssj);
                 // SAFETY: an m x m block inside the tile, with contiguous fast axes
-                // (checked by `Micro::pick`) and the CPU feature detected.
-                unsafe { simd::block(micro, d, t.dsi, s, t.ssj) };
+                // (checked by `Micro::pick`) and the CPU feature detected; with NT, the
+                // caller guarantees the stores' alignment.
+                unsafe { simd::block::<NT>(micro, d, t.dsi, s, t.ssj) };
                 j += m;
             }
             i += m;
@@ -571,22 +515,24 @@ mod simd {
     /// `micro` is not `Scalar` and its CPU feature is present; the block's `side` columns
     /// of `side` contiguous elements at `src + j*ss` are readable, and its `side` rows of
     /// `side` contiguous elements at `dst + i*ds` writable.
+    /// With `NT`, the rows are written with streaming stores: every row's address is
+    /// aligned to the block's row width in bytes (32 with AVX, 16 with SSE2).
     #[inline(always)]
-    pub(super) unsafe fn block(micro: Micro, dst: *mut u8, ds: isize, src: *const u8, ss: isize) {
+    pub(super) unsafe fn block<const NT: bool>(micro: Micro, dst: *mut u8, ds: isize, src: *const u8, ss: isize) {
         // SAFETY: forwarded; the feature was detected by `Micro::pick`.
         unsafe {
             match micro {
-                Micro::Avx8 => avx_4x4_f64(dst, ds, src, ss),
-                Micro::Avx4 => avx_8x8_f32(dst, ds, src, ss),
-                Micro::Sse2 => sse2_8x8_u16(dst, ds, src, ss),
-                Micro::Sse1 => sse2_16x16_u8(dst, ds, src, ss),
+                Micro::Avx8 => avx_4x4_f64::<NT>(dst, ds, src, ss),
+                Micro::Avx4 => avx_8x8_f32::<NT>(dst, ds, src, ss),
+                Micro::Sse2 => sse2_8x8_u16::<NT>(dst, ds, src, ss),
+                Micro::Sse1 => sse2_16x16_u8::<NT>(dst, ds, src, ss),
                 Micro::Scalar => unreachable!("block() is only called with a SIMD micro-kernel"),
             }
         }
     }
 
     #[target_feature(enable = "avx")]
-    unsafe fn avx_4x4_f64(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+    unsafe fn avx_4x4_f64<const NT: bool>(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
         // SAFETY: the caller's block contract; unaligned loads and stores.
         unsafe {
             let r0 = _mm256_loadu_pd(s.cast());
@@ -597,15 +543,15 @@ mod simd {
             let t1 = _mm256_unpackhi_pd(r0, r1);
             let t2 = _mm256_unpacklo_pd(r2, r3);
             let t3 = _mm256_unpackhi_pd(r2, r3);
-            _mm256_storeu_pd(d.cast(), _mm256_permute2f128_pd::<0x20>(t0, t2));
-            _mm256_storeu_pd(d.offset(ds).cast(), _mm256_permute2f128_pd::<0x20>(t1, t3));
-            _mm256_storeu_pd(d.offset(2 * ds).cast(), _mm256_permute2f128_pd::<0x31>(t0, t2));
-            _mm256_storeu_pd(d.offset(3 * ds).cast(), _mm256_permute2f128_pd::<0x31>(t1, t3));
+            put_pd::<NT>(d, _mm256_permute2f128_pd::<0x20>(t0, t2));
+            put_pd::<NT>(d.offset(ds), _mm256_permute2f128_pd::<0x20>(t1, t3));
+            put_pd::<NT>(d.offset(2 * ds), _mm256_permute2f128_pd::<0x31>(t0, t2));
+            put_pd::<NT>(d.offset(3 * ds), _mm256_permute2f128_pd::<0x31>(t1, t3));
         }
     }
 
     #[target_feature(enable = "avx")]
-    unsafe fn avx_8x8_f32(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+    unsafe fn avx_8x8_f32<const NT: bool>(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
         // SAFETY: the caller's block contract; unaligned loads and stores.
         unsafe {
             let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(s.offset(j as isize * ss).cast()));
@@ -636,7 +582,53 @@ mod simd {
                 _mm256_permute2f128_ps::<0x31>(u3, u7),
             ];
             for (i, row) in rows.into_iter().enumerate() {
-                _mm256_storeu_ps(d.offset(i as isize * ds).cast(), row);
+                put_ps::<NT>(d.offset(i as isize * ds), row);
+            }
+        }
+    }
+
+    /// Store a block row: ordinary (unaligned) or streaming (aligned) stores.
+    ///
+    /// # Safety
+    /// `d` is writable for 32 bytes, 32-byte aligned with `NT`; AVX is present.
+    #[inline]
+    #[target_feature(enable = "avx")]
+    unsafe fn put_pd<const NT: bool>(d: *mut u8, v: __m256d) {
+        // SAFETY: forwarded.
+        unsafe {
+            if NT {
+                stream32(d, _mm256_castpd_si256(v))
+            } else {
+                _mm256_storeu_pd(d.cast(), v)
+            }
+        }
+    }
+
+    /// # Safety
+    /// As for [`put_pd`].
+    #[inline]
+    #[target_feature(enable = "avx")]
+    unsafe fn put_ps<const NT: bool>(d: *mut u8, v: __m256) {
+        // SAFETY: forwarded.
+        unsafe {
+            if NT {
+                stream32(d, _mm256_castps_si256(v))
+            } else {
+                _mm256_storeu_ps(d.cast(), v)
+            }
+        }
+    }
+
+    /// # Safety
+    /// `d` is writable for 16 bytes, 16-byte aligned with `NT`.
+    #[inline(always)]
+    unsafe fn put_si128<const NT: bool>(d: *mut u8, v: __m128i) {
+        // SAFETY: forwarded.
+        unsafe {
+            if NT {
+                stream16(d, v)
+            } else {
+                _mm_storeu_si128(d.cast(), v)
             }
         }
     }
@@ -656,24 +648,24 @@ mod simd {
         };
     }
 
-    unsafe fn sse2_8x8_u16(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+    unsafe fn sse2_8x8_u16<const NT: bool>(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
         // SAFETY: the caller's block contract; SSE2 is part of x86-64; unaligned access.
         unsafe {
             let mut r: [__m128i; 8] = std::array::from_fn(|j| _mm_loadu_si128(s.offset(j as isize * ss).cast()));
             unpack_rounds!(r, 8, 3, _mm_unpacklo_epi16, _mm_unpackhi_epi16);
             for (i, row) in r.into_iter().enumerate() {
-                _mm_storeu_si128(d.offset(i as isize * ds).cast(), row);
+                put_si128::<NT>(d.offset(i as isize * ds), row);
             }
         }
     }
 
-    unsafe fn sse2_16x16_u8(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+    unsafe fn sse2_16x16_u8<const NT: bool>(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
         // SAFETY: the caller's block contract; SSE2 is part of x86-64; unaligned access.
         unsafe {
             let mut r: [__m128i; 16] = std::array::from_fn(|j| _mm_loadu_si128(s.offset(j as isize * ss).cast()));
             unpack_rounds!(r, 16, 4, _mm_unpacklo_epi8, _mm_unpackhi_epi8);
             for (i, row) in r.into_iter().enumerate() {
-                _mm_storeu_si128(d.offset(i as isize * ds).cast(), row);
+                put_si128::<NT>(d.offset(i as isize * ds), row);
             }
         }
     }
@@ -707,6 +699,65 @@ mod simd {
                 k += 64;
             }
             std::ptr::copy_nonoverlapping(src.add(end), dst.add(end), n - end);
+        }
+    }
+
+    /// Copy `n` bytes (a multiple of 64) from the (cache-resident) `src` to the
+    /// line-aligned `dst` with streaming stores: 32 bytes at a time with AVX, 16 without.
+    ///
+    /// # Safety
+    /// `dst` is 64-byte aligned and writable, `src` readable, for `n` bytes, disjoint.
+    #[inline(always)]
+    pub(super) unsafe fn stream_lines(dst: *mut u8, src: *const u8, n: usize) {
+        debug_assert!(dst as usize % 64 == 0 && n % 64 == 0);
+        // SAFETY: forwarded; AVX was detected for the wide path.
+        unsafe {
+            if has_avx() {
+                stream_lines_avx(dst, src, n)
+            } else {
+                let mut k = 0;
+                while k < n {
+                    for q in 0..4 {
+                        stream16(dst.add(k + 16 * q), _mm_loadu_si128(src.add(k + 16 * q).cast()));
+                    }
+                    k += 64;
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// As for [`stream_lines`], with AVX present.
+    #[target_feature(enable = "avx")]
+    unsafe fn stream_lines_avx(dst: *mut u8, src: *const u8, n: usize) {
+        let mut k = 0;
+        while k < n {
+            // SAFETY: a line of each side (the caller's contract).
+            unsafe {
+                let a = _mm256_loadu_si256(src.add(k).cast());
+                let b = _mm256_loadu_si256(src.add(k + 32).cast());
+                stream32(dst.add(k), a);
+                stream32(dst.add(k + 32), b);
+            }
+            k += 64;
+        }
+    }
+
+    /// A streaming store of 32 bytes to a 32-byte aligned `d`.
+    ///
+    /// # Safety
+    /// `d` is 32-byte aligned and writable for 32 bytes; AVX is present.
+    #[inline]
+    #[target_feature(enable = "avx")]
+    unsafe fn stream32(d: *mut u8, v: __m256i) {
+        if cfg!(miri) {
+            assert_eq!(d as usize % 32, 0, "streaming store to an unaligned address");
+            // SAFETY: forwarded.
+            unsafe { _mm256_storeu_si256(d.cast(), v) }
+        } else {
+            // reach-exempt: Miri cannot interpret vmovntdq (the same tests run it natively).
+            // SAFETY: forwarded.
+            unsafe { _mm256_stream_si256(d.cast(), v) }
         }
     }
 
@@ -763,10 +814,15 @@ mod simd {
     pub(super) fn can_stream() -> bool {
         false
     }
-    pub(super) unsafe fn block(_: Micro, _: *mut u8, _: isize, _: *const u8, _: isize) {
+    pub(super) unsafe fn block<const NT: bool>(_: Micro, _: *mut u8, _: isize, _: *const u8, _: isize) {
         unreachable!("no SIMD micro-kernels on this architecture")
     }
     pub(super) unsafe fn stream_row(dst: *mut u8, src: *const u8, n: usize) {
+        // reach-exempt: compiled on other architectures only.
+        // SAFETY: forwarded.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
+    }
+    pub(super) unsafe fn stream_lines(dst: *mut u8, src: *const u8, n: usize) {
         // reach-exempt: compiled on other architectures only.
         // SAFETY: forwarded.
         unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
