@@ -312,10 +312,11 @@ impl Prepared {
         let bases = Bases { dst, src };
         let run = |from: usize, to: usize| {
             let b = bases;
-            for part in from..to {
-                // SAFETY: forwarded; disjoint sides, and `part < self.parts`.
-                unsafe { self.run_part(&self.plan(), part, b.dst, b.src) };
-            }
+            // Consecutive parts are one range of the split axis: run it in one call, so
+            // that a transpose's bands read source rows over the whole range.
+            let (lo, hi) = (self.cut(from, b.dst).0, self.cut(to, b.dst).0);
+            // SAFETY: forwarded; disjoint sides, and 0 <= lo <= hi <= n of the split axis.
+            unsafe { self.plan().execute_range(b.dst, b.src, self.split, lo, hi) };
         };
         let share = |t: usize| t * self.parts / threads;
         std::thread::scope(|scope| {

@@ -24,11 +24,9 @@ use super::{simd, tile_kernel, Micro, Transpose};
 /// whole micro blocks.
 pub(super) fn tile_dims(itemsize: usize, micro: Micro) -> (usize, usize) {
     let m = micro.side();
-    let side = |bytes: usize| ((bytes / itemsize).max(1)).div_ceil(m) * m;
-    match itemsize {
-        1 => (side(128), side(64)),
-        _ => (side(128), side(128)),
-    }
+    let bi = tune("PYBUF_BIE", 64).div_ceil(m) * m;
+    let bj = (tune("PYBUF_BJ", 128) / itemsize).max(1).div_ceil(m) * m;
+    (bi, bj)
 }
 
 /// Whether the micro-kernel's blocks can stream straight into the destination: every
@@ -38,12 +36,17 @@ pub(super) fn direct(dst: *mut u8, t: &Transpose, micro: Micro) -> bool {
     w > 0 && (dst as usize).is_multiple_of(w) && t.dsi.unsigned_abs().is_multiple_of(w)
 }
 
-/// Tile sides for [`run_direct`]: elements along i (source bytes per row), along j
-/// (destination bytes per row), and the rows of an i block.
+/// Tile sides for [`run_direct`] ([`tile_dims`]) and the rows of an i block.
 fn direct_dims(itemsize: usize, micro: Micro) -> (usize, usize, usize) {
-    let m = micro.side();
-    let side = |bytes: usize| ((bytes / itemsize).max(1)).div_ceil(m) * m;
-    (side(tune("PYBUF_BI", 512)), side(tune("PYBUF_BJ", 128)), side(tune("PYBUF_IB", 8192)))
+    let (bi, bj) = tile_dims(itemsize, micro);
+    (bi, bj, block_rows(itemsize))
+}
+
+/// The destination rows of an i block: each band of source rows is read this many
+/// elements at a time (a multiple of every micro-kernel's tile side). Parts of a prepared
+/// plan take whole blocks.
+pub(super) fn block_rows(itemsize: usize) -> usize {
+    (tune("PYBUF_IB", 8192) / itemsize).div_ceil(64).max(1) * 64
 }
 
 /// The tiled transpose straight into the destination: the micro-kernels' block rows are
@@ -54,6 +57,7 @@ fn direct_dims(itemsize: usize, micro: Micro) -> (usize, usize, usize) {
 /// As for [`super::run`], with `t.dsj == itemsize` and [`direct`] true.
 pub(super) unsafe fn run_direct(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
     let (bi, bj, block) = direct_dims(itemsize, micro);
+    let pf = tune("PYBUF_DPF", 0);
     let mut i0 = 0;
     while i0 < t.ni {
         let i1 = (i0 + block).min(t.ni);
@@ -65,6 +69,16 @@ pub(super) unsafe fn run_direct(dst: *mut u8, src: *const u8, t: &Transpose, ite
                 let h = bi.min(i1 - ib);
                 let d = dst.wrapping_offset(ib as isize * t.dsi + jb as isize * t.dsj);
                 let s = src.wrapping_offset(ib as isize * t.ssi + jb as isize * t.ssj);
+                if pf > 0 {
+                    for k in 0..w {
+                        let row = s.wrapping_offset(k as isize * t.ssj + pf as isize);
+                        let mut off = 0;
+                        while off < h * itemsize {
+                            simd::prefetch(row.wrapping_add(off));
+                            off += 64;
+                        }
+                    }
+                }
                 // SAFETY: the tile lies within the transpose; block rows start at
                 // multiples of the block width from aligned destination rows.
                 unsafe { tile_kernel::<true>(d, s, &Transpose { ni: h, nj: w, ..*t }, itemsize, micro) };
@@ -199,5 +213,8 @@ impl Piece {
 }
 
 fn tune(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    const NAMES: [&str; 5] = ["PYBUF_BIE", "PYBUF_BJ", "PYBUF_IB", "PYBUF_DPF", "PYBUF_PF"];
+    static VALUES: std::sync::OnceLock<[Option<usize>; 5]> = std::sync::OnceLock::new();
+    let v = VALUES.get_or_init(|| NAMES.map(|n| std::env::var(n).ok().and_then(|v| v.parse().ok())));
+    NAMES.iter().position(|n| *n == name).and_then(|k| v[k]).unwrap_or(default)
 }
