@@ -158,7 +158,7 @@ pub(super) enum Staging<'s> {
 /// split the transpose's rows take multiples of it, so that each source row is still read
 /// in runs of `panel_run` bytes.
 pub(super) fn panel_rows(itemsize: usize) -> usize {
-    tiled::block_rows(itemsize)
+    tiled::tile_dims(itemsize, Micro::Scalar).0
 }
 
 /// Whether a transpose with these strides, of an output of `len` bytes, is streamed

@@ -43,9 +43,8 @@ fn direct_dims(itemsize: usize, micro: Micro) -> (usize, usize, usize) {
 }
 
 /// The destination rows of an i block: each band of source rows is read this many
-/// elements at a time (a multiple of every micro-kernel's tile side). Parts of a prepared
-/// plan take whole blocks.
-pub(super) fn block_rows(itemsize: usize) -> usize {
+/// elements at a time (a multiple of every micro-kernel's tile side).
+fn block_rows(itemsize: usize) -> usize {
     (tune("PYBUF_IB", 8192) / itemsize).div_ceil(64).max(1) * 64
 }
 
