@@ -51,23 +51,6 @@ const fn tiles(itemsize: usize) -> (usize, usize) {
     }
 }
 
-/// The staging panel for streamed outputs, in bytes (it lives in L2).
-const PANEL_BYTES: usize = 256 * 1024;
-
-/// Bytes of each source row read per panel: long enough for DRAM and the prefetchers
-/// (measured: 512 for 4- to 16-byte items; 256 for 1- and 2-byte items, whose panels are
-/// otherwise taller than the caches like).
-const fn panel_run(itemsize: usize) -> usize {
-    if itemsize <= 2 {
-        256
-    } else {
-        512
-    }
-}
-
-/// Source rows prefetched ahead of the one being transposed.
-const PREFETCH_ROWS: usize = 24;
-
 /// Run the transpose.
 ///
 /// # Safety
@@ -84,10 +67,6 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         // SAFETY: forwarded.
         return unsafe { tile_kernel::<false>(dst, src, t, itemsize, micro) };
     }
-    if micro != Micro::Scalar && t.nj.saturating_mul(t.ssj.unsigned_abs()) > FAR_BYTES {
-        // SAFETY: forwarded.
-        return unsafe { run_far(dst, src, t, itemsize, micro) };
-    }
     if t.ni.saturating_mul(t.dsi.unsigned_abs()) > FAR_BYTES && t.dsj == itemsize as isize && simd::can_stream() {
         // Destination rows far apart (a block of rows of a large transposed view, as an
         // I/O read stores it from its staging buffer): they are not in cache either, so
@@ -95,6 +74,10 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         // which read every line before writing it).
         // SAFETY: forwarded.
         return unsafe { run_streamed(dst, src, t, itemsize, micro, staging) };
+    }
+    if micro != Micro::Scalar {
+        // SAFETY: forwarded.
+        return unsafe { tiled::run_direct::<false>(dst, src, t, itemsize, micro) };
     }
     let (bi, bj) = tiles(itemsize);
     let mut i0 = 0;
@@ -114,36 +97,9 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
     }
 }
 
-/// Sources spanning more than this are read panel by panel with prefetching
-/// ([`run_far`]), and destinations spanning more than this are streamed, as for large
-/// outputs: their rows are too far apart for the caches.
+/// Destinations spanning more than this are streamed, as large outputs are: their rows
+/// are too far apart for the caches.
 const FAR_BYTES: usize = 1 << 20;
-
-/// A transpose whose output fits the caches but whose source rows lie far apart (a
-/// block of rows of a large transposed view, as the I/O staging buffer gathers): panels
-/// of up to `panel_run` bytes of each source row, prefetching rows ahead, written straight
-/// to the destination.
-///
-/// # Safety
-/// As for [`run`].
-unsafe fn run_far(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
-    let bi = (panel_run(itemsize) / itemsize).max(micro.side()).max(1).min(t.ni);
-    let w_max = (PANEL_BYTES / (bi * itemsize)).max(1);
-    let mut j0 = 0;
-    while j0 < t.nj {
-        let w = w_max.min(t.nj - j0);
-        let mut i0 = 0;
-        while i0 < t.ni {
-            let h = bi.min(t.ni - i0);
-            let d = dst.wrapping_offset(i0 as isize * t.dsi + j0 as isize * t.dsj);
-            let s = src.wrapping_offset(i0 as isize * t.ssi + j0 as isize * t.ssj);
-            // SAFETY: the panel lies within the transpose (forwarded contract).
-            unsafe { panel_kernel(d, s, &Transpose { ni: h, nj: w, ..*t }, itemsize, micro) };
-            i0 += h;
-        }
-        j0 += w;
-    }
-}
 
 /// Where a streamed transpose finds its staging buffer.
 #[derive(Clone, Copy)]
@@ -182,7 +138,7 @@ pub(super) fn stage_bytes(t: &Transpose, itemsize: usize) -> usize {
 unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro, staging: Staging<'_>) {
     if tiled::direct(dst, t, micro) {
         // SAFETY: forwarded; block rows are aligned for streaming stores.
-        return unsafe { tiled::run_direct(dst, src, t, itemsize, micro) };
+        return unsafe { tiled::run_direct::<true>(dst, src, t, itemsize, micro) };
     }
     let need = tiled::layout(t, itemsize, micro).3;
     let stream = |base: *mut u8| {
@@ -318,44 +274,6 @@ mod stage {
         if pool.len() < KEEP {
             pool.push(stage);
         }
-    }
-}
-
-/// A panel: micro blocks along j (prefetching source rows ahead), then scalar edges.
-///
-/// # Safety
-/// As for [`tile_kernel`].
-unsafe fn panel_kernel(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
-    let m = micro.side();
-    let line = 64usize;
-    let span = t.ni * itemsize; // bytes of one source row in this panel
-    let mut j = 0;
-    while j < t.nj {
-        let w = m.min(t.nj - j);
-        // Prefetch the source rows PREFETCH_ROWS ahead.
-        for k in 0..w {
-            let jj = j + k + PREFETCH_ROWS;
-            if jj < t.nj {
-                let p = src.wrapping_offset(jj as isize * t.ssj);
-                let mut off = 0;
-                while off < span {
-                    simd::prefetch(p.wrapping_add(off));
-                    off += line;
-                }
-            }
-        }
-        let strip = Transpose { nj: w, ..*t };
-        // SAFETY: the strip j..j+w of the panel.
-        unsafe {
-            tile_kernel::<false>(
-                dst.wrapping_offset(j as isize * t.dsj),
-                src.wrapping_offset(j as isize * t.ssj),
-                &strip,
-                itemsize,
-                micro,
-            )
-        };
-        j += w;
     }
 }
 
@@ -670,38 +588,6 @@ mod simd {
         }
     }
 
-    /// Copy `n` bytes from the (cache-resident) staging row to `dst`: whole destination
-    /// cache lines with streaming stores, the partial lines at either end with ordinary
-    /// stores (a partial streamed line would cost a read-modify-write in memory).
-    ///
-    /// # Safety
-    /// `dst` writable and `src` readable for `n` bytes, disjoint.
-    pub(super) unsafe fn stream_row(dst: *mut u8, src: *const u8, n: usize) {
-        let head = (dst as usize).wrapping_neg() & 63;
-        // SAFETY: all accesses are within the `n` bytes of each side.
-        unsafe {
-            if n < head + 64 {
-                return std::ptr::copy_nonoverlapping(src, dst, n);
-            }
-            std::ptr::copy_nonoverlapping(src, dst, head);
-            let end = head + ((n - head) & !63);
-            let mut k = head;
-            while k < end {
-                let (s, d) = (src.add(k), dst.add(k));
-                let v0 = _mm_loadu_si128(s.cast());
-                let v1 = _mm_loadu_si128(s.add(16).cast());
-                let v2 = _mm_loadu_si128(s.add(32).cast());
-                let v3 = _mm_loadu_si128(s.add(48).cast());
-                stream16(d, v0);
-                stream16(d.add(16), v1);
-                stream16(d.add(32), v2);
-                stream16(d.add(48), v3);
-                k += 64;
-            }
-            std::ptr::copy_nonoverlapping(src.add(end), dst.add(end), n - end);
-        }
-    }
-
     /// Copy `n` bytes (a multiple of 64) from the (cache-resident) `src` to the
     /// line-aligned `dst` with streaming stores: 32 bytes at a time with AVX, 16 without.
     ///
@@ -816,11 +702,6 @@ mod simd {
     }
     pub(super) unsafe fn block<const NT: bool>(_: Micro, _: *mut u8, _: isize, _: *const u8, _: isize) {
         unreachable!("no SIMD micro-kernels on this architecture")
-    }
-    pub(super) unsafe fn stream_row(dst: *mut u8, src: *const u8, n: usize) {
-        // reach-exempt: compiled on other architectures only.
-        // SAFETY: forwarded.
-        unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
     }
     pub(super) unsafe fn stream_lines(dst: *mut u8, src: *const u8, n: usize) {
         // reach-exempt: compiled on other architectures only.

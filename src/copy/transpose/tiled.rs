@@ -33,7 +33,7 @@ pub(super) fn tile_dims(itemsize: usize, micro: Micro) -> (usize, usize) {
 /// block row's address aligned to its width.
 pub(super) fn direct(dst: *mut u8, t: &Transpose, micro: Micro) -> bool {
     let w = micro.row_bytes();
-    w > 0 && (dst as usize).is_multiple_of(w) && t.dsi.unsigned_abs().is_multiple_of(w)
+    w >= tune("PYBUF_DMIN", 32) && (dst as usize).is_multiple_of(w) && t.dsi.unsigned_abs().is_multiple_of(w)
 }
 
 /// Tile sides for [`run_direct`] ([`tile_dims`]) and the rows of an i block.
@@ -54,8 +54,8 @@ fn block_rows(itemsize: usize) -> usize {
 ///
 /// # Safety
 /// As for [`super::run`], with `t.dsj == itemsize` and [`direct`] true.
-pub(super) unsafe fn run_direct(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
-    let (bi, bj, block) = direct_dims(itemsize, micro);
+pub(super) unsafe fn run_direct<const NT: bool>(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
+    let (bi, bj, block) = if NT { direct_dims(itemsize, micro) } else { cached_dims(itemsize, micro) };
     let pf = tune("PYBUF_DPF", 0);
     let mut i0 = 0;
     while i0 < t.ni {
@@ -80,72 +80,89 @@ pub(super) unsafe fn run_direct(dst: *mut u8, src: *const u8, t: &Transpose, ite
                 }
                 // SAFETY: the tile lies within the transpose; block rows start at
                 // multiples of the block width from aligned destination rows.
-                unsafe { tile_kernel::<true>(d, s, &Transpose { ni: h, nj: w, ..*t }, itemsize, micro) };
+                unsafe { tile_kernel::<NT>(d, s, &Transpose { ni: h, nj: w, ..*t }, itemsize, micro) };
                 ib += h;
             }
             jb += w;
         }
         i0 = i1;
     }
-    simd::fence();
+    if NT {
+        simd::fence();
+    }
+}
+
+/// Tiles for in-cache transposes.
+fn cached_dims(itemsize: usize, micro: Micro) -> (usize, usize, usize) {
+    let m = micro.side();
+    let bi = tune("PYBUF_CBI", 64).div_ceil(m) * m;
+    let bj = (tune("PYBUF_CBJ", if itemsize < 4 { 128 } else { 64 }) / itemsize).max(1).div_ceil(m) * m;
+    (bi, bj, (tune("PYBUF_CIB", 1 << 20) / itemsize).div_ceil(bi) * bi)
 }
 
 /// Headroom before each stage row for a row's carry (less than a line).
 const HEAD: usize = 64;
 
-/// The stage's geometry for `t`: tile sides, stage row pitch, and the bytes needed
-/// (tiles, carries, and a line for alignment).
+/// Destination rows the stage holds at most (a block of them is transposed band after
+/// band into it before its rows are written out).
+const STAGE_ROWS: usize = 512;
+
+/// Source rows read at once: a band's rows are transposed into the stage this many at a
+/// time (a multiple of every micro-kernel's side), so that the prefetchers follow a few
+/// long streams.
+const SUB_BAND: usize = 16;
+
+/// The stage's geometry for `t`: rows of a block, columns of a band, stage row pitch,
+/// and the bytes needed (the block, the carries, and a line for alignment).
 pub(super) fn layout(t: &Transpose, itemsize: usize, micro: Micro) -> (usize, usize, usize, usize) {
-    let (bi, bj) = tile_dims(itemsize, micro);
+    let (_, bj) = tile_dims(itemsize, micro);
+    let rows = tune("PYBUF_SROWS", STAGE_ROWS).min(t.ni);
     let pitch = HEAD + (bj * itemsize).div_ceil(64) * 64;
-    (bi, bj, pitch, 64 + bi * pitch + t.ni * 64)
+    (rows, bj, pitch, 64 + rows * pitch + t.ni * 64)
 }
 
-/// Run the tiled transpose with the stage at `sp` (64-byte aligned, [`layout`]'s bytes).
+/// Run the staged transpose with the stage at `sp` (64-byte aligned, [`layout`]'s bytes):
+/// for each block of destination rows, each band of `bj` columns is transposed into the
+/// stage (its source rows [`SUB_BAND`] at a time, each read along the whole block), then
+/// the block's rows are written out, whole lines streamed.
 ///
 /// # Safety
 /// As for [`super::run`], with `t.dsj == itemsize`; `sp` is writable for the bytes
 /// [`layout`] gives, aligned to 64, and disjoint from both sides.
 pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro, sp: *mut u8) {
     let e = itemsize;
-    let (bi, bj, pitch, _) = layout(t, e, micro);
-    let carries = sp.wrapping_add(bi * pitch);
-    let block = (tune("PYBUF_IB", 2048) / e).max(bi).div_ceil(bi) * bi;
-    let pf = tune("PYBUF_PF", 0);
+    let (rows, bj, pitch, _) = layout(t, e, micro);
+    let carries = sp.wrapping_add(rows * pitch);
+    let sub = tune("PYBUF_SUB", SUB_BAND);
     let mut i0 = 0;
     while i0 < t.ni {
-        let i1 = (i0 + block).min(t.ni);
+        let h = rows.min(t.ni - i0);
         let mut jb = 0;
         while jb < t.nj {
             let w = bj.min(t.nj - jb);
             let last = jb + w == t.nj;
-            let mut ib = i0;
-            while ib < i1 {
-                let h = bi.min(i1 - ib);
-                let s = src.wrapping_offset(ib as isize * t.ssi + jb as isize * t.ssj);
-                if pf > 0 {
-                    for k in 0..w {
-                        simd::prefetch(s.wrapping_offset(k as isize * t.ssj + pf as isize));
-                    }
-                }
-                let tile = Transpose { ni: h, nj: w, dsi: pitch as isize, dsj: e as isize, ssi: t.ssi, ssj: t.ssj };
-                // SAFETY: the tile's source lies within the transpose; stage rows hold `h`
-                // rows of `w * e <= pitch - HEAD` bytes after their headroom.
-                unsafe { tile_kernel::<false>(sp.wrapping_add(HEAD), s, &tile, e, micro) };
-                for r in 0..h {
-                    let i = ib + r;
-                    let row = dst.wrapping_offset(i as isize * t.dsi);
-                    let piece = Piece { row, from: jb * e, to: (jb + w) * e, last };
-                    // SAFETY: destination row i, bytes of columns jb..jb + w (in the
-                    // transpose); stage row r holds them after HEAD bytes of headroom; the
-                    // carry slot of row i holds its held-back bytes.
-                    unsafe { piece.flush(sp.wrapping_add(r * pitch + HEAD), carries.wrapping_add(i * 64)) };
-                }
-                ib += h;
+            let mut sb = 0;
+            while sb < w {
+                let ws = sub.min(w - sb);
+                let s = src.wrapping_offset(i0 as isize * t.ssi + (jb + sb) as isize * t.ssj);
+                let part = Transpose { ni: h, nj: ws, dsi: pitch as isize, dsj: e as isize, ssi: t.ssi, ssj: t.ssj };
+                // SAFETY: the sub-band's source lies within the transpose; the stage holds
+                // `h` rows of `w * e <= pitch - HEAD` bytes after their headroom.
+                unsafe { tile_kernel::<false>(sp.wrapping_add(HEAD + sb * e), s, &part, e, micro) };
+                sb += ws;
+            }
+            for r in 0..h {
+                let i = i0 + r;
+                let row = dst.wrapping_offset(i as isize * t.dsi);
+                let piece = Piece { row, from: jb * e, to: (jb + w) * e, last };
+                // SAFETY: destination row i, bytes of columns jb..jb + w (in the
+                // transpose); stage row r holds them after HEAD bytes of headroom; the
+                // carry slot of row i holds its held-back bytes.
+                unsafe { piece.flush(sp.wrapping_add(r * pitch + HEAD), carries.wrapping_add(i * 64)) };
             }
             jb += w;
         }
-        i0 = i1;
+        i0 += h;
     }
     simd::fence();
 }
@@ -211,9 +228,9 @@ impl Piece {
     }
 }
 
-fn tune(name: &str, default: usize) -> usize {
-    const NAMES: [&str; 5] = ["PYBUF_BIE", "PYBUF_BJ", "PYBUF_IB", "PYBUF_DPF", "PYBUF_PF"];
-    static VALUES: std::sync::OnceLock<[Option<usize>; 5]> = std::sync::OnceLock::new();
+pub(super) fn tune(name: &str, default: usize) -> usize {
+    const NAMES: [&str; 11] = ["PYBUF_BIE", "PYBUF_BJ", "PYBUF_IB", "PYBUF_DPF", "PYBUF_SROWS", "PYBUF_SUB", "PYBUF_DMIN", "PYBUF_CBI", "PYBUF_CBJ", "PYBUF_CIB", "PYBUF_CMODE"];
+    static VALUES: std::sync::OnceLock<[Option<usize>; 11]> = std::sync::OnceLock::new();
     let v = VALUES.get_or_init(|| NAMES.map(|n| std::env::var(n).ok().and_then(|v| v.parse().ok())));
     NAMES.iter().position(|n| *n == name).and_then(|k| v[k]).unwrap_or(default)
 }
