@@ -289,6 +289,12 @@ pub(super) enum Micro {
     Sse2,
     #[cfg(target_arch = "x86_64")]
     Sse1,
+    /// 16 x 16 two-byte items, two 8 x 8 blocks per AVX2 register.
+    #[cfg(target_arch = "x86_64")]
+    Avx2x2,
+    /// 32 x 32 bytes, two 16 x 16 blocks per AVX2 register.
+    #[cfg(target_arch = "x86_64")]
+    Avx2x1,
 }
 
 impl Micro {
@@ -303,6 +309,8 @@ impl Micro {
             match itemsize {
                 8 if simd::has_avx() => return Micro::Avx8,
                 4 if simd::has_avx() => return Micro::Avx4,
+                2 if simd::has_avx2() => return Micro::Avx2x2,
+                1 if simd::has_avx2() => return Micro::Avx2x1,
                 2 => return Micro::Sse2,
                 1 => return Micro::Sse1,
                 _ => {}
@@ -316,7 +324,7 @@ impl Micro {
         match self {
             Micro::Scalar => 0,
             #[cfg(target_arch = "x86_64")]
-            Micro::Avx8 | Micro::Avx4 => 32,
+            Micro::Avx8 | Micro::Avx4 | Micro::Avx2x2 | Micro::Avx2x1 => 32,
             #[cfg(target_arch = "x86_64")]
             Micro::Sse2 | Micro::Sse1 => 16,
         }
@@ -331,7 +339,9 @@ impl Micro {
             #[cfg(target_arch = "x86_64")]
             Micro::Avx4 | Micro::Sse2 => 8,
             #[cfg(target_arch = "x86_64")]
-            Micro::Sse1 => 16,
+            Micro::Sse1 | Micro::Avx2x2 => 16,
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx2x1 => 32,
         }
     }
 }
@@ -393,6 +403,12 @@ pub(super) fn with_stage_taken(f: impl FnOnce()) {
     stage::REFUSE.with(|r| r.set(false));
 }
 
+/// The SSE2 kernels only, as on an x86-64 without AVX (for tests of the dispatch).
+#[cfg(all(test, target_arch = "x86_64"))]
+pub(super) fn force_sse2(on: bool) {
+    simd::SSE2_ONLY.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The portable scalar path only (for tests of the fallback).
 #[cfg(test)]
 pub(super) fn force_scalar(on: bool) {
@@ -407,20 +423,35 @@ mod simd {
 
     pub(super) static FORCE_SCALAR: AtomicBool = AtomicBool::new(false);
     static AVX: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+    static AVX2: AtomicU8 = AtomicU8::new(0);
+    /// Set by tests: AVX and AVX2 are taken as absent (the SSE2 kernels run).
+    pub(super) static SSE2_ONLY: AtomicBool = AtomicBool::new(false);
+
+    /// Whether a CPU feature is present, detected once.
+    fn detect(cache: &AtomicU8, f: fn() -> bool) -> bool {
+        if SSE2_ONLY.load(Ordering::Relaxed) {
+            return false;
+        }
+        match cache.load(Ordering::Relaxed) {
+            0 => {
+                let yes = f();
+                cache.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                yes
+            }
+            v => v == 2,
+        }
+    }
+
+    pub(super) fn has_avx2() -> bool {
+        detect(&AVX2, || std::arch::is_x86_feature_detected!("avx2"))
+    }
 
     pub(super) fn enabled() -> bool {
         !FORCE_SCALAR.load(Ordering::Relaxed)
     }
 
     pub(super) fn has_avx() -> bool {
-        match AVX.load(Ordering::Relaxed) {
-            0 => {
-                let yes = std::arch::is_x86_feature_detected!("avx");
-                AVX.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-                yes
-            }
-            v => v == 2,
-        }
+        detect(&AVX, || std::arch::is_x86_feature_detected!("avx"))
     }
 
     pub(super) fn can_stream() -> bool {
@@ -444,6 +475,8 @@ mod simd {
                 Micro::Avx4 => avx_8x8_f32::<NT>(dst, ds, src, ss),
                 Micro::Sse2 => sse2_8x8_u16::<NT>(dst, ds, src, ss),
                 Micro::Sse1 => sse2_16x16_u8::<NT>(dst, ds, src, ss),
+                Micro::Avx2x2 => avx2_16x16_u16::<NT>(dst, ds, src, ss),
+                Micro::Avx2x1 => avx2_32x32_u8::<NT>(dst, ds, src, ss),
                 Micro::Scalar => unreachable!("block() is only called with a SIMD micro-kernel"),
             }
         }
@@ -584,6 +617,53 @@ mod simd {
             unpack_rounds!(r, 16, 4, _mm_unpacklo_epi8, _mm_unpackhi_epi8);
             for (i, row) in r.into_iter().enumerate() {
                 put_si128::<NT>(d.offset(i as isize * ds), row);
+            }
+        }
+    }
+
+    /// Transpose two square blocks of `N` rows side by side in the lanes of AVX2
+    /// registers: rows `0..N` of the 2N x 2N block give, lane by lane, the transposes of
+    /// its top-left and top-right quarters, rows `N..2N` those of the bottom ones; lane
+    /// permutes then assemble the output rows.
+    macro_rules! avx2_two_lane {
+        ($name:ident, $n:expr, $rounds:expr, $lo:ident, $hi:ident) => {
+            /// # Safety
+            /// As for [`block`], with AVX2 present.
+            #[target_feature(enable = "avx2")]
+            unsafe fn $name<const NT: bool>(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+                // SAFETY: the caller's block contract; unaligned loads, stores aligned
+                // with NT.
+                unsafe {
+                    let mut top: [__m256i; $n] = std::array::from_fn(|j| _mm256_loadu_si256(s.offset(j as isize * ss).cast()));
+                    unpack_rounds!(top, $n, $rounds, $lo, $hi);
+                    let mut bottom: [__m256i; $n] =
+                        std::array::from_fn(|j| _mm256_loadu_si256(s.offset((j + $n) as isize * ss).cast()));
+                    unpack_rounds!(bottom, $n, $rounds, $lo, $hi);
+                    for k in 0..$n {
+                        let upper = _mm256_permute2x128_si256::<0x20>(top[k], bottom[k]);
+                        let lower = _mm256_permute2x128_si256::<0x31>(top[k], bottom[k]);
+                        put256::<NT>(d.offset(k as isize * ds), upper);
+                        put256::<NT>(d.offset((k + $n) as isize * ds), lower);
+                    }
+                }
+            }
+        };
+    }
+
+    avx2_two_lane!(avx2_16x16_u16, 8, 3, _mm256_unpacklo_epi16, _mm256_unpackhi_epi16);
+    avx2_two_lane!(avx2_32x32_u8, 16, 4, _mm256_unpacklo_epi8, _mm256_unpackhi_epi8);
+
+    /// # Safety
+    /// As for [`put_pd`].
+    #[inline]
+    #[target_feature(enable = "avx")]
+    unsafe fn put256<const NT: bool>(d: *mut u8, v: __m256i) {
+        // SAFETY: forwarded.
+        unsafe {
+            if NT {
+                stream32(d, v)
+            } else {
+                _mm256_storeu_si256(d.cast(), v)
             }
         }
     }

@@ -133,7 +133,7 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
     let e = itemsize;
     let (rows, bj, pitch, _) = layout(t, e, micro);
     let carries = sp.wrapping_add(rows * pitch);
-    let sub = tune("PYBUF_SUB", SUB_BAND);
+    let sub = tune("PYBUF_SUB", SUB_BAND).div_ceil(micro.side()) * micro.side();
     let mut i0 = 0;
     while i0 < t.ni {
         let h = rows.min(t.ni - i0);
