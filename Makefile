@@ -97,13 +97,37 @@ cython: venv lib
 test: venv lib
 	bash scripts/test.sh
 
-# Benchmarks (never part of `make test`): the side-by-side table against numpy, CPython
-# and memcpy (128 MiB per copy), and the per-call cost of a small copy from C.
+# Benchmarks (never part of `make test`): transposes and strided copies from C against
+# memcpy, a streaming-store copy, the naive loop and HPTT (bench-transpose, below), then the
+# side-by-side table against numpy, CPython and memcpy (128 MiB per copy).
 bench: venv lib
-	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_C) -Iinclude benches/small_copy.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/small_copy
-	./$(BUILD)/small_copy $(or $(ROUNDS),7)
+	@$(MAKE) --no-print-directory bench-transpose
 	$(VPY) benches/side_by_side.py --mib $(or $(MIB),128) --rounds $(or $(ROUNDS),5)
+
+# Transposes, permutes and strided copies side by side in one process (benches/transpose.c,
+# issue 17's table): memcpy, a streaming-store copy, the naive C loop, pybuf copy plans on 1
+# and 2 threads, pybuf_to_contiguous, the per-call cost of a 4x4 transpose, and HPTT
+# (github.com/springer13/hptt, through benches/hptt_peer.cpp) when HPTT_DIR names an HPTT
+# built by hand (docs/benchmarks.md; HPTT is not part of this repository). ROUNDS (best of,
+# default 9), ONLY (run the cases whose name contains it), MIB (output size, default 128),
+# BENCH_ARGS (more options of the program: --thp, --hptt-estimate).
+HPTT_DIR   ?=
+CXXFLAGS_BENCH := -std=c++11 -O2 -Wall -Wextra -Werror -fopenmp
+TRANSPOSE_BENCH_ARGS = --rounds $(or $(ROUNDS),9) --mib $(or $(MIB),128) $(if $(ONLY),--only "$(ONLY)") $(BENCH_ARGS)
+.PHONY: bench-transpose
+bench-transpose: lib
+	@mkdir -p $(BUILD)/bench
+ifeq ($(strip $(HPTT_DIR)),)
+	$(CC) $(CFLAGS_C) -Iinclude benches/transpose.c $(RELEASE)/libpybuf.a -lpthread -ldl -lm -o $(BUILD)/bench/transpose
+	./$(BUILD)/bench/transpose $(TRANSPOSE_BENCH_ARGS)
+else
+	@test -f $(HPTT_DIR)/include/hptt.h && ls $(HPTT_DIR)/lib/libhptt.* >/dev/null 2>&1 || { echo "HPTT_DIR=$(HPTT_DIR) holds no built HPTT (include/hptt.h, lib/libhptt.*): see docs/benchmarks.md" >&2; exit 1; }
+	$(CC) $(CFLAGS_C) -DHAVE_HPTT -Iinclude -c benches/transpose.c -o $(BUILD)/bench/transpose_hptt.o
+	$(CXX) $(CXXFLAGS_BENCH) -isystem $(HPTT_DIR)/include -c benches/hptt_peer.cpp -o $(BUILD)/bench/hptt_peer.o
+	$(CXX) -fopenmp $(BUILD)/bench/transpose_hptt.o $(BUILD)/bench/hptt_peer.o $(RELEASE)/libpybuf.a \
+		-L$(HPTT_DIR)/lib -Wl,-rpath,$(abspath $(HPTT_DIR))/lib -lhptt -lpthread -ldl -lm -o $(BUILD)/bench/transpose_hptt
+	./$(BUILD)/bench/transpose_hptt $(TRANSPOSE_BENCH_ARGS)
+endif
 
 # File I/O side by side (benches/io.c and numpy in one run): pybuf_write_fd / pybuf_npy_save
 # of transposed and strided views against np.save, tofile and raw write(2); reads into a

@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the copy engine's kernels, called through the safe core.
 //! The side-by-side comparison with numpy and CPython is `benches/side_by_side.py`
-//! (`make bench`); the per-call overhead from C is `benches/small_copy.c`.
+//! (`make bench`); the per-call overhead from C is in `benches/transpose.c`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pybuf::copy::{copy, Side};
