@@ -3,17 +3,13 @@
 //! axis permutation).
 //!
 //! The problem is two-dimensional: `dst[i*dsi + j*dsj] = src[i*ssi + j*ssj]`, where `j`
-//! is the destination's fast axis and `i` the source's. The loops walk tiles that fit in
-//! L1 (each source line and each destination line is used whole while it is cached), and
-//! inside a tile, when both fast axes are contiguous, a SIMD micro-kernel transposes a
-//! square block in registers: 4x4 doubles or 8x8 floats with AVX (detected at run time),
-//! 8x8 16-bit and 16x16 8-bit elements with SSE2 (always present on x86-64). Elsewhere,
-//! and on other architectures, a portable scalar loop does the same tiles.
-//!
-//! When the output is much larger than the caches, tiles are built in an aligned
-//! staging block in L1 and written out with non-temporal (streaming) stores, which skip
-//! the read-for-ownership of destination lines that would otherwise cost a third of the
-//! memory traffic.
+//! is the destination's fast axis and `i` the source's. When both fast axes are
+//! contiguous, a SIMD micro-kernel transposes a square block in registers, chosen at run
+//! time: 4x4 doubles and 8x8 floats with AVX; 16x16 two-byte and 32x32 one-byte items with
+//! AVX2 (two SSE-sized blocks per register); 8x8 two-byte and 16x16 one-byte items with
+//! SSE2 (part of x86-64). Other itemsizes, other strides and other architectures take a
+//! portable scalar loop over the same tiles. [`tiled`] groups the blocks into tiles and
+//! bands, streaming large outputs past the caches.
 
 use super::kernels;
 
@@ -33,8 +29,8 @@ pub(super) struct Transpose {
 /// Outputs at least this large are streamed past the caches.
 pub(super) const STREAM_BYTES: usize = 8 << 20;
 
-/// Tile sizes (elements along i, along j) for an itemsize: a tile reads `bj` source
-/// lines of `bi` elements and writes `bi` destination lines of `bj` elements.
+/// Tile sizes (elements along i, along j) for the scalar kernel: a tile reads `bj`
+/// source lines of `bi` elements and writes `bi` destination lines of `bj` elements.
 const fn tiles(itemsize: usize) -> (usize, usize) {
     match itemsize {
         1 => (64, 256),
@@ -110,9 +106,8 @@ pub(super) enum Staging<'s> {
     Plan(&'s Stages),
 }
 
-/// The rows of a streamed transpose's panel (its `bi`): parts of a prepared plan that
-/// split the transpose's rows take multiples of it, so that each source row is still read
-/// in runs of `panel_run` bytes.
+/// The destination rows of a streamed transpose's tile (its `bi`): parts of a prepared
+/// plan that split the transpose's rows take multiples of it.
 pub(super) fn panel_rows(itemsize: usize) -> usize {
     tiled::tile_dims(itemsize, Micro::Scalar).0
 }
@@ -128,10 +123,10 @@ pub(super) fn stage_bytes(t: &Transpose, itemsize: usize) -> usize {
     tiled::layout(t, itemsize, Micro::Scalar).3.max(tiled::layout(t, itemsize, Micro::pick(itemsize, t)).3)
 }
 
-/// The transpose for outputs larger than the caches: panels of `bi` whole destination
-/// rows (or long chunks of them) are transposed into an L2-resident staging buffer,
-/// prefetching source rows ahead, then written out with streaming stores, so that every
-/// destination line is written once, whole, without being read first.
+/// The transpose for outputs larger than the caches, with streaming stores, so that every
+/// destination line is written once, whole, without being read first: straight from the
+/// micro-kernels when their rows land aligned, else through a staging buffer
+/// ([`tiled`]).
 ///
 /// # Safety
 /// As for [`run`], with `t.dsj == itemsize`.
@@ -145,7 +140,7 @@ unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: us
         // Align the stage to a cache line.
         let sp = base.wrapping_add(base.align_offset(64));
         // SAFETY: forwarded; the stage holds `need` bytes, aligned to 64 after at most 64.
-        unsafe { tiled::run(dst, src, t, itemsize, micro, sp) };
+        unsafe { tiled::run_staged(dst, src, t, itemsize, micro, sp) };
     };
     match staging {
         Staging::Plan(stages) => {
@@ -232,7 +227,7 @@ impl Stages {
     }
 }
 
-/// The staging buffers of streamed transposes (at most `PANEL_BYTES` plus padding each),
+/// The staging buffers of streamed transposes ([`tiled::run_staged`]),
 /// kept between calls so that large copies do not map fresh pages each time.
 ///
 /// A global pool, not a thread-local: a thread-local that owns memory has a destructor,
@@ -244,7 +239,7 @@ mod stage {
     use std::sync::Mutex;
 
     static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-    /// Buffers kept at most (each about 300 KiB).
+    /// Buffers kept at most (each about 100 KiB, plus 64 bytes per destination row).
     const KEEP: usize = 4;
 
     #[cfg(test)]
@@ -747,13 +742,6 @@ mod simd {
         }
     }
 
-    /// A hint to fetch the line at `p` into the caches; never faults.
-    #[inline(always)]
-    pub(super) fn prefetch(p: *const u8) {
-        // SAFETY: prefetching is a hint that never dereferences or faults.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
-    }
-
     /// Order streaming stores before any later store (they are weakly ordered).
     pub(super) fn fence() {
         if cfg!(miri) {
@@ -788,6 +776,5 @@ mod simd {
         // SAFETY: forwarded.
         unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
     }
-    pub(super) fn prefetch(_: *const u8) {}
     pub(super) fn fence() {}
 }

@@ -1,65 +1,75 @@
-//! The transpose for outputs larger than the caches, tile by tile.
+//! Tiled transposes: the micro-kernels' blocks grouped into tiles, and the tiles into
+//! bands of source rows, in the order HPTT showed to be fastest for large outputs
+//! (measured beside it: `make bench-transpose`).
 //!
-//! The scheme HPTT showed to be fastest (measured here against it, `make bench-transpose`):
-//! small tiles of about 128 × 128 bytes, each transposed by the SIMD micro-kernels into an
-//! L1-resident stage and written out at once, whole destination cache lines with streaming
-//! stores; and a loop order that takes one band of `bj` source rows and walks it front to
-//! back (tile after tile along the source rows), so that the hardware prefetchers follow
-//! `bj` sequential streams instead of the hundreds of rows a taller panel reads at once.
+//! **Large outputs** (larger than the caches) are written with streaming stores, whole
+//! destination cache lines at a time, so that no destination line is read before it is
+//! written. A band of `bj` source rows is read front to back along a block of
+//! destination rows (a few sequential streams, which the hardware prefetchers follow,
+//! rather than the hundreds of rows a tall panel reads at once); `bj` columns make
+//! 128 bytes of each destination row, two whole lines.
+//! - [`run_direct`]: when every block row of the AVX micro-kernels lands on an address
+//!   aligned to its 32 bytes (aligned destination rows: the usual case), the blocks are
+//!   streamed straight from registers into the destination.
+//! - [`run_staged`]: otherwise (rows not aligned, odd itemsizes, the SSE2 and scalar
+//!   kernels) a block of up to [`STAGE_ROWS`] destination rows is transposed band by band
+//!   into an L2-resident stage, [`SUB_BAND`] source rows at a time, and each band's piece
+//!   of each row is then written out. A piece starts and ends inside cache lines when rows
+//!   are not aligned: streaming a partial line costs a read-modify-write in memory, and an
+//!   ordinary store to a line the next band completes costs a read for ownership each
+//!   time, so every row keeps a *carry*, the bytes of its last incomplete line, held back
+//!   until the next band completes the line, which then goes out whole. Only the bytes
+//!   before a row's first line boundary and after its last one are written with ordinary
+//!   stores. The carries take 64 bytes per destination row, in the staging buffer.
 //!
-//! **Cache lines.** A tile covers `bj` columns of each of its destination rows: when rows
-//! are not aligned to 64 bytes (a row length that is not a multiple of 64 bytes, odd
-//! itemsizes), a tile's piece of a row starts and ends inside cache lines. Streaming a
-//! partial line costs a read-modify-write in memory, and an ordinary store to a line the
-//! next tile completes costs a read for ownership each time. So every row keeps a *carry*:
-//! the bytes of its last, incomplete line, held back until the next tile of that row
-//! (one band later) completes the line, which then goes out whole. Only the bytes before
-//! a row's first line boundary and after its last one are written with ordinary stores.
-//! The carries take 64 bytes per destination row, in the same staging buffer.
+//! **Outputs that fit the caches** take [`run_direct`] with ordinary stores and narrower
+//! bands (64 bytes of each destination row): rows a power of two apart fall in one L1
+//! set, and fewer source rows at a time keep a band's lines in L1.
 
 use super::{simd, tile_kernel, Micro, Transpose};
 
-/// Tile sides in elements: `bi` along the source rows (the destination's rows), `bj`
-/// along the destination rows (the source rows a band reads). About 128 bytes each way,
-/// whole micro blocks.
+/// Tile sides in elements for large outputs: `bi` destination rows (64 elements of each
+/// source row), `bj` columns (128 bytes of each destination row), whole micro blocks.
 pub(super) fn tile_dims(itemsize: usize, micro: Micro) -> (usize, usize) {
     let m = micro.side();
-    let bi = tune("PYBUF_BIE", 64).div_ceil(m) * m;
-    let bj = (tune("PYBUF_BJ", 128) / itemsize).max(1).div_ceil(m) * m;
+    let bi = 64usize.div_ceil(m) * m;
+    let bj = (128 / itemsize).max(1).div_ceil(m) * m;
     (bi, bj)
 }
 
-/// Whether the micro-kernel's blocks can stream straight into the destination: every
-/// block row's address aligned to its width.
+/// Whether the micro-kernel's blocks can stream straight into the destination: an AVX
+/// kernel (32-byte block rows) and every block row's address aligned to 32.
 pub(super) fn direct(dst: *mut u8, t: &Transpose, micro: Micro) -> bool {
     let w = micro.row_bytes();
-    w >= tune("PYBUF_DMIN", 32) && (dst as usize).is_multiple_of(w) && t.dsi.unsigned_abs().is_multiple_of(w)
+    w >= 32 && (dst as usize).is_multiple_of(w) && t.dsi.unsigned_abs().is_multiple_of(w)
 }
 
-/// Tile sides for [`run_direct`] ([`tile_dims`]) and the rows of an i block.
-fn direct_dims(itemsize: usize, micro: Micro) -> (usize, usize, usize) {
+/// Tiles `(bi, bj)` and the destination rows of a block that a band reads at once:
+/// 8 KiB of each source row for streamed outputs; for outputs in cache, bands of 64 bytes
+/// of each destination row (128 for items under 4 bytes) over the whole transpose.
+fn direct_dims<const NT: bool>(itemsize: usize, micro: Micro) -> (usize, usize, usize) {
+    let m = micro.side();
     let (bi, bj) = tile_dims(itemsize, micro);
-    (bi, bj, block_rows(itemsize))
+    if NT {
+        return (bi, bj, (8192 / itemsize).div_ceil(bi) * bi);
+    }
+    let bj = ((if itemsize < 4 { 128 } else { 64 }) / itemsize).max(1).div_ceil(m) * m;
+    (bi, bj, usize::MAX)
 }
 
-/// The destination rows of an i block: each band of source rows is read this many
-/// elements at a time (a multiple of every micro-kernel's tile side).
-fn block_rows(itemsize: usize) -> usize {
-    (tune("PYBUF_IB", 8192) / itemsize).div_ceil(64).max(1) * 64
-}
-
-/// The tiled transpose straight into the destination: the micro-kernels' block rows are
-/// streamed where they land (aligned: [`direct`]), and the edges of the transpose that
-/// are not whole blocks are stored as they are.
+/// The tiled transpose straight into the destination: band after band of `bj` source
+/// rows along each block of destination rows, tile by tile. With `NT`, the micro-kernels'
+/// block rows are streamed where they land (aligned: [`direct`]); the edges of the
+/// transpose that are not whole blocks are stored as they are.
 ///
 /// # Safety
-/// As for [`super::run`], with `t.dsj == itemsize` and [`direct`] true.
+/// As for [`super::run`], with a SIMD micro-kernel; with `NT`, `t.dsj == itemsize` and
+/// [`direct`] true.
 pub(super) unsafe fn run_direct<const NT: bool>(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
-    let (bi, bj, block) = if NT { direct_dims(itemsize, micro) } else { cached_dims(itemsize, micro) };
-    let pf = tune("PYBUF_DPF", 0);
+    let (bi, bj, block) = direct_dims::<NT>(itemsize, micro);
     let mut i0 = 0;
     while i0 < t.ni {
-        let i1 = (i0 + block).min(t.ni);
+        let i1 = i0.saturating_add(block).min(t.ni);
         let mut jb = 0;
         while jb < t.nj {
             let w = bj.min(t.nj - jb);
@@ -68,18 +78,8 @@ pub(super) unsafe fn run_direct<const NT: bool>(dst: *mut u8, src: *const u8, t:
                 let h = bi.min(i1 - ib);
                 let d = dst.wrapping_offset(ib as isize * t.dsi + jb as isize * t.dsj);
                 let s = src.wrapping_offset(ib as isize * t.ssi + jb as isize * t.ssj);
-                if pf > 0 {
-                    for k in 0..w {
-                        let row = s.wrapping_offset(k as isize * t.ssj + pf as isize);
-                        let mut off = 0;
-                        while off < h * itemsize {
-                            simd::prefetch(row.wrapping_add(off));
-                            off += 64;
-                        }
-                    }
-                }
-                // SAFETY: the tile lies within the transpose; block rows start at
-                // multiples of the block width from aligned destination rows.
+                // SAFETY: the tile lies within the transpose; with NT, block rows start
+                // at multiples of 32 bytes from 32-byte aligned destination rows.
                 unsafe { tile_kernel::<NT>(d, s, &Transpose { ni: h, nj: w, ..*t }, itemsize, micro) };
                 ib += h;
             }
@@ -90,14 +90,6 @@ pub(super) unsafe fn run_direct<const NT: bool>(dst: *mut u8, src: *const u8, t:
     if NT {
         simd::fence();
     }
-}
-
-/// Tiles for in-cache transposes.
-fn cached_dims(itemsize: usize, micro: Micro) -> (usize, usize, usize) {
-    let m = micro.side();
-    let bi = tune("PYBUF_CBI", 64).div_ceil(m) * m;
-    let bj = (tune("PYBUF_CBJ", if itemsize < 4 { 128 } else { 64 }) / itemsize).max(1).div_ceil(m) * m;
-    (bi, bj, (tune("PYBUF_CIB", 1 << 20) / itemsize).div_ceil(bi) * bi)
 }
 
 /// Headroom before each stage row for a row's carry (less than a line).
@@ -116,12 +108,12 @@ const SUB_BAND: usize = 16;
 /// and the bytes needed (the block, the carries, and a line for alignment).
 pub(super) fn layout(t: &Transpose, itemsize: usize, micro: Micro) -> (usize, usize, usize, usize) {
     let (_, bj) = tile_dims(itemsize, micro);
-    let rows = tune("PYBUF_SROWS", STAGE_ROWS).min(t.ni);
+    let rows = STAGE_ROWS.min(t.ni);
     let pitch = HEAD + (bj * itemsize).div_ceil(64) * 64;
     (rows, bj, pitch, 64 + rows * pitch + t.ni * 64)
 }
 
-/// Run the staged transpose with the stage at `sp` (64-byte aligned, [`layout`]'s bytes):
+/// The staged transpose, with the stage at `sp` (64-byte aligned, [`layout`]'s bytes):
 /// for each block of destination rows, each band of `bj` columns is transposed into the
 /// stage (its source rows [`SUB_BAND`] at a time, each read along the whole block), then
 /// the block's rows are written out, whole lines streamed.
@@ -129,11 +121,11 @@ pub(super) fn layout(t: &Transpose, itemsize: usize, micro: Micro) -> (usize, us
 /// # Safety
 /// As for [`super::run`], with `t.dsj == itemsize`; `sp` is writable for the bytes
 /// [`layout`] gives, aligned to 64, and disjoint from both sides.
-pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro, sp: *mut u8) {
+pub(super) unsafe fn run_staged(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro, sp: *mut u8) {
     let e = itemsize;
     let (rows, bj, pitch, _) = layout(t, e, micro);
     let carries = sp.wrapping_add(rows * pitch);
-    let sub = tune("PYBUF_SUB", SUB_BAND).div_ceil(micro.side()) * micro.side();
+    let sub = SUB_BAND.div_ceil(micro.side()) * micro.side();
     let mut i0 = 0;
     while i0 < t.ni {
         let h = rows.min(t.ni - i0);
@@ -226,11 +218,4 @@ impl Piece {
             }
         }
     }
-}
-
-pub(super) fn tune(name: &str, default: usize) -> usize {
-    const NAMES: [&str; 11] = ["PYBUF_BIE", "PYBUF_BJ", "PYBUF_IB", "PYBUF_DPF", "PYBUF_SROWS", "PYBUF_SUB", "PYBUF_DMIN", "PYBUF_CBI", "PYBUF_CBJ", "PYBUF_CIB", "PYBUF_CMODE"];
-    static VALUES: std::sync::OnceLock<[Option<usize>; 11]> = std::sync::OnceLock::new();
-    let v = VALUES.get_or_init(|| NAMES.map(|n| std::env::var(n).ok().and_then(|v| v.parse().ok())));
-    NAMES.iter().position(|n| *n == name).and_then(|k| v[k]).unwrap_or(default)
 }
