@@ -179,8 +179,9 @@ pub unsafe extern "C" fn pybuf_copy_plan_execute_part(
 
 /// Set how many threads `pybuf_copy_plan_execute` may use (1, the default, to
 /// `PYBUF_COPY_PLAN_MAX_THREADS`): the calling thread and up to `threads - 1` threads
-/// started for each execution and joined before it returns (never more than the plan's
-/// parts). pybuf starts no thread for a plan whose count is 1. The count also sizes the
+/// started for each execution and joined before it returns (never more than one per 8
+/// parts, about 4 MiB of output: smaller copies run on the calling thread). pybuf starts
+/// no thread for a plan whose count is 1. The count also sizes the
 /// plan's staging buffers (of large transposes) for as many concurrent executions or
 /// parts: set it to the number of threads that run parts at once, too. Returns 0, or
 /// PYBUF_STATUS_INVALID_ARGUMENT for a count out of range, PYBUF_STATUS_NULL_POINTER,
