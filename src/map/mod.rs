@@ -166,8 +166,10 @@ impl Mapping {
 
 /// The size of the regular file open as `fd`, or an error naming `fd`.
 pub fn file_size(fd: RawFd) -> Result<u64> {
+    // reach-exempt: the stat buffer of fstat, which Miri's isolation refuses (src/map/tests.rs).
     // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // reach-exempt: fstat, which Miri's isolation refuses (src/map/tests.rs, test_map.c).
     // SAFETY: fstat writes only into `st`; an invalid fd is an error (EBADF), not UB.
     if unsafe { libc::fstat(fd, &mut st) } != 0 {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
@@ -211,6 +213,7 @@ pub fn map_fd(fd: RawFd, offset: u64, len: Option<u64>, mode: Mode) -> Result<Ma
     // SAFETY: the region lies within the file as it is now (checked above); the mapping is
     // reached only through raw pointers (views, `read_at`), never as a Rust slice that
     // another process's write to the file could invalidate.
+    // reach-exempt: mmap of a file, which Miri cannot do (src/map/tests.rs, test_map.c).
     let mapped = unsafe {
         match mode {
             Mode::ReadOnly => options.map(fd).map(Map::ReadOnly),
