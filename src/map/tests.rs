@@ -276,7 +276,7 @@ fn bad_fds_and_modes() {
 fn anonymous(bytes: &[u8], mode: Mode) -> Mapping {
     let mut m = memmap2::MmapMut::map_anon(bytes.len()).unwrap();
     m.copy_from_slice(bytes);
-    Mapping { map: Map::Writable(m), mode, offset: 0 }
+    Mapping { map: Map::Writable(m.into()), mode, offset: 0 }
 }
 
 #[test]
