@@ -578,52 +578,54 @@ fn archives_written_and_read_in_memory() {
     }
 }
 
-/// `write_elements` of `side` in C order into memory: checked against the copy engine.
-fn written(side: Side<'_>) -> Vec<u8> {
-    let mut out = Vec::new();
-    // SAFETY: the sides in these tests are valid views of live memory.
-    unsafe { write_elements(&mut out, side, crate::layout::Order::C, &mut Vec::new()) }.unwrap();
+/// The elements of `side` in `order` by the copy engine (the reference).
+fn contiguous(side: Side<'_>, order: crate::layout::Order) -> Vec<u8> {
+    let mut out = vec![0u8; side.geom.len as usize];
+    // SAFETY: `out` holds len bytes; the sides in these tests are valid views of live memory.
+    unsafe { crate::copy::to_contiguous(out.as_mut_ptr(), side, order) }.unwrap();
     out
 }
 
 #[test]
-fn views_larger_than_the_staging_buffer_are_written_in_blocks() {
-    // Past 1 MiB, a view that is not contiguous is gathered in blocks of whole slabs
-    // along its outer axis, or, when one slab is larger than that, slab by slab
-    // (following the outer axis' suboffset). Few, long rows: quick under Miri too.
-    const STAGE: usize = 1 << 20;
-    let marks = |v: &mut Vec<u8>, seed: u8| {
-        for (k, at) in [0, 1, 4095, STAGE / 2, STAGE - 1, STAGE, v.len() - 1].into_iter().enumerate() {
-            if at < v.len() {
-                v[at] = seed.wrapping_add(k as u8 * 37);
+fn views_larger_than_a_block_are_written_in_blocks() {
+    use super::write::write_elements_in;
+    use crate::layout::Order;
+    // Past the block limit (1 MiB; small ones here), a view that is not contiguous is
+    // gathered in blocks of whole slabs along its outer axis, or, when one slab is larger
+    // than a block, slab by slab (following the outer axis' suboffset), one dimension
+    // fewer each time.
+    let mut rng = crate::copy::tests::Rng::new(23);
+    let mut mem: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
+    let mut rows: Vec<Vec<u8>> = (0..3).map(|_| (0..64).map(|_| rng.next() as u8).collect()).collect();
+    let table: Vec<*mut u8> = rows.iter_mut().map(|r| r.as_mut_ptr()).collect();
+    let base = mem.as_mut_ptr();
+    type Layout = (&'static [isize], &'static [isize], Option<&'static [isize]>);
+    let layouts: [(Layout, bool); 5] = [
+        // Every other double of 4 rows of 6.
+        ((&[4, 6], &[96, 16], None), false),
+        // A transposed 3 x 5 x 4 block (rows of F order are not runs).
+        ((&[3, 5, 4], &[8, 24, 120], None), false),
+        // Every third double of 2 x 3 x 4, backwards along the middle axis.
+        ((&[2, 3, 4], &[288, -96, 24], None), false),
+        // 3 rows of 5 doubles reached through a pointer table.
+        ((&[3, 5], &[8, 8], Some(&[0, -1])), true),
+        // 3 rows of 2 x 3 int16 (every other one), through the table, 4 bytes in.
+        ((&[3, 2, 3], &[8, 24, 4], Some(&[4, -1, -1])), true),
+    ];
+    for ((shape, strides, subs), indirect) in layouts {
+        let itemsize = if indirect && shape.len() == 3 { 2 } else { 8 };
+        let len = shape.iter().product::<isize>() * itemsize;
+        let ptr = if indirect { table.as_ptr() as *mut u8 } else if strides[1] < 0 { base.wrapping_add(200) } else { base };
+        let side = Side { ptr, geom: Geometry { len, itemsize, shape, strides: Some(strides), suboffsets: subs } };
+        let orders: &[Order] = if indirect { &[Order::C] } else { &[Order::C, Order::F] };
+        for &order in orders {
+            let want = contiguous(side, order);
+            for limit in [1, 8, 30, 48, 100, len as usize - 1, len as usize, 1 << 20] {
+                let mut out = Vec::new();
+                // SAFETY: the view's elements lie in `mem` or in `rows`.
+                unsafe { write_elements_in(&mut out, side, order, &mut Vec::new(), limit) }.unwrap();
+                assert_eq!(out, want, "shape {shape:?} strides {strides:?} subs {subs:?} {order:?}, blocks of {limit}");
             }
         }
-    };
-    // Every other double of 2 rows of 65544: slabs of 512 KiB, 1 MiB + 128 bytes in all.
-    let n = (STAGE / 16 + 8) as isize;
-    let mut mem = vec![0u8; 2 * 16 * n as usize];
-    marks(&mut mem, 1);
-    let shape = [2, n];
-    let strides = [16 * n, 16];
-    let side = Side {
-        ptr: mem.as_mut_ptr(),
-        geom: Geometry { len: 2 * 8 * n, itemsize: 8, shape: &shape, strides: Some(&strides), suboffsets: None },
-    };
-    assert_eq!(written(side), c_bytes(side));
-    // Two rows of 1 MiB + 64 bytes reached through a pointer table: one slab at a time.
-    let n = (STAGE / 8 + 8) as isize;
-    let mut rows: Vec<Vec<u8>> = (0..2).map(|_| vec![0u8; 8 * n as usize]).collect();
-    for (k, r) in rows.iter_mut().enumerate() {
-        marks(r, 100 + k as u8);
     }
-    let table: Vec<*mut u8> = rows.iter_mut().map(|r| r.as_mut_ptr()).collect();
-    let shape = [2, n];
-    let strides = [8, 8];
-    let side = Side {
-        ptr: table.as_ptr() as *mut u8,
-        geom: Geometry { len: 2 * 8 * n, itemsize: 8, shape: &shape, strides: Some(&strides), suboffsets: Some(&[0, -1]) },
-    };
-    let out = written(side);
-    assert_eq!(out, rows.concat());
-    assert_eq!(out, c_bytes(side));
 }
