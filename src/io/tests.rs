@@ -416,3 +416,108 @@ fn plans_pick_runs_staging_or_items() {
     // 'A' of an F-contiguous array: one run.
     assert_eq!(Plan::with_limits(p, &g(&[8, 32]), Order::Any, 1024, 1 << 20).mode, Mode::Runs { j: 0, run: 9600 });
 }
+
+/// A 3 x 5 view of `itemsize`-byte items whose rows are reached through a pointer table
+/// (a suboffset in dimension 0), each row with a gap between items.
+fn suboffset_rows(itemsize: isize) -> Case {
+    let shape = vec![3, 5];
+    let mut rng = Rng::new(itemsize as u64);
+    let blocks: Vec<Vec<u8>> = (0..3).map(|_| pattern(&mut rng, (10 * itemsize) as usize)).collect();
+    let mut c = Case {
+        itemsize,
+        shape,
+        strides: vec![std::mem::size_of::<*mut u8>() as isize, 2 * itemsize],
+        suboffsets: Some(vec![0, -1]),
+        blocks,
+        pointers: Vec::new(),
+        offset: 0,
+    };
+    c.pointers = c.blocks.iter_mut().map(|b| b.as_mut_ptr()).collect();
+    c
+}
+
+#[test]
+fn column_major_streams_of_suboffset_views_go_item_by_item() {
+    use super::stream::Mode;
+    // (itemsize, shortest direct run, stage): items moved in place (`direct`), or located
+    // one by one into a stage of 1, 2 or all 15 items.
+    for (itemsize, min_run, stage) in [(8, 8, 1 << 20), (16, 4, 64), (8, 1024, 8), (8, 1024, 16), (12, 1024, 1 << 20)] {
+        let mut c = suboffset_rows(itemsize);
+        let direct = itemsize as usize >= min_run;
+        for faults in [Faults::default(), Faults { eintr: true, short: true, again: true, fail_at: None }] {
+            let want = c.contiguous(Order::F);
+            let mut t = Transfer::with_limits(c.side(), Order::F, Direction::Write, min_run, stage).unwrap();
+            assert!(matches!(t.plan.mode, Mode::Items { direct: d, .. } if d == direct), "{:?}", t.plan.mode);
+            let mut mock = Mock::new(Vec::new(), faults, itemsize as u64);
+            // SAFETY: the case's memory holds every element; the mock's is separate.
+            unsafe { t.step(&mut mock, true).unwrap() };
+            assert_eq!(mock.data, want, "write: itemsize {itemsize}, limits {min_run}/{stage}");
+
+            let incoming = pattern(&mut Rng::new(min_run as u64), want.len());
+            let expected = c.expected_after_read(&incoming, Order::F);
+            let mut mock = Mock::new(incoming, faults, stage as u64);
+            let mut t = Transfer::with_limits(c.side(), Order::F, Direction::Read, min_run, stage).unwrap();
+            // SAFETY: the case's memory is writable; the mock's is separate.
+            unsafe { t.step(&mut mock, true).unwrap() };
+            assert_eq!(c.blocks, expected, "read: itemsize {itemsize}, limits {min_run}/{stage}");
+        }
+    }
+}
+
+/// A pipe: (read end, write end), closed when dropped.
+fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` has room for the two fds.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: two new fds that nothing else owns.
+    unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) }
+}
+
+#[test]
+fn views_through_a_pipe() {
+    use std::os::fd::AsRawFd;
+    // A transposed 6 x 7 block of u32 (runs of one item: staged) and a suboffset view in
+    // C order, written to a pipe and read back into the same kinds of views. Under Miri
+    // too, which runs writev and readv on pipes (not sendmsg, poll or files).
+    let mut rng = Rng::new(99);
+    let data = pattern(&mut rng, 6 * 7 * 4);
+    let mut transposed = Case {
+        itemsize: 4,
+        shape: vec![7, 6],
+        strides: vec![4, 28],
+        suboffsets: None,
+        blocks: vec![data],
+        pointers: Vec::new(),
+        offset: 0,
+    };
+    let mut rows = suboffset_rows(8);
+    let (r, w) = pipe();
+    let (r, w) = (r.as_raw_fd(), w.as_raw_fd());
+    let mut sent = Vec::new();
+    for (k, order) in [(0, Order::C), (1, Order::C), (0, Order::F)] {
+        let c = if k == 0 { &mut transposed } else { &mut rows };
+        sent.extend(c.contiguous(order));
+        // SAFETY: the case's memory holds every element.
+        unsafe { write_view(w, c.side(), order, None).unwrap() };
+    }
+    write_all(w, b"tail", None).unwrap();
+    let mut got = vec![0u8; sent.len()];
+    read_exact(r, &mut got, None).unwrap();
+    assert_eq!(got, sent);
+    let mut tail = [0u8; 4];
+    read_exact(r, &mut tail, None).unwrap();
+    assert_eq!(&tail, b"tail");
+
+    // Back into views: the memory after from_contiguous.
+    let incoming = pattern(&mut rng, transposed.geom().len as usize + rows.geom().len as usize);
+    write_all(w, &incoming, None).unwrap();
+    let (first, second) = incoming.split_at(transposed.geom().len as usize);
+    let want = (transposed.expected_after_read(first, Order::F), rows.expected_after_read(second, Order::C));
+    // SAFETY: the cases' memory is writable.
+    unsafe {
+        read_view(r, transposed.side(), Order::F, None).unwrap();
+        read_view(r, rows.side(), Order::C, None).unwrap();
+    }
+    assert_eq!((transposed.blocks, rows.blocks), want);
+}

@@ -72,7 +72,10 @@ enum Map {
     /// An empty region: nothing is mapped.
     Empty,
     ReadOnly(memmap2::Mmap),
-    Writable(memmap2::MmapMut),
+    /// A `MmapRaw`, not a `MmapMut`: its address comes from the mapping itself, not from a
+    /// `&[u8]` of it (the address `MmapMut` gives through `Deref` is only good for reads,
+    /// and views write through it).
+    Writable(memmap2::MmapRaw),
 }
 
 /// A mapped region of a file: unmapped when dropped.
@@ -105,9 +108,9 @@ impl Mapping {
         match &self.map {
             Map::Empty => std::ptr::NonNull::<Aligned>::dangling().as_ptr().cast(),
             Map::ReadOnly(m) => m.as_ptr() as *mut u8,
-            // memmap2's MmapMut keeps a raw pointer: reading it through `&self` and writing
-            // through the result later is what a mapping shared with views needs.
-            Map::Writable(m) => m.as_ptr() as *mut u8,
+            // The mapping's own address (no reference to its bytes is made): views write
+            // through it.
+            Map::Writable(m) => m.as_mut_ptr(),
         }
     }
 
@@ -166,8 +169,10 @@ impl Mapping {
 
 /// The size of the regular file open as `fd`, or an error naming `fd`.
 pub fn file_size(fd: RawFd) -> Result<u64> {
+    // reach-exempt: the stat buffer of fstat, which Miri's isolation refuses (src/map/tests.rs).
     // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // reach-exempt: fstat, which Miri's isolation refuses (src/map/tests.rs, c_tests/test_map.c).
     // SAFETY: fstat writes only into `st`; an invalid fd is an error (EBADF), not UB.
     if unsafe { libc::fstat(fd, &mut st) } != 0 {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
@@ -211,11 +216,12 @@ pub fn map_fd(fd: RawFd, offset: u64, len: Option<u64>, mode: Mode) -> Result<Ma
     // SAFETY: the region lies within the file as it is now (checked above); the mapping is
     // reached only through raw pointers (views, `read_at`), never as a Rust slice that
     // another process's write to the file could invalidate.
+    // reach-exempt: mmap of a file, which Miri cannot do (src/map/tests.rs, c_tests/test_map.c).
     let mapped = unsafe {
         match mode {
             Mode::ReadOnly => options.map(fd).map(Map::ReadOnly),
-            Mode::Shared => options.map_mut(fd).map(Map::Writable),
-            Mode::Private => options.map_copy(fd).map(Map::Writable),
+            Mode::Shared => options.map_mut(fd).map(|m| Map::Writable(m.into())),
+            Mode::Private => options.map_copy(fd).map(|m| Map::Writable(m.into())),
         }
     };
     let map = mapped.map_err(|e| {

@@ -87,6 +87,7 @@ fn element(v: &pybuf_buffer, i: usize) -> f64 {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "files and their mappings: foreign calls Miri does not run")]
 fn read_only_map_at_an_unaligned_offset() {
     let pad = 4099; // not a multiple of any page size
     let f = TempFile::new("ro", &doubles(pad, 1000));
@@ -104,6 +105,7 @@ fn read_only_map_at_an_unaligned_offset() {
     let v = view_of(&e, PYBUF_RECORDS_RO).unwrap();
     assert_eq!(v.readonly, 1);
     assert_eq!(element(&v, 0), 999.5);
+    // reach-exempt: a test of mapped files, which Miri cannot run (ignored there).
     // SAFETY: index -2 is element 1 of the view (stride -16 bytes).
     assert_eq!(unsafe { (v.buf as *const f64).offset(-2).read_unaligned() }, 997.5);
     let err = view_of(&e, PYBUF_RECORDS).unwrap_err();
@@ -115,6 +117,7 @@ fn read_only_map_at_an_unaligned_offset() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "files and their mappings: foreign calls Miri does not run")]
 fn the_last_view_keeps_the_mapping() {
     let f = TempFile::new("last", &doubles(0, 16));
     let m = map_path(&f.0, 0, None, Mode::ReadOnly).unwrap();
@@ -130,6 +133,7 @@ fn the_last_view_keeps_the_mapping() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "files and their mappings: foreign calls Miri does not run")]
 fn shared_writes_reach_the_file_after_sync() {
     let f = TempFile::new("shared", &doubles(24, 8));
     let file = std::fs::OpenOptions::new().read(true).write(true).open(&f.0).unwrap();
@@ -137,6 +141,7 @@ fn shared_writes_reach_the_file_after_sync() {
     let e = exporter(m, &layout(&[8], None)).unwrap();
     let mut v = view_of(&e, PYBUF_CONTIG).unwrap();
     assert_eq!(v.readonly, 0);
+    // reach-exempt: a test of mapped files, which Miri cannot run (ignored there).
     // SAFETY: element 3 of the writable view.
     unsafe { (v.buf as *mut f64).add(3).write_unaligned(-7.25) };
     sync(&e).unwrap();
@@ -156,12 +161,14 @@ fn shared_writes_reach_the_file_after_sync() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "files and their mappings: foreign calls Miri does not run")]
 fn private_writes_stay_private() {
     let original = doubles(0, 8);
     let f = TempFile::new("private", &original);
     let file = std::fs::File::open(&f.0).unwrap(); // read-only is enough
     let e = exporter(map_fd(file.as_raw_fd(), 0, None, Mode::Private).unwrap(), &layout(&[8], None)).unwrap();
     let mut v = view_of(&e, PYBUF_FULL).unwrap();
+    // reach-exempt: a test of mapped files, which Miri cannot run (ignored there).
     // SAFETY: element 0 of the writable (copy-on-write) view.
     unsafe { (v.buf as *mut f64).write_unaligned(99.0) };
     assert_eq!(element(&v, 0), 99.0);
@@ -175,6 +182,7 @@ fn private_writes_stay_private() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "files and their mappings: foreign calls Miri does not run")]
 fn read_only_parts_make_read_only_views_of_a_writable_mapping() {
     let f = TempFile::new("rop", &doubles(0, 4));
     let m = map_path(&f.0, 0, None, Mode::Shared).unwrap();
@@ -184,6 +192,7 @@ fn read_only_parts_make_read_only_views_of_a_writable_mapping() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "files and their mappings: foreign calls Miri does not run")]
 fn regions_past_the_end_are_refused_before_mapping() {
     let f = TempFile::new("short", &doubles(0, 10));
     let file = std::fs::File::open(&f.0).unwrap();
@@ -206,6 +215,7 @@ fn regions_past_the_end_are_refused_before_mapping() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "files and their mappings: foreign calls Miri does not run")]
 fn empty_regions_map_nothing() {
     let f = TempFile::new("empty", b"");
     let file = std::fs::File::open(&f.0).unwrap();
@@ -225,6 +235,7 @@ fn empty_regions_map_nothing() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "files and their mappings: foreign calls Miri does not run")]
 fn bad_fds_and_modes() {
     assert_eq!(Mode::from_c(3).unwrap_err().status(), Status::InvalidArgument);
     assert_eq!(Mode::from_c(1).unwrap(), Mode::Shared);
@@ -232,11 +243,13 @@ fn bad_fds_and_modes() {
     assert_eq!((e.status(), e.errno()), (Status::Io, libc::EBADF));
     assert!(e.message().starts_with("fstat: "), "{}", e.message());
     let mut fds = [0; 2];
+    // reach-exempt: a test of mapped files, which Miri cannot run (ignored there).
     // SAFETY: pipe writes two fds into the array.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
     let e = map_fd(fds[0], 0, Some(0), Mode::ReadOnly).unwrap_err();
     assert_eq!(e.status(), Status::InvalidArgument);
     assert!(e.message().contains("not a regular file"), "{}", e.message());
+    // reach-exempt: a test of mapped files, which Miri cannot run (ignored there).
     // SAFETY: closing the two fds pipe gave us.
     unsafe {
         libc::close(fds[0]);
@@ -254,4 +267,56 @@ fn bad_fds_and_modes() {
     let mut mem = [0u8; 8];
     let d = Description::new(&Parts { base: mem.as_mut_ptr(), size: 8, ..layout(&[1], None) }).unwrap();
     assert_eq!(sync(&Exporter::new(d, None)).unwrap_err().status(), Status::InvalidArgument);
+}
+
+/// A mapping of anonymous memory holding `bytes`, in `mode` (the mapping is writable
+/// memory whatever the mode; the mode decides the views). Miri runs anonymous `mmap`, not
+/// mappings of files: this is how the mapping's pointers, `read_at` and exporters of
+/// mappings run under Miri.
+fn anonymous(bytes: &[u8], mode: Mode) -> Mapping {
+    let mut m = memmap2::MmapMut::map_anon(bytes.len()).unwrap();
+    m.copy_from_slice(bytes);
+    Mapping { map: Map::Writable(m.into()), mode, offset: 0 }
+}
+
+#[test]
+fn exporters_of_mapped_memory() {
+    for mode in [Mode::ReadOnly, Mode::Private] {
+        let pad = 24;
+        let m = anonymous(&doubles(pad, 16), mode);
+        let mut head = [0u8; 8];
+        m.read_at(pad + 8, &mut head).unwrap();
+        assert_eq!(f64::from_ne_bytes(head), 1.5);
+        m.read_at(pad + 15 * 8, &mut head).unwrap();
+        assert_eq!(f64::from_ne_bytes(head), 15.5);
+        assert_eq!(m.read_at(pad + 16 * 8 - 7, &mut head).unwrap_err().status(), Status::LengthMismatch);
+        m.read_at(pad + 16 * 8, &mut []).unwrap();
+        m.sync().unwrap(); // nothing to flush: not a shared mapping
+        // Every second element, backwards from the last; the view outlives the exporter.
+        let e = exporter(m, &Parts { offset: (pad + 15 * 8) as isize, ..layout(&[8], Some(&[-16])) }).unwrap();
+        assert_eq!(e.readonly(), mode == Mode::ReadOnly);
+        let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
+        sync(&e).unwrap();
+        drop(e);
+        // SAFETY: element i of the view lies 16 * i bytes before element 0, in the mapping.
+        let values: Vec<f64> = (0..8).map(|i| unsafe { (v.buf as *const f64).offset(-2 * i).read_unaligned() }).collect();
+        assert_eq!(values, [15.5, 13.5, 11.5, 9.5, 7.5, 5.5, 3.5, 1.5]);
+        assert_eq!(element(&v, 0), 15.5);
+        block::release(&mut v).unwrap();
+    }
+    // Views of a private mapping write it; a read-only one refuses writable views.
+    let e = exporter(anonymous(&doubles(0, 4), Mode::Private), &layout(&[4], None)).unwrap();
+    let mut v = view_of(&e, PYBUF_CONTIG).unwrap();
+    // SAFETY: element 2 of the writable view.
+    unsafe { (v.buf as *mut f64).add(2).write_unaligned(-1.0) };
+    assert_eq!(element(&v, 2), -1.0);
+    block::release(&mut v).unwrap();
+    let e = exporter(anonymous(&doubles(0, 4), Mode::ReadOnly), &layout(&[4], None)).unwrap();
+    assert_eq!(view_of(&e, PYBUF_WRITABLE).unwrap_err().status(), Status::ReadOnly);
+    // Arrays past the region or with suboffsets are refused (and the mapping dropped).
+    let m = anonymous(&doubles(0, 4), Mode::ReadOnly);
+    assert_eq!(exporter(m, &layout(&[5], None)).unwrap_err().status(), Status::LengthMismatch);
+    let sub = [0isize];
+    let m = anonymous(&doubles(0, 4), Mode::ReadOnly);
+    assert_eq!(exporter(m, &Parts { suboffsets: Some(&sub), ..layout(&[4], None) }).unwrap_err().status(), Status::InvalidSuboffsets);
 }

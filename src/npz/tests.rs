@@ -105,6 +105,7 @@ fn entries(a: &mut Arrays) -> Vec<Entry<'_>> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "archive files and their mappings: foreign calls Miri does not run")]
 fn archives_are_shared_between_threads() {
     fn sync_and_send<T: Sync + Send>() {}
     sync_and_send::<Archive>();
@@ -112,9 +113,11 @@ fn archives_are_shared_between_threads() {
     let mut a = arrays();
     let f = archive_path("threads");
     let es = entries(&mut a);
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: views of live arrays.
     unsafe { save(&f.0, &es[..4], true) }.unwrap();
     let g = archive_path("threads-stored");
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: as above.
     unsafe { save(&g.0, &es[..4], false) }.unwrap();
     let expected: Vec<Vec<u8>> = es[..4].iter().map(|e| c_bytes(e.side)).collect();
@@ -138,11 +141,13 @@ fn archives_are_shared_between_threads() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "archive files and their mappings: foreign calls Miri does not run")]
 fn round_trips_stored_and_deflated() {
     let mut a = arrays();
     for deflate in [false, true] {
         let f = archive_path(if deflate { "deflated" } else { "stored" });
         let es = entries(&mut a);
+        // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
         // SAFETY: the entries are views of live arrays.
         unsafe { save(&f.0, &es, deflate) }.unwrap();
         let ar = Archive::open(&f.0).unwrap();
@@ -180,10 +185,12 @@ fn round_trips_stored_and_deflated() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "archive files and their mappings: foreign calls Miri does not run")]
 fn mapped_members_outlive_the_archive_and_private_writes_stay() {
     let mut a = arrays();
     let f = archive_path("private");
     let es = entries(&mut a);
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: views of live arrays.
     unsafe { save(&f.0, &es[..1], false) }.unwrap();
     let before = std::fs::read(&f.0).unwrap();
@@ -196,12 +203,15 @@ fn mapped_members_outlive_the_archive_and_private_writes_stay() {
     assert_eq!(f.open_fds(), 0, "the archive's fd is closed; the mapping stays");
     assert_eq!(f.mapped(), 1);
     let mut v = view_of(&e, PYBUF_FULL).unwrap();
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: element 0 of a writable view of doubles.
     unsafe { (v.buf as *mut f64).write(-1.0) };
     assert_eq!(std::fs::read(&f.0).unwrap(), before);
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // Saving over the archive replaces the file: the mapping keeps the old one.
     // SAFETY: views of live arrays.
     unsafe { save(&f.0, &es[1..2], false) }.unwrap();
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: elements 0 and 1 of the view.
     assert_eq!(unsafe { ((v.buf as *const f64).read(), (v.buf as *const f64).add(1).read()) }, (-1.0, 1.5));
     assert_eq!(Archive::open(&f.0).unwrap().members()[0].name, "t.npy");
@@ -232,6 +242,7 @@ fn npy_of(values: &[f64]) -> Vec<u8> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "archive files and their mappings: foreign calls Miri does not run")]
 fn zip64_archives_and_foreign_members() {
     let f = archive_path("zip64");
     let npy = npy_of(&[1.0, 2.0, 3.0]);
@@ -254,6 +265,7 @@ fn zip64_archives_and_foreign_members() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "archive files and their mappings: foreign calls Miri does not run")]
 fn damaged_archives_are_refused_without_leaks() {
     let f = archive_path("whole");
     let npy = npy_of(&(0..40).map(f64::from).collect::<Vec<_>>());
@@ -342,20 +354,24 @@ fn damaged_archives_are_refused_without_leaks() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "archive files and their mappings: foreign calls Miri does not run")]
 fn names_and_views_are_checked_before_writing() {
     let mut a = arrays();
     let f = archive_path("names");
     let mut es = entries(&mut a);
     es[1].name = "c";
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: views of live arrays.
     let e = unsafe { save(&f.0, &es, false) }.unwrap_err();
     assert_eq!(e.status(), Status::InvalidArgument);
     assert!(!f.0.exists());
     es[1].name = "";
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: as above.
     assert_eq!(unsafe { save(&f.0, &es, true) }.unwrap_err().status(), Status::InvalidArgument);
     es[1].name = "t";
     es[0].format = b"O";
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: as above.
     assert!(unsafe { save(&f.0, &es, false) }.is_err());
     assert!(!f.0.exists(), "nothing is left at the path");
@@ -403,6 +419,7 @@ impl std::io::Seek for Sparse {
 /// broadcast view (stride 0: every element the same zero) into a sparse file, listed with
 /// its true size, and mapped in O(1).
 #[test]
+#[cfg_attr(miri, ignore = "archive files and their mappings: foreign calls Miri does not run")]
 fn members_over_4_gib() {
     let f = archive_path("zip64-big");
     let n: isize = (1 << 29) + 16; // 4 GiB + 128 bytes of float64
@@ -430,6 +447,7 @@ fn members_over_4_gib() {
         },
     ];
     let out = Sparse { file: std::fs::File::create(&f.0).unwrap(), end: 0 };
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: a broadcast view of one live double, and a view of two.
     unsafe { write_archive(out, &entries, false) }.unwrap();
     let ar = Archive::open(&f.0).unwrap();
@@ -442,6 +460,7 @@ fn members_over_4_gib() {
     let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
     assert_eq!(shape_of(&v), [n]);
     assert_eq!(v.len, n * 8);
+    // reach-exempt: a test of archive files, which Miri cannot run (ignored there).
     // SAFETY: the last element of the mapped array.
     assert_eq!(unsafe { (v.buf as *const f64).offset(n - 1).read_unaligned() }, 0.0);
     block::release(&mut v).unwrap();
@@ -449,4 +468,164 @@ fn members_over_4_gib() {
     let mut v = view_of(&e, PYBUF_FULL_RO).unwrap();
     assert_eq!(view_bytes(&v), [1.5f64.to_ne_bytes(), 2.5f64.to_ne_bytes()].concat());
     block::release(&mut v).unwrap();
+}
+
+/// The members of an archive in memory, each read by `read_member` (as `Archive::load`
+/// reads a deflated member or a copy), with whether its data is 64-byte aligned in the
+/// archive.
+fn members_in_memory(bytes: &[u8]) -> Vec<(String, Arc<Exporter>, bool)> {
+    let mut zip = ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..zip.len())
+        .map(|k| {
+            let mut z = zip.by_index(k).unwrap();
+            let m = Member {
+                name: z.name().unwrap().into_owned(),
+                c_name: Vec::new(),
+                method: if z.compression() == CompressionMethod::Stored { Method::Stored } else { Method::Deflated },
+                encrypted: false,
+                size: z.size(),
+                compressed_size: z.compressed_size(),
+                crc32: z.crc32(),
+                data_start: z.data_start().unwrap(),
+            };
+            let e = read_member(&mut z, &m, true).unwrap();
+            (m.name, e, m.data_start.is_multiple_of(64))
+        })
+        .collect()
+}
+
+#[test]
+fn archives_written_and_read_in_memory() {
+    // The archive of write_archive (as save writes it, without the file) read back
+    // through the zip crate and read_member: under Miri too, which runs neither files nor
+    // mappings.
+    let mut d: Vec<f64> = (0..12).map(|k| k as f64 * 1.5).collect();
+    let mut i: Vec<i32> = (0..48).map(|k| k * 7 - 100).collect();
+    let mut s = [-12345i16];
+    // Two rows of three int32 reached through a pointer table (a suboffset in dimension 0).
+    let mut rows: Vec<Vec<i32>> = vec![vec![1, 2, 3], vec![-4, -5, -6]];
+    let table: Vec<*mut u8> = rows.iter_mut().map(|r| r.as_mut_ptr().cast()).collect();
+    let g = |len, itemsize, shape: &'static [isize], strides: Option<&'static [isize]>| Geometry {
+        len,
+        itemsize,
+        shape,
+        strides,
+        suboffsets: None,
+    };
+    let dp = d.as_mut_ptr().cast::<u8>();
+    let entries = [
+        Entry { name: "c", side: Side { ptr: dp, geom: g(96, 8, &SHAPE_34, None) }, format: b"<d" },
+        Entry { name: "t", side: Side { ptr: dp, geom: g(96, 8, &SHAPE_43, Some(&STRIDES_T)) }, format: b"<d" },
+        Entry {
+            name: "cols",
+            side: Side { ptr: i.as_mut_ptr().cast(), geom: g(96, 4, &SHAPE_64, Some(&STRIDES_COLS)) },
+            format: b"<i",
+        },
+        Entry { name: "zero_d", side: Side { ptr: s.as_mut_ptr().cast(), geom: g(2, 2, &[], None) }, format: b"<h" },
+        Entry {
+            name: "rows",
+            side: Side {
+                ptr: table.as_ptr() as *mut u8,
+                geom: Geometry { suboffsets: Some(&[0, -1]), ..g(24, 4, &[2, 3], Some(&[8, 4])) },
+            },
+            format: b"<i",
+        },
+        Entry { name: "empty", side: Side { ptr: dp, geom: g(0, 8, &SHAPE_EMPTY, None) }, format: b"<d" },
+    ];
+    for deflate in [false, true] {
+        let mut out = std::io::Cursor::new(Vec::new());
+        // SAFETY: the entries are views of live arrays.
+        unsafe { write_archive(&mut out, &entries, deflate) }.unwrap();
+        let members = members_in_memory(out.get_ref());
+        assert_eq!(members.len(), entries.len());
+        for ((name, e, aligned), entry) in members.iter().zip(&entries) {
+            assert_eq!(*name, format!("{}.npy", entry.name));
+            assert!(deflate || *aligned, "{name}: stored data is 64-byte aligned");
+            let mut v = view_of(e, PYBUF_FULL_RO).unwrap();
+            assert_eq!(shape_of(&v), entry.side.geom.shape, "{name}");
+            assert_eq!(view_bytes(&v), c_bytes(entry.side), "{name}, deflate {deflate}");
+            assert_eq!(format_of(&v).trim_start_matches('<'), std::str::from_utf8(entry.format).unwrap().trim_start_matches('<'));
+            if v.len > 0 {
+                assert!((v.buf as usize).is_multiple_of(64), "{name}: owned memory is 64-byte aligned");
+            }
+            assert_eq!(view_of(e, PYBUF_WRITABLE).unwrap_err().status(), Status::ReadOnly);
+            block::release(&mut v).unwrap();
+        }
+    }
+    // A member whose .npy header promises more than it holds, or whose data runs on.
+    let npy = npy_of(&[1.0, 2.0]);
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut out);
+    for (name, bytes) in [("short.npy", &npy[..npy.len() - 1]), ("long.npy", &[&npy[..], &[0]].concat()[..])] {
+        z.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+    let mut zip = ZipArchive::new(std::io::Cursor::new(out.into_inner())).unwrap();
+    for k in 0..2 {
+        let mut z = zip.by_index(k).unwrap();
+        let m = Member {
+            name: z.name().unwrap().into_owned(),
+            c_name: Vec::new(),
+            method: Method::Deflated,
+            encrypted: false,
+            size: z.size(),
+            compressed_size: z.compressed_size(),
+            crc32: z.crc32(),
+            data_start: 0,
+        };
+        assert_eq!(read_member(&mut z, &m, false).unwrap_err().status(), Status::InvalidFile, "{}", m.name);
+    }
+}
+
+/// The elements of `side` in `order` by the copy engine (the reference).
+fn contiguous(side: Side<'_>, order: crate::layout::Order) -> Vec<u8> {
+    let mut out = vec![0u8; side.geom.len as usize];
+    // SAFETY: `out` holds len bytes; the sides in these tests are valid views of live memory.
+    unsafe { crate::copy::to_contiguous(out.as_mut_ptr(), side, order) }.unwrap();
+    out
+}
+
+#[test]
+fn views_larger_than_a_block_are_written_in_blocks() {
+    use super::write::write_elements_in;
+    use crate::layout::Order;
+    // Past the block limit (1 MiB; small ones here), a view that is not contiguous is
+    // gathered in blocks of whole slabs along its outer axis, or, when one slab is larger
+    // than a block, slab by slab (following the outer axis' suboffset), one dimension
+    // fewer each time.
+    let mut rng = crate::copy::tests::Rng::new(23);
+    let mut mem: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
+    let mut rows: Vec<Vec<u8>> = (0..3).map(|_| (0..64).map(|_| rng.next() as u8).collect()).collect();
+    let table: Vec<*mut u8> = rows.iter_mut().map(|r| r.as_mut_ptr()).collect();
+    let base = mem.as_mut_ptr();
+    type Layout = (&'static [isize], &'static [isize], Option<&'static [isize]>);
+    let layouts: [(Layout, bool); 5] = [
+        // Every other double of 4 rows of 6.
+        ((&[4, 6], &[96, 16], None), false),
+        // A transposed 3 x 5 x 4 block (rows of F order are not runs).
+        ((&[3, 5, 4], &[8, 24, 120], None), false),
+        // Every third double of 2 x 3 x 4, backwards along the middle axis.
+        ((&[2, 3, 4], &[288, -96, 24], None), false),
+        // 3 rows of 5 doubles reached through a pointer table.
+        ((&[3, 5], &[8, 8], Some(&[0, -1])), true),
+        // 3 rows of 2 x 3 int16 (every other one), through the table, 4 bytes in.
+        ((&[3, 2, 3], &[8, 24, 4], Some(&[4, -1, -1])), true),
+    ];
+    for ((shape, strides, subs), indirect) in layouts {
+        let itemsize = if indirect && shape.len() == 3 { 2 } else { 8 };
+        let len = shape.iter().product::<isize>() * itemsize;
+        let ptr = if indirect { table.as_ptr() as *mut u8 } else if strides[1] < 0 { base.wrapping_add(200) } else { base };
+        let side = Side { ptr, geom: Geometry { len, itemsize, shape, strides: Some(strides), suboffsets: subs } };
+        let orders: &[Order] = if indirect { &[Order::C] } else { &[Order::C, Order::F] };
+        for &order in orders {
+            let want = contiguous(side, order);
+            for limit in [1, 8, 30, 48, 100, len as usize - 1, len as usize, 1 << 20] {
+                let mut out = Vec::new();
+                // SAFETY: the view's elements lie in `mem` or in `rows`.
+                unsafe { write_elements_in(&mut out, side, order, &mut Vec::new(), limit) }.unwrap();
+                assert_eq!(out, want, "shape {shape:?} strides {strides:?} subs {subs:?} {order:?}, blocks of {limit}");
+            }
+        }
+    }
 }

@@ -121,6 +121,22 @@ pub unsafe fn write_elements(
     order: Order,
     staging: &mut Vec<u8>,
 ) -> std::io::Result<()> {
+    // SAFETY: forwarded.
+    unsafe { write_elements_in(w, side, order, staging, STAGING) }
+}
+
+/// [`write_elements`] in blocks of at most `limit` bytes instead of [`STAGING`] (tests
+/// cross the block boundaries with small views).
+///
+/// # Safety
+/// As for [`write_elements`].
+pub(crate) unsafe fn write_elements_in(
+    w: &mut dyn Write,
+    side: Side<'_>,
+    order: Order,
+    staging: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<()> {
     let geom = &side.geom;
     let len = geom.len as usize;
     if len == 0 {
@@ -136,7 +152,7 @@ pub unsafe fn write_elements(
         // buffer.
         return w.write_all(unsafe { std::slice::from_raw_parts(side.ptr, len) });
     }
-    if len <= STAGING || geom.ndim() == 0 {
+    if len <= limit || geom.ndim() == 0 {
         // SAFETY: forwarded from the contract.
         return unsafe { gather(w, side, order, staging) };
     }
@@ -149,9 +165,9 @@ pub unsafe fn write_elements(
     let mut sbuf = [0isize; MAX_NDIM];
     let strides = geom.strides_or_c(&mut sbuf);
     let stride = strides[axis];
-    if slab <= STAGING {
+    if slab <= limit {
         // Blocks of whole slabs along the outer axis of the order.
-        let per = (STAGING / slab).max(1);
+        let per = (limit / slab).max(1);
         let mut i = 0;
         while i < count {
             let k = per.min(count - i);
@@ -198,13 +214,13 @@ pub unsafe fn write_elements(
             suboffsets: rsub.as_ref().map(|(s, _)| &s[..m]),
         };
         // SAFETY: the elements of slab i are elements of `side`.
-        unsafe { write_elements(w, Side { ptr, geom: sub }, order, staging) }?;
+        unsafe { write_elements_in(w, Side { ptr, geom: sub }, order, staging, limit) }?;
     }
     Ok(())
 }
 
-/// Gather all of `side` (at most [`STAGING`] bytes, or one item) into `staging` in
-/// `order` and write it.
+/// Gather all of `side` (at most the block limit, or one item) into `staging` in `order`
+/// and write it.
 ///
 /// # Safety
 /// Every element of `side` (following suboffsets) is readable.

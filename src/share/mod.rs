@@ -88,6 +88,7 @@ impl Segment {
             // SAFETY: a new shared mapping of `len` bytes of a file that has `len` bytes
             // (its size from fstat, or set by ftruncate just before); it is unmapped in
             // Drop and reached only through raw pointers.
+            // reach-exempt: mmap of a shared-memory file, which Miri cannot do (src/share/tests.rs, test_share.c).
             let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
             if p == libc::MAP_FAILED {
                 return Err(Error::os("mmap", errno(), format_args!("{len} bytes of shared memory (fd {})", fd.as_raw_fd())));
@@ -140,6 +141,7 @@ impl Segment {
             return Ok(fd.as_raw_fd());
         }
         let path = CString::new(format!("/proc/self/fd/{}", self.fd())).map_err(|_| Error::internal("fd path"))?;
+        // reach-exempt: open of /proc/self/fd, which Miri's isolation refuses (read-only hand-overs: test_share.c).
         // SAFETY: a NUL-terminated path; open has no other memory effects.
         let raw = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
         if raw < 0 {
@@ -149,6 +151,7 @@ impl Segment {
                 format_args!("{}: a read-only hand-over reopens the segment read-only through /proc", path.to_string_lossy()),
             ));
         }
+        // reach-exempt: the fd just opened through /proc above (Miri's isolation refuses that open).
         // SAFETY: `raw` is a new fd that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         // Another thread may have won the race: its fd is kept and ours closed.
@@ -169,6 +172,7 @@ impl Drop for Segment {
                 r.remove(&(self.ptr as usize));
             }
         }
+        // reach-exempt: munmap of a segment, which Miri cannot map (src/share/tests.rs).
         // SAFETY: the mapping made in `map`, unmapped once; no view can be alive (they
         // hold the exporter, which holds this segment).
         unsafe { libc::munmap(self.ptr.cast(), self.len) };
@@ -199,6 +203,7 @@ pub fn find(lo: usize, hi: usize) -> Option<Arc<Segment>> {
 
 /// An fd's status flags (`F_GETFL`).
 fn fd_flags(fd: RawFd) -> Result<i32> {
+    // reach-exempt: F_GETFL of a segment's fd or a receiving socket: Miri has no memfd, shm_open or recvmsg.
     // SAFETY: F_GETFL has no memory effects.
     let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     if fl < 0 {
@@ -214,6 +219,7 @@ fn fd_access(fd: RawFd) -> Result<i32> {
 
 /// The seals of the file open as `fd` (0 when it cannot carry seals).
 fn seals(fd: RawFd) -> Result<i32> {
+    // reach-exempt: F_GET_SEALS of a segment's or a received fd: Miri has no memfd or recvmsg (src/share/tests.rs).
     // SAFETY: F_GET_SEALS has no memory effects.
     let s = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
     if s >= 0 {
@@ -247,6 +253,7 @@ pub fn shm_name(name: &[u8]) -> Result<CString> {
 
 fn size_file(fd: &OwnedFd, len: u64) -> Result<()> {
     let off = libc::off_t::try_from(len).map_err(|_| Error::overflow(format_args!("a segment of {len} bytes")))?;
+    // reach-exempt: ftruncate of a shared-memory file, which Miri cannot make (src/share/tests.rs).
     // SAFETY: ftruncate has no memory effects.
     if unsafe { libc::ftruncate(fd.as_raw_fd(), off) } != 0 {
         return Err(Error::os("ftruncate", errno(), format_args!("sizing a shared segment to {len} bytes")));
@@ -256,14 +263,17 @@ fn size_file(fd: &OwnedFd, len: u64) -> Result<()> {
 
 /// A new anonymous segment of `len` bytes, sealed against shrinking and growing.
 fn new_anonymous(len: u64) -> Result<Arc<Segment>> {
+    // reach-exempt: memfd_create, which Miri lacks (src/share/tests.rs, test_share.c).
     // SAFETY: a NUL-terminated name; memfd_create has no other memory effects.
     let raw = unsafe { libc::memfd_create(c"pybuf".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if raw < 0 {
         return Err(Error::os("memfd_create", errno(), ""));
     }
+    // reach-exempt: the fd memfd_create gave (Miri lacks memfd_create).
     // SAFETY: a new fd that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     size_file(&fd, len)?;
+    // reach-exempt: F_ADD_SEALS, which Miri lacks (src/share/tests.rs).
     // SAFETY: F_ADD_SEALS has no memory effects.
     if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW) } != 0 {
         return Err(Error::os("fcntl(F_ADD_SEALS)", errno(), "sealing a new segment against shrinking"));
@@ -275,15 +285,18 @@ fn new_anonymous(len: u64) -> Result<Arc<Segment>> {
 /// if anything after its creation fails.
 fn new_named(name: &CString, len: u64) -> Result<Arc<Segment>> {
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC;
+    // reach-exempt: shm_open, which Miri lacks (test_share.c, test_share.py).
     // SAFETY: a NUL-terminated name; shm_open has no other memory effects.
     let raw = unsafe { libc::shm_open(name.as_ptr(), flags, 0o600) };
     if raw < 0 {
         return Err(Error::os("shm_open", errno(), format_args!("creating {}", name.to_string_lossy())));
     }
+    // reach-exempt: the fd shm_open gave (Miri lacks shm_open).
     // SAFETY: a new fd that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let made = size_file(&fd, len).and_then(|()| Segment::map(fd, len, true, Kind::Named));
     if made.is_err() {
+        // reach-exempt: shm_unlink, which Miri lacks (test_share.c).
         // SAFETY: a NUL-terminated name: the segment we just created.
         unsafe { libc::shm_unlink(name.as_ptr()) };
     }
@@ -293,6 +306,7 @@ fn new_named(name: &CString, len: u64) -> Result<Arc<Segment>> {
 /// Remove a shared-memory name (`shm_unlink`); mapped segments stay until unmapped.
 pub fn unlink(name: &[u8]) -> Result<()> {
     let name = shm_name(name)?;
+    // reach-exempt: shm_unlink, which Miri lacks (test_share.c).
     // SAFETY: a NUL-terminated name.
     if unsafe { libc::shm_unlink(name.as_ptr()) } != 0 {
         return Err(Error::os("shm_unlink", errno(), name.to_string_lossy()));
@@ -348,6 +362,7 @@ pub fn create(name: Option<&[u8]>, layout: &Layout<'_>) -> Result<Arc<Exporter>>
         Some(n) => new_named(n, size)?,
     };
     if !head.is_empty() {
+        // reach-exempt: writes into a new segment's mapping (memfd or shm_open, then mmap: Miri has none).
         // SAFETY: the mapping is writable, holds `size >= head.len()` bytes, and no one
         // else can see it yet (a named segment's other openers see zeros or the header).
         unsafe { std::ptr::copy_nonoverlapping(head.as_ptr(), segment.as_ptr(), head.len()) };
@@ -355,6 +370,7 @@ pub fn create(name: Option<&[u8]>, layout: &Layout<'_>) -> Result<Arc<Exporter>>
     let offset = isize::try_from(head.len()).map_err(|_| Error::overflow("header"))?.saturating_add(p.offset);
     exporter(segment, Parts { offset, ..p }).inspect_err(|_| {
         if let Some(n) = &name {
+            // reach-exempt: shm_unlink, which Miri lacks (test_share.c).
             // SAFETY: a NUL-terminated name: the segment created above.
             unsafe { libc::shm_unlink(n.as_ptr()) };
         }
@@ -388,11 +404,13 @@ fn exporter(segment: Arc<Segment>, p: Parts<'_>) -> Result<Arc<Exporter>> {
 pub fn open(name: &[u8], p: Option<&Parts<'_>>, readonly: bool, npy: bool) -> Result<Arc<Exporter>> {
     let name = shm_name(name)?;
     let mode = if readonly { libc::O_RDONLY } else { libc::O_RDWR };
+    // reach-exempt: shm_open, which Miri lacks (test_share.c, test_share.py).
     // SAFETY: a NUL-terminated name; shm_open has no other memory effects.
     let raw = unsafe { libc::shm_open(name.as_ptr(), mode | libc::O_CLOEXEC, 0) };
     if raw < 0 {
         return Err(Error::os("shm_open", errno(), format_args!("opening {}", name.to_string_lossy())));
     }
+    // reach-exempt: the fd shm_open gave (Miri lacks shm_open).
     // SAFETY: a new fd that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let size = crate::map::file_size(fd.as_raw_fd())?;
@@ -434,6 +452,7 @@ fn npy_exporter(segment: Arc<Segment>, readonly: bool) -> Result<Arc<Exporter>> 
 fn read(segment: &Segment, at: usize, out: &mut [u8]) {
     debug_assert!(at.saturating_add(out.len()) <= segment.len());
     if !out.is_empty() {
+        // reach-exempt: reads a segment's mapping (memfd or shm_open, then mmap: Miri has none).
         // SAFETY: [at, at + out.len()) lies in the mapping (callers bound it by its len),
         // which is readable; `out` is a distinct buffer.
         unsafe { std::ptr::copy_nonoverlapping(segment.as_ptr().add(at), out.as_mut_ptr(), out.len()) };
@@ -474,6 +493,7 @@ pub unsafe fn copy(src: Side<'_>, format: &[u8], order: Order, name: Option<&[u8
     // SAFETY: element 0 lies `offset` bytes into the writable mapping, which holds the
     // whole array (the exporter's description was checked); `src` is readable by the
     // caller's contract, and a new segment cannot overlap it.
+    // reach-exempt: copies into a new segment's mapping (memfd or shm_open, then mmap: Miri has none).
     let copied = unsafe { crate::copy::copy(Side { ptr: seg.as_ptr().offset(offset), geom: dst }, src) };
     if let Err(err) = copied {
         if let Some(n) = name {
@@ -505,6 +525,7 @@ pub fn seal(e: &Exporter) -> Result<()> {
         if !seg.is_empty() && seg.writable() {
             remap(seg, false)?;
         }
+        // reach-exempt: F_ADD_SEALS, which Miri lacks (src/share/tests.rs).
         // SAFETY: F_ADD_SEALS has no memory effects.
         if unsafe { libc::fcntl(seg.fd(), libc::F_ADD_SEALS, libc::F_SEAL_WRITE) } != 0 {
             let e = errno();
@@ -533,6 +554,7 @@ fn remap(seg: &Segment, writable: bool) -> Result<()> {
     // SAFETY: MAP_FIXED over exactly our own mapping (same address, length, file and
     // offset): no other memory is touched, and no view is alive (the caller holds the
     // exporter's description lock with no exports).
+    // reach-exempt: mmap of a shared-memory file, which Miri cannot do (src/share/tests.rs).
     let p = unsafe { libc::mmap(seg.as_ptr().cast(), seg.len(), prot, libc::MAP_SHARED | libc::MAP_FIXED, fd, 0) };
     if p == libc::MAP_FAILED {
         return Err(Error::os("mmap", errno(), "remapping the segment"));

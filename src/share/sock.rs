@@ -68,6 +68,7 @@ pub fn send(sock: RawFd, buf: *mut u8, geom: &Geometry<'_>, format: &[u8], reado
 /// `sendmsg` with `MSG_NOSIGNAL`, retrying `EINTR`.
 fn sendmsg(sock: RawFd, msg: &libc::msghdr) -> std::result::Result<usize, i32> {
     loop {
+        // reach-exempt: sendmsg, which Miri lacks (src/share/tests.rs, test_share.c).
         // SAFETY: `msg` points to valid iovecs and control data for the call.
         let rc = unsafe { libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) };
         if rc >= 0 {
@@ -82,20 +83,24 @@ fn sendmsg(sock: RawFd, msg: &libc::msghdr) -> std::result::Result<usize, i32> {
 
 /// A control-message buffer, aligned for `cmsghdr`.
 #[repr(C, align(8))]
-struct Control([u8; 256]);
+pub(super) struct Control(pub(super) [u8; 256]);
 
-/// Send `bytes` with `fd` attached to their first byte; the rest of a stream message that
-/// went out in part follows (waiting for the socket when it is non-blocking).
-fn send_message(sock: RawFd, bytes: &[u8], fd: RawFd) -> Result<()> {
-    let mut control = Control([0; 256]);
+/// A message of the one buffer `iov` (which must outlive its use), without control data.
+fn message(iov: &mut libc::iovec) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is a valid empty one.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg
+}
+
+/// A message of `iov` with `fd` attached (one `SCM_RIGHTS` control message written into
+/// `control`, which must outlive its use as `iov` must).
+pub(super) fn with_fd(iov: &mut libc::iovec, control: &mut Control, fd: RawFd) -> libc::msghdr {
     let fd_len = std::mem::size_of::<RawFd>() as u32;
     // SAFETY: CMSG_SPACE is arithmetic.
     let space = unsafe { libc::CMSG_SPACE(fd_len) } as usize;
-    let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
-    // SAFETY: an all-zero msghdr is a valid empty one.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
+    let mut msg = message(iov);
     msg.msg_control = control.0.as_mut_ptr().cast();
     msg.msg_controllen = space as _;
     // SAFETY: the control buffer holds `space` bytes, enough for one cmsghdr with one fd,
@@ -107,6 +112,15 @@ fn send_message(sock: RawFd, bytes: &[u8], fd: RawFd) -> Result<()> {
         (*c).cmsg_len = libc::CMSG_LEN(fd_len) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
     }
+    msg
+}
+
+/// Send `bytes` with `fd` attached to their first byte; the rest of a stream message that
+/// went out in part follows (waiting for the socket when it is non-blocking).
+fn send_message(sock: RawFd, bytes: &[u8], fd: RawFd) -> Result<()> {
+    let mut control = Control([0; 256]);
+    let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+    let msg = with_fd(&mut iov, &mut control, fd);
     let sent = sendmsg(sock, &msg).map_err(|e| match e {
         libc::EAGAIN => Error::would_block(format_args!("socket {sock} takes no message now: nothing was sent")),
         e => Error::os("sendmsg", e, format_args!("socket {sock}")),
@@ -117,11 +131,7 @@ fn send_message(sock: RawFd, bytes: &[u8], fd: RawFd) -> Result<()> {
         crate::io::sys::wait(sock, libc::POLLOUT).map_err(|e| Error::os("poll", e, format_args!("socket {sock}")))?;
         let rest = &bytes[done..];
         let mut iov = libc::iovec { iov_base: rest.as_ptr() as *mut libc::c_void, iov_len: rest.len() };
-        // SAFETY: an all-zero msghdr is a valid empty one.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        match sendmsg(sock, &msg) {
+        match sendmsg(sock, &message(&mut iov)) {
             Ok(n) => done = done.saturating_add(n),
             Err(libc::EAGAIN) => continue,
             Err(e) => return Err(Error::os("sendmsg", e, format_args!("socket {sock}, the rest of a message"))),
@@ -137,19 +147,51 @@ struct Got {
     flags: i32,
 }
 
+/// A message for `recvmsg` into `iov`, with room for [`MAX_FDS`] fds in `control` (both
+/// must outlive its use).
+pub(super) fn for_recv(iov: &mut libc::iovec, control: &mut Control) -> libc::msghdr {
+    let mut msg = message(iov);
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is arithmetic; MAX_FDS fds fit the 256-byte buffer.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as _;
+    msg
+}
+
+/// The fds that the `SCM_RIGHTS` control messages of `msg` carry, now owned (closed on
+/// drop); other control messages are skipped.
+///
+/// # Safety
+/// `msg`'s control data are `msg_controllen` bytes of well-formed cmsghdrs, as `recvmsg`
+/// writes them, and the fds they carry belong to nothing else.
+pub(super) unsafe fn take_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
+    let mut fds = Vec::new();
+    // SAFETY: CMSG_FIRSTHDR/NXTHDR stay within the `msg_controllen` bytes of well-formed
+    // cmsghdrs (the caller's contract), and each SCM_RIGHTS payload holds
+    // (cmsg_len - CMSG_LEN(0)) / 4 fds that are now ours.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let payload = ((*c).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+                let data = libc::CMSG_DATA(c).cast::<RawFd>();
+                for k in 0..payload / std::mem::size_of::<RawFd>() {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(k))));
+                }
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    fds
+}
+
 /// One `recvmsg` into `buf`, taking in up to [`MAX_FDS`] fds (close-on-exec), retrying
 /// `EINTR`.
 fn recvmsg(sock: RawFd, buf: &mut [u8]) -> std::result::Result<Got, i32> {
     let mut control = Control([0; 256]);
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // SAFETY: an all-zero msghdr is a valid empty one.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE is arithmetic; MAX_FDS fds fit the 256-byte buffer.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as _;
+    let mut msg = for_recv(&mut iov, &mut control);
     let rc = loop {
+        // reach-exempt: recvmsg, which Miri lacks (src/share/tests.rs, test_share_hostile.c).
         // SAFETY: `msg` points to `buf` and to the control buffer, both writable for the
         // lengths given.
         let rc = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
@@ -161,23 +203,10 @@ fn recvmsg(sock: RawFd, buf: &mut [u8]) -> std::result::Result<Got, i32> {
             e => return Err(e),
         }
     };
-    let mut fds = Vec::new();
+    // reach-exempt: reached only after recvmsg, which Miri lacks (take_fds runs under Miri: src/share/tests.rs).
     // SAFETY: the kernel filled `msg_controllen` bytes of the control buffer with
-    // well-formed cmsghdrs; CMSG_FIRSTHDR/NXTHDR stay within them, and each SCM_RIGHTS
-    // payload holds (cmsg_len - CMSG_LEN(0)) / 4 fds that are now ours.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let payload = ((*c).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
-                let data = libc::CMSG_DATA(c).cast::<RawFd>();
-                for k in 0..payload / std::mem::size_of::<RawFd>() {
-                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(k))));
-                }
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
+    // well-formed cmsghdrs, and the fds they carry were just made for this process.
+    let fds = unsafe { take_fds(&msg) };
     Ok(Got { n: rc, fds, flags: msg.msg_flags })
 }
 
@@ -188,6 +217,7 @@ fn bad(what: impl std::fmt::Display) -> Error {
 fn sock_type(sock: RawFd) -> Result<i32> {
     let mut ty: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // reach-exempt: getsockopt, which Miri lacks (src/share/tests.rs, test_share_hostile.c).
     // SAFETY: getsockopt writes at most `len` bytes into `ty`.
     let rc = unsafe { libc::getsockopt(sock, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len) };
     if rc != 0 {
@@ -296,3 +326,4 @@ pub fn recv(sock: RawFd, flags: RecvFlags) -> Result<Arc<Exporter>> {
 fn regular_size(fd: RawFd) -> Result<u64> {
     crate::map::file_size(fd).map_err(|e| bad(e.message()))
 }
+

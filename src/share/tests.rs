@@ -45,6 +45,7 @@ fn release(v: &mut pybuf_buffer) {
 
 fn geometry(v: &pybuf_buffer) -> layout::Geometry<'_> {
     let n = v.ndim as usize;
+    // reach-exempt: a helper of the segment tests, which Miri cannot run (memfd, mmap).
     // SAFETY: a view pybuf filled with PYBUF_FULL_RO: shape and strides hold ndim entries.
     unsafe {
         layout::Geometry {
@@ -60,6 +61,7 @@ fn geometry(v: &pybuf_buffer) -> layout::Geometry<'_> {
 fn fill(e: &Arc<Exporter>, n: usize) {
     let seg = segment_of(e).expect("a segment");
     for k in 0..n {
+        // reach-exempt: a helper of the segment tests, which Miri cannot run (memfd, mmap).
         // SAFETY: the segment holds at least n f64s at its start (the tests size it so).
         unsafe { seg.as_ptr().cast::<f64>().add(k).write(k as f64) };
     }
@@ -129,6 +131,7 @@ fn a_transposed_view_goes_over_stream_and_seqpacket_and_writes_are_shared() {
         assert_eq!(rv.readonly, 0);
         // Element (i, j) of the transpose is element (j, i) = 5j + i of the original.
         let at = |i: isize, j: isize| {
+            // reach-exempt: a test of segments, which Miri cannot run (memfd, mmap, sendmsg; ignored there).
             // SAFETY: (i, j) is inside the received view's shape.
             unsafe { rv.buf.cast::<u8>().offset(8 * i + 40 * j).cast::<f64>().read() }
         };
@@ -163,6 +166,7 @@ fn views_outside_segments_and_suboffsets_are_refused() {
 #[cfg_attr(miri, ignore = "memfd, shm_open, sockets and mmap are beyond Miri")]
 fn received_fds_are_closed_on_refusal_and_the_socket_would_block_when_empty() {
     let (a, b) = socketpair(libc::SOCK_SEQPACKET);
+    // reach-exempt: a test of segments, which Miri cannot run (memfd, mmap, sendmsg; ignored there).
     // SAFETY: F_SETFL on our own fd.
     unsafe { libc::fcntl(b.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
     let e = sock::recv(b.as_raw_fd(), RecvFlags::default()).unwrap_err();
@@ -202,6 +206,7 @@ fn a_sealed_segment_is_read_only_everywhere() {
     sock::send(a.as_raw_fd(), v.buf.cast(), &geometry(&v), b"d", false).unwrap();
     let r = sock::recv(b.as_raw_fd(), RecvFlags { sealed: true, ..Default::default() }).unwrap();
     assert!(r.readonly());
+    // reach-exempt: a test of segments, which Miri cannot run (memfd, mmap, sendmsg; ignored there).
     // SAFETY: element 3 of the sealed, still readable segment.
     assert_eq!(unsafe { v.buf.cast::<f64>().add(3).read() }, 3.0);
     release(&mut v);
@@ -235,4 +240,56 @@ fn shm_names_follow_python() {
     for bad in [&b""[..], b"/", b"a/b", b"a\0b"] {
         assert_eq!(shm_name(bad).unwrap_err().status(), Status::InvalidArgument, "{bad:?}");
     }
+}
+
+#[test]
+fn control_messages_carry_fds() {
+    // The control data of a hand-over, written as send_message writes it and read as
+    // recvmsg's are: under Miri too (which has no sendmsg or recvmsg), with a socket
+    // pair's fds standing for a segment's.
+    let (a, b) = socketpair(libc::SOCK_STREAM);
+    let bytes = [7u8; 3];
+    let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+    let mut control = sock::Control([0; 256]);
+    let msg = sock::with_fd(&mut iov, &mut control, a.as_raw_fd());
+    assert_eq!((msg.msg_iovlen, msg.msg_iov.cast_const()), (1, &iov as *const libc::iovec));
+    // SAFETY: one well-formed SCM_RIGHTS message carrying `a`'s fd, which `a` gives up.
+    let fds = unsafe { sock::take_fds(&msg) };
+    assert_eq!(fds.iter().map(|f| f.as_raw_fd()).collect::<Vec<_>>(), [a.as_raw_fd()]);
+    std::mem::forget(a);
+    drop(fds);
+
+    // Several control messages, as recvmsg may write them: two fds, then a message of
+    // another type (skipped), then one more fd.
+    let (c, d) = socketpair(libc::SOCK_STREAM);
+    let raw = [b.as_raw_fd(), c.as_raw_fd(), d.as_raw_fd()];
+    let mut buf = [0u8; 8];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut control = sock::Control([0; 256]);
+    let mut msg = sock::for_recv(&mut iov, &mut control);
+    let parts: [(libc::c_int, &[libc::c_int]); 3] =
+        [(libc::SCM_RIGHTS, &raw[..2]), (libc::SCM_CREDENTIALS, &[1, 2, 3]), (libc::SCM_RIGHTS, &raw[2..])];
+    let mut used = 0;
+    msg.msg_controllen = 256; // the whole buffer while the messages are written
+    // SAFETY: the control buffer (256 bytes, aligned for cmsghdr) holds the three messages
+    // (80 bytes): each header is written before CMSG_NXTHDR reads its length.
+    unsafe {
+        let mut h = libc::CMSG_FIRSTHDR(&msg);
+        for (ty, ints) in parts {
+            assert!(!h.is_null());
+            (*h).cmsg_level = libc::SOL_SOCKET;
+            (*h).cmsg_type = ty;
+            (*h).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(ints) as u32) as _;
+            for (k, &x) in ints.iter().enumerate() {
+                std::ptr::write_unaligned(libc::CMSG_DATA(h).cast::<libc::c_int>().add(k), x);
+            }
+            used += libc::CMSG_SPACE(std::mem::size_of_val(ints) as u32) as usize;
+            h = libc::CMSG_NXTHDR(&msg, h);
+        }
+    }
+    msg.msg_controllen = used as _;
+    // SAFETY: well-formed messages (above) whose fds `b`, `c` and `d` give up.
+    let fds = unsafe { sock::take_fds(&msg) };
+    assert_eq!(fds.iter().map(|f| f.as_raw_fd()).collect::<Vec<_>>(), raw);
+    std::mem::forget((b, c, d));
 }
