@@ -507,7 +507,8 @@ fn transpose_kernels_at_every_alignment_and_edge() {
         #[cfg(target_arch = "x86_64")]
         super::transpose::force_sse2(isa == 1);
         super::transpose::force_scalar(isa == 2);
-        for &itemsize in &[1usize, 2, 3, 4, 5, 8, 12, 16, 24] {
+        let itemsizes: &[usize] = if cfg!(miri) { &[1, 2, 3, 4, 8] } else { &[1, 2, 3, 4, 5, 8, 12, 16, 24] };
+        for &itemsize in itemsizes {
             for &(ni, nj) in shapes {
                 if cfg!(miri) && isa == 1 && itemsize > 2 {
                     continue;
@@ -518,7 +519,8 @@ fn transpose_kernels_at_every_alignment_and_edge() {
                 let tight = nj * e;
                 let pitches = [tight, tight.div_ceil(64) * 64, tight.div_ceil(32) * 32 + 32, tight + 7];
                 let pitch = pitches[rng.below(pitches.len())];
-                for shift in [0usize, 32, e, 1 + rng.below(63)] {
+                let shifts = [0usize, 32, e, 1 + rng.below(63)];
+                for &shift in if cfg!(miri) { &shifts[2..] } else { &shifts[..] } {
                     for stream in [true, false] {
                         let size = 128 + shift + ni * pitch;
                         let mut got = pattern(&mut rng, size);
