@@ -78,8 +78,8 @@ impl<'a> Geometry<'a> {
     /// of the right length, and no offset computation that overflows.
     ///
     /// A geometry without suboffsets and without an empty dimension is accepted in one
-    /// pass ([`Geometry::valid_direct`]); any other, and any that pass refuses, is
-    /// checked by [`Geometry::validate_full`], which names the offending value.
+    /// pass; any other, and any that pass refuses, is checked by
+    /// [`Geometry::validate_full`], which names the offending value.
     #[inline]
     pub fn validate(&self) -> Result<()> {
         if self.valid_direct() {
