@@ -453,5 +453,7 @@ fn small_plans_match_the_planned_path_and_the_reference() {
             assert!(mem[0] == mem[1], "{what}: overlap shifted by {shift}: the bytes differ");
         }
     }
-    assert!(small_plans > crate::copy::tests::cases(300) * 17 / 3, "only {small_plans} small plans");
+    if !cfg!(miri) {
+        assert!(small_plans > 300 * 17 / 3, "only {small_plans} small plans");
+    }
 }

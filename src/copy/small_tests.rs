@@ -79,7 +79,8 @@ fn small_copies_match_the_reference() {
     for &e in &ITEMSIZES {
         for &rows in &SIDES {
             for &cols in &SIDES {
-                if rows * cols * e > SMALL_BYTES as usize {
+                // (Under Miri, one shape in 16.)
+                if rows * cols * e > SMALL_BYTES as usize || (cfg!(miri) && rng.below(16) != 0) {
                     continue;
                 }
                 // The two transposes, a copy between C layouts, and random pairs.
@@ -87,17 +88,12 @@ fn small_copies_match_the_reference() {
                 let pairs: Vec<(usize, usize)> =
                     [(1, 0), (0, 1), (0, 0)].into_iter().chain((0..picks).map(|_| (rng.below(7), rng.below(9)))).collect();
                 for (sv, dv) in pairs {
-                    {
-                        if cfg!(miri) && rng.below(20) != 0 {
-                            continue;
-                        }
-                        let (ss0, ss1) = strides(sv, rows, cols, e);
-                        let (ds0, ds1) = strides(dv, rows, cols, e);
-                        let r = Rect { rows, cols, ds0, ds1, ss0, ss1, itemsize: e };
-                        let shifts = (rng.below(64), rng.below(64));
-                        let kind = check(r, &mut rng, shifts, &format!("itemsize {e}, {rows}x{cols}, src {sv}, dst {dv}"));
-                        *kinds.entry(kind).or_insert(0) += 1;
-                    }
+                    let (ss0, ss1) = strides(sv, rows, cols, e);
+                    let (ds0, ds1) = strides(dv, rows, cols, e);
+                    let r = Rect { rows, cols, ds0, ds1, ss0, ss1, itemsize: e };
+                    let shifts = (rng.below(64), rng.below(64));
+                    let kind = check(r, &mut rng, shifts, &format!("itemsize {e}, {rows}x{cols}, src {sv}, dst {dv}"));
+                    *kinds.entry(kind).or_insert(0) += 1;
                 }
             }
         }
@@ -106,7 +102,7 @@ fn small_copies_match_the_reference() {
     for kind in [Kind::Run, Kind::Runs, Kind::Scalar] {
         assert!(kinds.contains_key(&kind), "{kind:?} never taken: {kinds:?}");
     }
-    if Micro::pick(8, &Transpose { ni: 4, nj: 4, dsi: 32, dsj: 8, ssi: 8, ssj: 32 }) != Micro::Scalar {
+    if !cfg!(miri) && Micro::pick(8, &Transpose { ni: 4, nj: 4, dsi: 32, dsj: 8, ssi: 8, ssj: 32 }) != Micro::Scalar {
         assert!(kinds.contains_key(&Kind::Block) && kinds.contains_key(&Kind::Blocks), "{kinds:?}");
     }
 }

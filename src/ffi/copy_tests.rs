@@ -9,7 +9,9 @@ use super::*;
 use crate::copy::tests::{pattern, Rng};
 use crate::error::{last_message_ptr, last_status, Status};
 
-const ARENA: usize = 1 << 19;
+/// The views' memory: every view the full path accepts reaches at most 100 KB either way
+/// from its element 0, and destinations lie within 4 KiB of it (`random_call`).
+const ARENA: usize = 1 << 18;
 /// Where the views' element 0 lies in the arena (its middle).
 const BASE: usize = ARENA / 2;
 
@@ -220,7 +222,9 @@ fn the_small_path_gives_the_full_paths_status_message_and_bytes() {
         ok += (want.rc == 0) as usize;
     }
     // Both paths taken often, and refusals too.
-    assert!(small > cases / 10 && ok > small + cases / 50 && ok < cases * 9 / 10, "{small} small, {ok} accepted of {cases}");
+    if !cfg!(miri) {
+        assert!(small > cases / 10 && ok > small + cases / 50 && ok < cases * 9 / 10, "{small} small, {ok} accepted of {cases}");
+    }
 }
 
 /// The 4×4 float64 transpose of `benches/small_copy.c`, and its F-order copy, from a
