@@ -269,6 +269,7 @@ thread_local! {
 /// call made while the message was being written, which pybuf itself never does).
 const NO_MESSAGE: &std::ffi::CStr = c"(no message: see pybuf_last_status())";
 
+#[inline]
 fn set_status(status: Status) {
     // Neither thread-local has a destructor, so `try_with` never fails; it keeps a
     // future change of their types from turning into a panic at thread exit.

@@ -25,16 +25,20 @@ pub enum Order {
 
 impl Order {
     /// Parse CPython's order characters 'C', 'F' and 'A'.
+    #[inline]
     pub fn from_char(c: u8) -> Result<Order> {
         match c {
             b'C' => Ok(Order::C),
             b'F' => Ok(Order::F),
             b'A' => Ok(Order::Any),
-            _ => Err(Error::argument(format_args!(
-                "order {} is not 'C', 'F' or 'A'",
-                describe_char(c)
-            ))),
+            _ => Err(Order::invalid(c)),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn invalid(c: u8) -> Error {
+        Error::argument(format_args!("order {} is not 'C', 'F' or 'A'", describe_char(c)))
     }
 }
 
@@ -64,6 +68,7 @@ pub struct Geometry<'a> {
 
 impl<'a> Geometry<'a> {
     /// Number of dimensions.
+    #[inline]
     pub fn ndim(&self) -> usize {
         self.shape.len()
     }
@@ -71,7 +76,71 @@ impl<'a> Geometry<'a> {
     /// Check that the geometry is self-consistent: ndim in range, non-negative shape,
     /// positive itemsize, `len == product(shape) * itemsize`, stride and suboffset arrays
     /// of the right length, and no offset computation that overflows.
+    ///
+    /// A geometry without suboffsets and without an empty dimension is accepted in one
+    /// pass; any other, and any that pass refuses, is checked by
+    /// [`Geometry::validate_full`], which names the offending value.
+    #[inline]
     pub fn validate(&self) -> Result<()> {
+        if self.valid_direct() {
+            return Ok(());
+        }
+        self.validate_full()
+    }
+
+    /// Whether this geometry has no suboffsets, no empty dimension, and passes every
+    /// check of [`Geometry::validate_full`], in one pass without error messages. `false`
+    /// says nothing (the full check decides).
+    ///
+    /// Equivalent to the full check on such geometries: every partial product of
+    /// `itemsize * shape[0] * ... * shape[k]` is at most the whole (no dimension is 0), so
+    /// the whole fits exactly when `product(shape)` and its product with itemsize do; and
+    /// `itemsize + sum(|stride| * (n - 1))` has only non-negative terms, so it fits in any
+    /// order of summation exactly when it fits in the full check's.
+    #[inline]
+    fn valid_direct(&self) -> bool {
+        let ndim = self.ndim();
+        if ndim > MAX_NDIM || self.itemsize <= 0 || self.suboffsets.is_some() {
+            return false;
+        }
+        let mut bytes = self.itemsize;
+        let mut reach = self.itemsize;
+        match self.strides {
+            None => {
+                for &n in self.shape {
+                    match bytes.checked_mul(n) {
+                        Some(b) if n > 0 => bytes = b,
+                        _ => return false,
+                    }
+                }
+            }
+            Some(strides) => {
+                if strides.len() != ndim {
+                    return false;
+                }
+                for (&n, &s) in self.shape.iter().zip(strides) {
+                    // n >= 1 once bytes.checked_mul(n) passes with n > 0: n - 1 >= 0.
+                    let ok = match (bytes.checked_mul(n), s.checked_abs()) {
+                        (Some(b), Some(a)) if n > 0 => {
+                            bytes = b;
+                            a.checked_mul(n.wrapping_sub(1)).and_then(|span| reach.checked_add(span))
+                        }
+                        _ => None,
+                    };
+                    match ok {
+                        Some(r) => reach = r,
+                        None => return false,
+                    }
+                }
+            }
+        }
+        self.len == bytes
+    }
+
+    /// [`Geometry::validate`]'s checks one by one, each failure with its own message.
+    #[cold]
+    #[inline(never)]
+    pub fn validate_full(&self) -> Result<()> {
         let ndim = self.ndim();
         if ndim > MAX_NDIM {
             return Err(Error::ndim(format_args!("ndim = {ndim} is greater than {MAX_NDIM}")));
@@ -162,6 +231,7 @@ impl<'a> Geometry<'a> {
     }
 
     /// The stride of dimension `k` (C-contiguous when there are no strides).
+    #[inline]
     pub fn stride(&self, k: usize) -> isize {
         match self.strides {
             Some(s) => s[k],
@@ -193,6 +263,7 @@ impl<'a> Geometry<'a> {
     }
 
     /// Whether any suboffset is present (CPython counts a non-NULL suboffsets array).
+    #[inline]
     pub fn has_suboffsets(&self) -> bool {
         self.suboffsets.is_some()
     }
@@ -420,6 +491,50 @@ mod tests {
         assert!(!g.is_contiguous(Order::C));
         // Negative strides are never contiguous.
         assert!(!geom(&[3], Some(&[-8]), 8).is_contiguous(Order::Any));
+    }
+
+    /// The one-pass check accepts exactly the direct geometries without an empty
+    /// dimension that the full check accepts, and `validate` answers as the full check,
+    /// message included: random shapes, strides, itemsizes and lengths around every limit
+    /// (overflowing products and reaches, negative and zero entries, isize::MIN).
+    #[test]
+    fn the_one_pass_check_agrees_with_the_full_one() {
+        let mut rng = crate::copy::tests::Rng::new(51);
+        let big = [isize::MAX, isize::MIN, isize::MAX / 2, isize::MAX / 3 + 1, 1 << 31, 1 << 32, -(1 << 40)];
+        let (mut direct, mut full_ok) = (0, 0);
+        for case in 0..if cfg!(miri) { 200 } else { 200_000 } {
+            let mut value = |small: &[isize]| {
+                if rng.below(6) == 0 { big[rng.below(big.len())] } else { small[rng.below(small.len())] }
+            };
+            let ndim = [0, 1, 2, 3, 5][case % 5];
+            let itemsize = value(&[1, 2, 8, 3, 0, -1]);
+            let shape: Vec<isize> = (0..ndim).map(|_| value(&[1, 2, 3, 7, 0, -1, 1000])).collect();
+            let strides: Vec<isize> = (0..ndim).map(|_| value(&[8, -8, 0, 24, 1, 1 << 20])).collect();
+            let product = shape.iter().try_fold(itemsize, |p, &n| p.checked_mul(n));
+            let len = match (product, case % 3) {
+                (Some(p), 0 | 1) => p,
+                (Some(p), _) => p.wrapping_add(1),
+                (None, _) => 0,
+            };
+            let with_strides = case % 4 != 0;
+            let subs = vec![-1isize; ndim];
+            let g = Geometry {
+                len,
+                itemsize,
+                shape: &shape,
+                strides: with_strides.then_some(&strides[..]),
+                suboffsets: (case % 17 == 0).then_some(&subs[..]),
+            };
+            let full = g.validate_full();
+            assert_eq!(g.validate(), full, "case {case}: {g:?}");
+            let eligible = g.suboffsets.is_none() && shape.iter().all(|&n| n > 0);
+            assert_eq!(g.valid_direct(), eligible && full.is_ok(), "case {case}: {g:?}: {full:?}");
+            direct += g.valid_direct() as usize;
+            full_ok += full.is_ok() as usize;
+        }
+        if !cfg!(miri) {
+            assert!(direct > 10_000 && full_ok > direct, "{direct} direct, {full_ok} valid");
+        }
     }
 
     #[test]

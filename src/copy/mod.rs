@@ -19,6 +19,7 @@
 mod kernels;
 mod plan;
 mod prepared;
+mod small;
 mod transpose;
 
 use crate::error::{Error, Result};
@@ -27,6 +28,7 @@ use crate::layout::{Geometry, Order};
 pub use plan::Plan;
 pub use prepared::Prepared;
 pub(crate) use prepared::MAX_THREADS;
+pub(crate) use small::{Rect, Small, SMALL_BYTES};
 
 /// One side of a copy: a base pointer (`buf`) and the geometry of the view at it.
 #[derive(Clone, Copy, Debug)]
@@ -47,14 +49,25 @@ pub unsafe fn copy(dst: Side<'_>, src: Side<'_>) -> Result<()> {
     if dst.geom.len == 0 {
         return Ok(());
     }
-    let overlap = may_overlap(&dst, &src);
-    if !overlap && dst.geom.len <= SMALL_BYTES && dst.geom.ndim() <= 2 {
-        // SAFETY: forwarded; the sides do not overlap and have no suboffsets (they have
-        // extents).
-        unsafe { copy_small(dst, src) };
-        return Ok(());
+    if dst.geom.len <= SMALL_BYTES && dst.geom.ndim() <= 2 && !dst.geom.has_suboffsets() && !src.geom.has_suboffsets() {
+        let r = Rect::of(&dst.geom, &src.geom);
+        if !r.overlaps(dst.ptr, src.ptr) {
+            // SAFETY: forwarded; the rectangle is the views' elements, on disjoint sides.
+            unsafe { Small::copy(r, dst.ptr, src.ptr) };
+            return Ok(());
+        }
     }
-    if overlap {
+    // SAFETY: forwarded.
+    unsafe { copy_planned(dst, src) }
+}
+
+/// [`copy`] through the planner: anything but a small copy of disjoint sides.
+///
+/// # Safety
+/// As for [`copy`], with a non-empty copy of checked structures.
+#[inline(never)]
+unsafe fn copy_planned(dst: Side<'_>, src: Side<'_>) -> Result<()> {
+    if may_overlap(&dst, &src) {
         if dst.geom.suboffsets.is_none() && src.geom.suboffsets.is_none() {
             let mut scratch = plan::Axes::new();
             let plan = Plan::new(&dst.geom, &src.geom, &mut scratch);
@@ -70,108 +83,25 @@ pub unsafe fn copy(dst: Side<'_>, src: Side<'_>) -> Result<()> {
     unsafe { copy_disjoint(dst, src) }
 }
 
-/// Copies up to this many bytes, of at most two dimensions, skip the planner.
-pub(crate) const SMALL_BYTES: isize = 4096;
-
-/// A small copy of at most two dimensions without planning: row by row with the
-/// itemsize-specialised strided loop.
-///
-/// # Safety
-/// As for [`copy`], with disjoint sides without suboffsets.
-unsafe fn copy_small(dst: Side<'_>, src: Side<'_>) {
-    let g = &dst.geom;
-    let (rows, cols) = match g.ndim() {
-        0 => (1, 1),
-        1 => (1, g.shape[0] as usize),
-        _ => (g.shape[0] as usize, g.shape[1] as usize),
-    };
-    let stride = |geom: &Geometry<'_>, k: usize| if geom.ndim() > k { geom.stride(k) } else { 0 };
-    let (ds0, ds1, ss0, ss1) = match g.ndim() {
-        0 | 1 => (0, stride(g, 0), 0, stride(&src.geom, 0)),
-        _ => (g.stride(0), g.stride(1), src.geom.stride(0), src.geom.stride(1)),
-    };
-    let r = Rect { rows, cols, ds0, ds1, ss0, ss1, itemsize: g.itemsize as usize };
-    // SAFETY: every visited address is an element of the views (forwarded).
-    unsafe { Rect::kernel(r.itemsize)(&r, dst.ptr, src.ptr) }
-}
-
-/// The rows and columns of a small copy, with byte strides on each side.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Rect {
-    pub rows: usize,
-    pub cols: usize,
-    pub ds0: isize,
-    pub ds1: isize,
-    pub ss0: isize,
-    pub ss1: isize,
-    pub itemsize: usize,
-}
-
-/// A small copy's kernel, specialised by itemsize ([`Rect::kernel`]).
-///
-/// # Safety (of calling one)
-/// Every element of the rectangle is valid for `itemsize` bytes on each side, and the
-/// sides are disjoint.
-pub(crate) type RectKernel = unsafe fn(&Rect, *mut u8, *const u8);
-
-impl Rect {
-    /// The kernel for `itemsize`: typed moves for 1, 2, 4, 8 and 16 bytes, the strided
-    /// loop (itself specialised) for the others.
-    #[inline(always)]
-    pub(crate) fn kernel(itemsize: usize) -> RectKernel {
-        match itemsize {
-            1 => Rect::copy::<u8>,
-            2 => Rect::copy::<u16>,
-            4 => Rect::copy::<u32>,
-            8 => Rect::copy::<u64>,
-            16 => Rect::copy::<[u64; 2]>,
-            _ => Rect::copy_rows,
-        }
-    }
-
-    /// # Safety
-    /// As for [`RectKernel`], with `itemsize == size_of::<T>()`.
-    #[inline(always)]
-    unsafe fn copy<T: Copy>(&self, dst: *mut u8, src: *const u8) {
-        for i in 0..self.rows as isize {
-            let (mut d, mut s) = (dst.wrapping_offset(i * self.ds0), src.wrapping_offset(i * self.ss0));
-            for _ in 0..self.cols {
-                // SAFETY: an element of each side (the caller's contract); foreign views
-                // need not be aligned.
-                unsafe { (d as *mut T).write_unaligned((s as *const T).read_unaligned()) };
-                d = d.wrapping_offset(self.ds1);
-                s = s.wrapping_offset(self.ss1);
-            }
-        }
-    }
-
-    /// # Safety
-    /// As for [`RectKernel`].
-    unsafe fn copy_rows(&self, dst: *mut u8, src: *const u8) {
-        for i in 0..self.rows as isize {
-            // SAFETY: row i of the rectangle (the caller's contract).
-            unsafe {
-                kernels::strided(dst.wrapping_offset(i * self.ds0), self.ds1, src.wrapping_offset(i * self.ss0), self.ss1, self.cols, self.itemsize)
-            }
-        }
-    }
-}
-
 /// Shapes and itemsizes must agree.
+#[inline]
 pub fn check_same_structure(dst: &Geometry<'_>, src: &Geometry<'_>) -> Result<()> {
-    if dst.itemsize != src.itemsize {
-        return Err(Error::mismatch(format_args!(
-            "destination itemsize {} differs from source itemsize {}",
-            dst.itemsize, src.itemsize
-        )));
-    }
-    if !std::ptr::eq(dst.shape, src.shape) && dst.shape != src.shape {
-        return Err(Error::mismatch(format_args!(
-            "destination shape {:?} differs from source shape {:?}",
-            dst.shape, src.shape
-        )));
+    if dst.itemsize != src.itemsize || !(std::ptr::eq(dst.shape, src.shape) || dst.shape == src.shape) {
+        return Err(structure_mismatch(dst, src));
     }
     Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn structure_mismatch(dst: &Geometry<'_>, src: &Geometry<'_>) -> Error {
+    if dst.itemsize != src.itemsize {
+        return Error::mismatch(format_args!(
+            "destination itemsize {} differs from source itemsize {}",
+            dst.itemsize, src.itemsize
+        ));
+    }
+    Error::mismatch(format_args!("destination shape {:?} differs from source shape {:?}", dst.shape, src.shape))
 }
 
 /// Whether the bytes the two sides reach may intersect. Views with suboffsets reach memory
@@ -250,6 +180,7 @@ pub unsafe fn element_ptr(buf: *mut u8, geom: &Geometry<'_>, indices: &[isize]) 
 /// `PyBuffer_ToContiguous`/`PyBuffer_FromContiguous` decide it: a view already contiguous
 /// in `order` is copied as it lies (so 'A' keeps an F-contiguous view in F order);
 /// otherwise 'F' means column-major and 'C' or 'A' row-major.
+#[inline]
 pub fn effective_order(geom: &Geometry<'_>, order: Order) -> Order {
     match order {
         Order::Any if geom.is_contiguous(Order::Any) && !geom.is_contiguous(Order::C) => Order::F,
@@ -273,7 +204,28 @@ fn contiguous_geometry<'b>(geom: &Geometry<'b>, order: Order, buf: &'b mut [isiz
 /// # Safety
 /// `src`'s elements are readable, `dst` is writable for `src.geom.len` bytes; they may
 /// overlap.
+#[inline]
 pub unsafe fn to_contiguous(dst: *mut u8, src: Side<'_>, order: Order) -> Result<()> {
+    let g = &src.geom;
+    if g.len > 0 && g.len <= SMALL_BYTES && g.ndim() <= 2 && !g.has_suboffsets() {
+        // What `copy` does with the contiguous geometry below, without building it.
+        let r = Rect::into_contiguous(g, effective_order(g, order));
+        if !r.overlaps(dst, src.ptr) {
+            // SAFETY: forwarded; `dst` holds the contiguous rectangle, disjoint from `src`.
+            unsafe { Small::copy(r, dst, src.ptr) };
+            return Ok(());
+        }
+    }
+    // SAFETY: forwarded.
+    unsafe { to_contiguous_planned(dst, src, order) }
+}
+
+/// [`to_contiguous`] through [`copy`]: anything but a small copy of disjoint memory.
+///
+/// # Safety
+/// As for [`to_contiguous`].
+#[inline(never)]
+unsafe fn to_contiguous_planned(dst: *mut u8, src: Side<'_>, order: Order) -> Result<()> {
     let order = effective_order(&src.geom, order);
     if order != Order::F {
         let geom = Geometry { strides: None, suboffsets: None, ..src.geom };

@@ -32,7 +32,7 @@
 
 use super::plan::{Axes, Axis, Inner, Plan};
 use super::transpose::{self, Stages, Transpose};
-use super::{Rect, RectKernel};
+use super::small::{Rect, Small};
 use crate::error::{Error, Result};
 use crate::layout::Geometry;
 
@@ -72,10 +72,10 @@ pub struct Prepared {
     /// Staging buffers and the bytes of each, for a streamed transpose.
     stages: Option<Stages>,
     stage_bytes: usize,
-    /// For copies of at most [`super::SMALL_BYTES`] over at most two direct axes (not one
-    /// contiguous run): the per-call small-copy kernel, from the normalised bases, which
-    /// skips rebuilding the plan.
-    small: Option<(Rect, RectKernel)>,
+    /// For copies of at most [`super::SMALL_BYTES`] over at most two direct axes: the
+    /// small-copy kernel chosen for them, run from the normalised bases without
+    /// rebuilding the plan.
+    small: Option<Small>,
 }
 
 /// Two raw pointers handed to pybuf's own threads.
@@ -155,9 +155,9 @@ impl Prepared {
     }
 
     /// The small-copy kernel, if this copy is one.
-    fn small_kernel(&self) -> Option<(Rect, RectKernel)> {
+    fn small_kernel(&self) -> Option<Small> {
         let axes = &self.axes;
-        if self.len == 0 || self.len > super::SMALL_BYTES || axes.len() > 2 || (axes.len() == 1 && self.inner == Inner::Run) {
+        if self.len == 0 || self.len > super::SMALL_BYTES {
             return None;
         }
         let (outer, inner) = match axes[..] {
@@ -165,7 +165,7 @@ impl Prepared {
             [a, b] => (a, b),
             _ => return None,
         };
-        let r = Rect {
+        Some(Small::new(Rect {
             rows: outer.n as usize,
             cols: inner.n as usize,
             ds0: outer.ds,
@@ -173,9 +173,7 @@ impl Prepared {
             ss0: outer.ss,
             ss1: inner.ss,
             itemsize: self.itemsize,
-        };
-        let kernel = if self.inner == Inner::Transpose { small_transpose } else { Rect::kernel(self.itemsize) };
-        Some((r, kernel))
+        }))
     }
 
     /// The 2-D transpose of the two innermost axes, if that is the kernel.
@@ -271,6 +269,7 @@ impl Prepared {
     }
 
     /// Whether the bytes the two sides reach from these bases intersect.
+    #[inline]
     fn overlaps(&self, dst: *const u8, src: *const u8) -> bool {
         super::extents_overlap(dst, self.dst_extent, src, self.src_extent)
     }
@@ -288,17 +287,28 @@ impl Prepared {
     /// `dst + k` is writable for every byte offset `k` of the destination geometry's
     /// elements and `src + k` readable for the source's, for the length of the call; the
     /// two may overlap (see the module's documentation).
+    #[inline]
     pub unsafe fn execute(&self, dst: *mut u8, src: *const u8) -> Result<()> {
-        if self.len == 0 {
-            return Ok(());
-        }
-        if let Some((r, kernel)) = &self.small {
+        if let Some(small) = &self.small {
             if !self.overlaps(dst, src) {
-                // SAFETY: forwarded; the rectangle is the planned axes from the normalised
+                // SAFETY: forwarded; the small copy is the planned axes from the normalised
                 // bases, and the sides are disjoint.
-                unsafe { kernel(r, dst.wrapping_offset(self.dst_adjust), src.wrapping_offset(self.src_adjust)) };
+                unsafe { small.run(dst.wrapping_offset(self.dst_adjust), src.wrapping_offset(self.src_adjust)) };
                 return Ok(());
             }
+        }
+        // SAFETY: forwarded.
+        unsafe { self.execute_planned(dst, src) }
+    }
+
+    /// [`Prepared::execute`] through the plan: anything but a small copy of disjoint sides.
+    ///
+    /// # Safety
+    /// As for [`Prepared::execute`].
+    #[inline(never)]
+    unsafe fn execute_planned(&self, dst: *mut u8, src: *const u8) -> Result<()> {
+        if self.len == 0 {
+            return Ok(());
         }
         let plan = self.plan();
         if self.overlaps(dst, src) {
@@ -388,17 +398,6 @@ impl Prepared {
             })
             .map_or((start, false), |j| (j, true))
     }
-}
-
-/// A small transpose (rows: the source's fast axis; columns: the destination's) as one
-/// tile of the transpose kernel, with its SIMD micro-kernels.
-///
-/// # Safety
-/// As for [`RectKernel`].
-unsafe fn small_transpose(r: &Rect, dst: *mut u8, src: *const u8) {
-    let t = Transpose { ni: r.rows, nj: r.cols, dsi: r.ds0, dsj: r.ds1, ssi: r.ss0, ssj: r.ss1 };
-    // SAFETY: forwarded; a small output, so no staging buffer is used.
-    unsafe { transpose::run(dst, src, &t, r.itemsize, false, transpose::Staging::Pool) }
 }
 
 /// An owned copy of a slice (shape, strides, axes) for a plan.

@@ -363,3 +363,97 @@ fn one_plan_executes_on_many_threads_at_once() {
 }
 
 
+
+/// A shape of one or two dimensions around the small-copy limits for `e`-byte items:
+/// micro-kernel sides (one block, blocks and edges), thin ones, and totals of just below,
+/// exactly, and just above `SMALL_BYTES`.
+fn small_shape(rng: &mut Rng, e: isize) -> Vec<isize> {
+    const SIDES: [isize; 10] = [1, 2, 3, 4, 5, 8, 9, 16, 17, 33];
+    let limit = crate::copy::SMALL_BYTES / e;
+    match rng.below(4) {
+        0 => vec![SIDES[rng.below(SIDES.len())], SIDES[rng.below(SIDES.len())]],
+        1 => vec![limit + rng.below(3) as isize - 1],
+        2 => {
+            // rows * cols within one row of the limit, either side.
+            let rows = [1, 2, 4, 7, 8, 16][rng.below(6)];
+            vec![rows, (limit / rows + rng.below(3) as isize - 1).max(1)]
+        }
+        _ => vec![SIDES[rng.below(SIDES.len())]],
+    }
+}
+
+/// Small plans (every itemsize 1 to 16 and 24, shapes around the small-copy limits,
+/// transposed, strided, reversed and padded views) give at shifted bases the reference's
+/// bytes; at overlapping bases, the bytes and errors of the same plan without its
+/// small-copy kernel (the planned path).
+#[test]
+fn small_plans_match_the_planned_path_and_the_reference() {
+    let mut rng = Rng::new(21);
+    let mut small_plans = 0;
+    for e in (1..=16).chain([24]) {
+        for case in 0..crate::copy::tests::cases(300) {
+            let shape = small_shape(&mut rng, e);
+            let (s, d) = if rng.below(3) == 0 {
+                // A transpose: C strides on one side, F strides on the other.
+                let (n, len) = (shape.len(), shape.iter().product::<isize>() * e);
+                let (mut c, mut f) = (vec![0; n], vec![0; n]);
+                let (mut sc, mut sf) = (e, e);
+                for k in 0..n {
+                    (f[k], c[n - 1 - k]) = (sf, sc);
+                    sf *= shape[k];
+                    sc *= shape[n - 1 - k];
+                }
+                let layout = |strides| Strided { shape: shape.clone(), strides, offset: 0, size: len.max(1) as usize };
+                let (c, f) = (layout(c), layout(f));
+                if rng.below(2) == 0 { (f, c) } else { (c, f) }
+            } else {
+                (random_strides(&mut rng, &shape, e), random_strides(&mut rng, &shape, e))
+            };
+            let (dg, sg) = (d.geom(e), s.geom(e));
+            let fast = Prepared::new(&dg, &sg).unwrap();
+            let mut slow = Prepared::new(&dg, &sg).unwrap();
+            slow.small = None;
+            let expect_small = dg.len > 0 && dg.len <= crate::copy::SMALL_BYTES && fast.axes.len() <= 2;
+            assert_eq!(fast.small.is_some(), expect_small, "case {case}: itemsize {e}, src {s:?}, dst {d:?}");
+            small_plans += fast.small.is_some() as usize;
+            let what = format!("case {case}: itemsize {e}, src {s:?}, dst {d:?}");
+            // Disjoint, at shifted bases: the reference's bytes, both ways.
+            let slack = 40;
+            let mut src = Buffer::new(&mut rng, &s, slack);
+            let (dshift, sshift) = (rng.below(2 * slack), rng.below(2 * slack));
+            let sp = src.base(&s, sshift);
+            let mut want = Buffer::new(&mut rng, &d, slack);
+            let mut got = [Buffer { bytes: want.bytes.clone() }, Buffer { bytes: want.bytes.clone() }];
+            // SAFETY: every element of the layouts lies within its buffer at these shifts.
+            unsafe {
+                reference(Side { ptr: want.base(&d, dshift), geom: dg }, Side { ptr: sp, geom: sg });
+                for (plan, got) in [&fast, &slow].into_iter().zip(&mut got) {
+                    plan.execute(got.base(&d, dshift), sp).unwrap();
+                }
+            }
+            assert!(got[0].bytes == want.bytes && got[1].bytes == want.bytes, "{what}: disjoint");
+            // Overlapping: the destination and the source in one buffer, the source
+            // shifted by up to the layouts' size either way (some shifts are disjoint).
+            let span = s.size.max(d.size);
+            let shift = rng.below(2 * span + 1) as isize - span as isize;
+            let mut mem = [pattern(&mut rng, 3 * span + 64), Vec::new()];
+            mem[1] = mem[0].clone();
+            let base = span as isize + 32;
+            let results: Vec<_> = [&fast, &slow]
+                .into_iter()
+                .zip(&mut mem)
+                .map(|(plan, m)| {
+                    let p = m.as_mut_ptr();
+                    // SAFETY: both layouts lie within `m` (margins of `span` + 32 bytes).
+                    unsafe { plan.execute(p.wrapping_offset(base + d.offset), p.wrapping_offset(base + shift + s.offset)) }
+                        .map_err(|e| (e.status(), e.message().to_owned()))
+                })
+                .collect();
+            assert_eq!(results[0], results[1], "{what}: overlap shifted by {shift}");
+            assert!(mem[0] == mem[1], "{what}: overlap shifted by {shift}: the bytes differ");
+        }
+    }
+    if !cfg!(miri) {
+        assert!(small_plans > 300 * 17 / 3, "only {small_plans} small plans");
+    }
+}

@@ -106,6 +106,19 @@ pub(super) enum Staging<'s> {
     Plan(&'s Stages),
 }
 
+/// One `micro.side()`-square block with ordinary stores, for the small copies that pick
+/// their micro-kernel once (`super::small`).
+///
+/// # Safety
+/// `micro` is from [`Micro::pick`] and not `Scalar`; the block's `side` columns of `side`
+/// contiguous elements at `src + j*ss` are readable, its `side` rows of `side` contiguous
+/// elements at `dst + i*ds` writable, the two disjoint.
+#[inline(always)]
+pub(super) unsafe fn block(micro: Micro, dst: *mut u8, ds: isize, src: *const u8, ss: isize) {
+    // SAFETY: forwarded.
+    unsafe { simd::block::<false>(micro, dst, ds, src, ss) }
+}
+
 /// The destination rows of a streamed transpose's tile (its `bi`): parts of a prepared
 /// plan that split the transpose's rows take multiples of it.
 pub(super) fn panel_rows(itemsize: usize) -> usize {
@@ -294,6 +307,7 @@ pub(super) enum Micro {
 
 impl Micro {
     /// The micro-kernel for this itemsize, when both fast axes are contiguous.
+    #[inline]
     pub(super) fn pick(itemsize: usize, t: &Transpose) -> Micro {
         let e = itemsize as isize;
         if t.dsj != e || t.ssi != e || !simd::enabled() {
@@ -326,7 +340,7 @@ impl Micro {
     }
 
     /// The block side, in elements.
-    fn side(self) -> usize {
+    pub(super) fn side(self) -> usize {
         match self {
             Micro::Scalar => 1,
             #[cfg(target_arch = "x86_64")]

@@ -29,11 +29,35 @@ use crate::layout::{Geometry, MAX_NDIM};
 /// Run `f`, record its outcome for `pybuf_last_error`, and return 0 or a negative status.
 /// The recording happens inside the panic boundary too; a panic becomes
 /// `PYBUF_STATUS_INTERNAL`.
+///
+/// Inlined, with the failure paths out of line: on success this is the call of `f` and
+/// one store of the thread's status (`catch_unwind` costs nothing when nothing panics).
+#[inline]
 pub(crate) fn status(f: impl FnOnce() -> Result<()>) -> c_int {
-    match catch_unwind(AssertUnwindSafe(|| err::record_result(&f()))) {
+    match catch_unwind(AssertUnwindSafe(|| match f() {
+        Ok(()) => {
+            err::record_ok();
+            0
+        }
+        Err(e) => failed(e),
+    })) {
         Ok(rc) => rc,
-        Err(_) => err::record(&panicked()),
+        Err(_) => caught_panic(),
     }
+}
+
+/// Record `e` as the thread's last error; its status.
+#[cold]
+#[inline(never)]
+fn failed(e: Error) -> c_int {
+    err::record(&e)
+}
+
+/// Record a caught panic as the thread's last error; its status.
+#[cold]
+#[inline(never)]
+fn caught_panic() -> c_int {
+    err::record(&panicked())
 }
 
 /// Run `f`, record its outcome, and return its value or `on_error`.
@@ -99,11 +123,18 @@ pub(crate) unsafe fn c_str<'a>(p: *const std::ffi::c_char, what: &str) -> Result
 }
 
 /// Check a C ndim argument.
+#[inline]
 pub(crate) fn ndim(n: c_int) -> Result<usize> {
     if n < 0 || n as usize > MAX_NDIM {
-        return Err(Error::ndim(format_args!("ndim = {n} is not in 0..={MAX_NDIM}")));
+        return Err(bad_ndim(n));
     }
     Ok(n as usize)
+}
+
+#[cold]
+#[inline(never)]
+fn bad_ndim(n: c_int) -> Error {
+    Error::ndim(format_args!("ndim = {n} is not in 0..={MAX_NDIM}"))
 }
 
 /// A checked view of a `pybuf_buffer`: its memory, readonly flag and geometry.
@@ -134,44 +165,14 @@ pub(crate) unsafe fn view<'a>(
     implied: &'a mut [pybuf_ssize_t; 1],
 ) -> Result<View<'a>> {
     let n = ndim(v.ndim)?;
-    let mut itemsize = v.itemsize;
-    let mut no_item = false;
-    if itemsize <= 0 {
-        return Err(Error::itemsize(format_args!("itemsize = {itemsize} is not positive")));
+    if v.itemsize <= 0 {
+        return Err(nonpositive_itemsize(v.itemsize));
     }
-    let shape: &[isize] = if !v.shape.is_null() {
+    let (shape, itemsize, no_item): (&[isize], isize, bool) = if !v.shape.is_null() {
         // SAFETY: non-NULL shape has ndim entries by the caller's contract.
-        unsafe { slice(v.shape, n, "shape")? }
-    } else if n == 0 {
-        if v.len != itemsize && v.len >= 0 {
-            // numpy answers a PYBUF_SIMPLE request with ndim 0, no shape and `len` bytes:
-            // disregard itemsize (PEP 3118) and read one item of `len` bytes.
-            if v.len > 0 {
-                itemsize = v.len;
-                &[]
-            } else {
-                itemsize = 1;
-                implied[0] = 0;
-                no_item = true;
-                &implied[..]
-            }
-        } else {
-            &[]
-        }
-    } else if n == 1 {
-        // A shapeless view (a PYBUF_SIMPLE or PYBUF_WRITABLE request) is `len` unsigned
-        // bytes: PEP 3118 tells consumers to disregard itemsize then.
-        if !v.strides.is_null() {
-            return Err(Error::strides("strides are given without a shape"));
-        }
-        if v.len < 0 {
-            return Err(Error::length(format_args!("shape is NULL and len = {} is negative", v.len)));
-        }
-        itemsize = 1;
-        implied[0] = v.len;
-        &implied[..]
+        (unsafe { slice(v.shape, n, "shape")? }, v.itemsize, false)
     } else {
-        return Err(Error::shape(format_args!("shape is NULL with ndim = {n}")));
+        shapeless(v, n, implied)?
     };
     // SAFETY: non-NULL strides and suboffsets have ndim entries by the caller's contract.
     let strides = (!v.strides.is_null()).then(|| unsafe { std::slice::from_raw_parts(v.strides, n) });
@@ -182,12 +183,63 @@ pub(crate) unsafe fn view<'a>(
     geom.validate()?;
     crate::view::validate::check_suboffsets(strides.is_some(), suboffsets.is_some(), n)?;
     if v.buf.is_null() && v.len != 0 {
-        return Err(Error::null(format_args!("buf is NULL with len = {}", v.len)));
+        return Err(null_buf(v.len));
     }
     if v.readonly != 0 && v.readonly != 1 {
-        return Err(Error::argument(format_args!("readonly = {} is not 0 or 1", v.readonly)));
+        return Err(bad_readonly(v.readonly));
     }
     Ok(View { buf: v.buf as *mut u8, readonly: v.readonly == 1, geom, no_item })
+}
+
+/// The shape, itemsize and [`View::no_item`] of a view without a shape (`ndim` 0 or 1,
+/// positive `itemsize`): see [`view`].
+#[cold]
+#[inline(never)]
+fn shapeless<'a>(v: &pybuf_buffer, n: usize, implied: &'a mut [pybuf_ssize_t; 1]) -> Result<(&'a [isize], isize, bool)> {
+    let itemsize = v.itemsize;
+    if n == 0 {
+        if v.len != itemsize && v.len >= 0 {
+            // numpy answers a PYBUF_SIMPLE request with ndim 0, no shape and `len` bytes:
+            // disregard itemsize (PEP 3118) and read one item of `len` bytes.
+            if v.len > 0 {
+                return Ok((&[], v.len, false));
+            }
+            implied[0] = 0;
+            return Ok((&implied[..], 1, true));
+        }
+        return Ok((&[], itemsize, false));
+    }
+    if n == 1 {
+        // A shapeless view (a PYBUF_SIMPLE or PYBUF_WRITABLE request) is `len` unsigned
+        // bytes: PEP 3118 tells consumers to disregard itemsize then.
+        if !v.strides.is_null() {
+            return Err(Error::strides("strides are given without a shape"));
+        }
+        if v.len < 0 {
+            return Err(Error::length(format_args!("shape is NULL and len = {} is negative", v.len)));
+        }
+        implied[0] = v.len;
+        return Ok((&implied[..], 1, false));
+    }
+    Err(Error::shape(format_args!("shape is NULL with ndim = {n}")))
+}
+
+#[cold]
+#[inline(never)]
+fn nonpositive_itemsize(itemsize: isize) -> Error {
+    Error::itemsize(format_args!("itemsize = {itemsize} is not positive"))
+}
+
+#[cold]
+#[inline(never)]
+fn null_buf(len: isize) -> Error {
+    Error::null(format_args!("buf is NULL with len = {len}"))
+}
+
+#[cold]
+#[inline(never)]
+fn bad_readonly(readonly: std::ffi::c_int) -> Error {
+    Error::argument(format_args!("readonly = {readonly} is not 0 or 1"))
 }
 
 pub(crate) fn format_of(v: &pybuf_buffer) -> Result<&[u8]> {

@@ -39,6 +39,7 @@ impl Level {
 /// The suboffset rule of [`Level::Layout`]: suboffsets need explicit strides (PEP 3118's
 /// PyBUF_INDIRECT implies PyBUF_STRIDES; C-contiguous strides computed from the itemsize
 /// cannot step over pointers).
+#[inline]
 pub fn check_suboffsets(has_strides: bool, has_suboffsets: bool, ndim: usize) -> Result<()> {
     if has_suboffsets && !has_strides && ndim > 0 {
         return Err(Error::suboffsets("suboffsets are given without strides"));
