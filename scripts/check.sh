@@ -142,7 +142,7 @@ step_miri() {
     # Built with AVX on x86-64, so that Miri (which detects the features enabled at build
     # time) runs the AVX transpose kernels too; `make reach` shows what the run reaches.
     local flags=
-    [[ $TRIPLE == x86_64-* ]] && flags="-C target-feature=+avx"
+    [[ $TRIPLE == x86_64-* ]] && flags="-C target-feature=+avx,+avx2"
     RUSTFLAGS="$flags" CARGO_TARGET_DIR=target/miri cargo +nightly miri test 2>&1 | tee "$log"
     local rc=${PIPESTATUS[0]}
     awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
