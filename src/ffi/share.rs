@@ -64,6 +64,7 @@ unsafe fn name_of<'a>(name: *const c_char) -> Result<Option<&'a [u8]>> {
 /// # Safety
 /// `out` is non-NULL and writable.
 unsafe fn give(e: Arc<Exporter>, out: *mut *mut pybuf_exporter) {
+    // reach-exempt: reached only with a new segment (memfd or shm_open, then mmap: Miri has none; c_tests/test_share.c).
     // SAFETY: by the caller's contract.
     unsafe { out.write(Arc::into_raw(e) as *mut pybuf_exporter) };
 }
@@ -134,6 +135,7 @@ pub unsafe extern "C" fn pybuf_share_new(
         // SAFETY: as above; name is NULL or NUL-terminated by the C contract.
         let (parts, name) = unsafe { (segment_parts(d)?, name_of(name)?) };
         let e = share::create(name, &Layout { parts, npy: flags & PYBUF_SHARE_NPY != 0 })?;
+        // reach-exempt: reached only with a new segment (memfd or shm_open, then mmap: Miri has none; c_tests/test_share.c).
         // SAFETY: out checked non-NULL, writable by the C contract.
         unsafe { give(e, out) };
         Ok(())
@@ -177,6 +179,7 @@ pub unsafe extern "C" fn pybuf_share_open(
         // SAFETY: as above.
         let parts = d.map(|d| unsafe { segment_parts(d) }).transpose()?;
         let e = share::open(name, parts.as_ref(), flags & PYBUF_SHARE_READONLY != 0, npy)?;
+        // reach-exempt: reached only with an opened segment (shm_open, mmap: Miri has neither; c_tests/test_share.c).
         // SAFETY: out checked non-NULL, writable by the C contract.
         unsafe { give(e, out) };
         Ok(())
@@ -211,6 +214,7 @@ pub unsafe extern "C" fn pybuf_share_copy(
         let name = unsafe { name_of(name)? };
         // SAFETY: the view's elements are readable by the C contract.
         let e = unsafe { share::copy(Side { ptr: v.buf, geom: v.geom }, format, order, name, flags & PYBUF_SHARE_NPY != 0)? };
+        // reach-exempt: reached only with a new segment (memfd or shm_open, then mmap: Miri has none; c_tests/test_share.c).
         // SAFETY: out checked non-NULL, writable by the C contract.
         unsafe { give(e, out) };
         Ok(())
@@ -250,6 +254,7 @@ pub unsafe extern "C" fn pybuf_share_fd(e: *mut pybuf_exporter, fd: *mut c_int) 
             return Err(Error::null("fd is NULL"));
         }
         let seg = share::segment_of(e).ok_or_else(|| Error::not_shared("the exporter's memory is not a shared segment"))?;
+        // reach-exempt: reached only with a segment's exporter (memfd or shm_open, then mmap: Miri has none).
         // SAFETY: checked non-NULL, writable by the C contract.
         unsafe { fd.write(seg.fd()) };
         Ok(())
@@ -305,6 +310,7 @@ pub unsafe extern "C" fn pybuf_send_view(sock: c_int, view: *const pybuf_buffer,
         let first = share::sock::send(sock, v.buf, &v.geom, format, readonly);
         match first {
             Err(e) if flags & PYBUF_SEND_COPY != 0 && matches!(e.status(), crate::Status::NotShared | crate::Status::InvalidSuboffsets) => {
+                // reach-exempt: makes a new segment (memfd_create, mmap: Miri has neither; c_tests/test_share.c).
                 // SAFETY: the view's elements are readable by the C contract.
                 let copy = unsafe { share::copy(Side { ptr: v.buf, geom: v.geom }, format, Order::C, None, false)? };
                 let seg = share::segment_of(&copy).ok_or_else(|| Error::internal("a copy without a segment"))?;
@@ -351,6 +357,7 @@ pub unsafe extern "C" fn pybuf_recv_view(sock: c_int, flags: c_int, out: *mut *m
             unsealed: flags & PYBUF_RECV_UNSEALED != 0,
         };
         let e = share::sock::recv(sock, f)?;
+        // reach-exempt: reached only after recvmsg, which Miri lacks (c_tests/test_share.c, c_tests/test_share_hostile.c).
         // SAFETY: out checked non-NULL, writable by the C contract.
         unsafe { give(e, out) };
         Ok(())

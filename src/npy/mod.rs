@@ -112,7 +112,7 @@ pub unsafe fn save(path: &Path, side: Side<'_>, format: &[u8]) -> Result<()> {
         .map_err(|e| Error::os("open", e.raw_os_error().unwrap_or(libc::EIO), path.display()))?;
     let fd = file.as_raw_fd();
     io::write_all(fd, &head, None)?;
-    // reach-exempt: writes to a file, which Miri's isolation forbids (src/npy/tests.rs, test_npy.c).
+    // reach-exempt: writes to a file, which Miri's isolation forbids (src/npy/tests.rs, c_tests/test_npy.c).
     // SAFETY: forwarded.
     unsafe { io::write_view(fd, side, save_order(&side), None) }?;
     // Close explicitly: a failed close (NFS, quotas) is a failed save.
@@ -351,7 +351,7 @@ pub unsafe fn read_fd(fd: RawFd, side: Side<'_>, format: &[u8]) -> Result<()> {
 /// As for [`read_fd`].
 pub unsafe fn read_path(path: &Path, side: Side<'_>, format: &[u8]) -> Result<()> {
     let file = open(path, false)?;
-    // reach-exempt: reads a file, which Miri's isolation forbids opening (src/npy/tests.rs, test_npy.c).
+    // reach-exempt: reads a file, which Miri's isolation forbids opening (src/npy/tests.rs, c_tests/test_npy.c).
     // SAFETY: forwarded.
     unsafe { read_fd(file.as_raw_fd(), side, format) }
 }

@@ -88,7 +88,7 @@ impl Segment {
             // SAFETY: a new shared mapping of `len` bytes of a file that has `len` bytes
             // (its size from fstat, or set by ftruncate just before); it is unmapped in
             // Drop and reached only through raw pointers.
-            // reach-exempt: mmap of a shared-memory file, which Miri cannot do (src/share/tests.rs, test_share.c).
+            // reach-exempt: mmap of a shared-memory file, which Miri cannot do (src/share/tests.rs, c_tests/test_share.c).
             let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
             if p == libc::MAP_FAILED {
                 return Err(Error::os("mmap", errno(), format_args!("{len} bytes of shared memory (fd {})", fd.as_raw_fd())));
@@ -141,7 +141,7 @@ impl Segment {
             return Ok(fd.as_raw_fd());
         }
         let path = CString::new(format!("/proc/self/fd/{}", self.fd())).map_err(|_| Error::internal("fd path"))?;
-        // reach-exempt: open of /proc/self/fd, which Miri's isolation refuses (read-only hand-overs: test_share.c).
+        // reach-exempt: open of /proc/self/fd, which Miri's isolation refuses (read-only hand-overs: c_tests/test_share.c).
         // SAFETY: a NUL-terminated path; open has no other memory effects.
         let raw = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
         if raw < 0 {
@@ -263,7 +263,7 @@ fn size_file(fd: &OwnedFd, len: u64) -> Result<()> {
 
 /// A new anonymous segment of `len` bytes, sealed against shrinking and growing.
 fn new_anonymous(len: u64) -> Result<Arc<Segment>> {
-    // reach-exempt: memfd_create, which Miri lacks (src/share/tests.rs, test_share.c).
+    // reach-exempt: memfd_create, which Miri lacks (src/share/tests.rs, c_tests/test_share.c).
     // SAFETY: a NUL-terminated name; memfd_create has no other memory effects.
     let raw = unsafe { libc::memfd_create(c"pybuf".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if raw < 0 {
@@ -285,7 +285,7 @@ fn new_anonymous(len: u64) -> Result<Arc<Segment>> {
 /// if anything after its creation fails.
 fn new_named(name: &CString, len: u64) -> Result<Arc<Segment>> {
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC;
-    // reach-exempt: shm_open, which Miri lacks (test_share.c, test_share.py).
+    // reach-exempt: shm_open, which Miri lacks (c_tests/test_share.c, test_share.py).
     // SAFETY: a NUL-terminated name; shm_open has no other memory effects.
     let raw = unsafe { libc::shm_open(name.as_ptr(), flags, 0o600) };
     if raw < 0 {
@@ -296,7 +296,7 @@ fn new_named(name: &CString, len: u64) -> Result<Arc<Segment>> {
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let made = size_file(&fd, len).and_then(|()| Segment::map(fd, len, true, Kind::Named));
     if made.is_err() {
-        // reach-exempt: shm_unlink, which Miri lacks (test_share.c).
+        // reach-exempt: shm_unlink, which Miri lacks (c_tests/test_share.c).
         // SAFETY: a NUL-terminated name: the segment we just created.
         unsafe { libc::shm_unlink(name.as_ptr()) };
     }
@@ -306,7 +306,7 @@ fn new_named(name: &CString, len: u64) -> Result<Arc<Segment>> {
 /// Remove a shared-memory name (`shm_unlink`); mapped segments stay until unmapped.
 pub fn unlink(name: &[u8]) -> Result<()> {
     let name = shm_name(name)?;
-    // reach-exempt: shm_unlink, which Miri lacks (test_share.c).
+    // reach-exempt: shm_unlink, which Miri lacks (c_tests/test_share.c).
     // SAFETY: a NUL-terminated name.
     if unsafe { libc::shm_unlink(name.as_ptr()) } != 0 {
         return Err(Error::os("shm_unlink", errno(), name.to_string_lossy()));
@@ -370,7 +370,7 @@ pub fn create(name: Option<&[u8]>, layout: &Layout<'_>) -> Result<Arc<Exporter>>
     let offset = isize::try_from(head.len()).map_err(|_| Error::overflow("header"))?.saturating_add(p.offset);
     exporter(segment, Parts { offset, ..p }).inspect_err(|_| {
         if let Some(n) = &name {
-            // reach-exempt: shm_unlink, which Miri lacks (test_share.c).
+            // reach-exempt: shm_unlink, which Miri lacks (c_tests/test_share.c).
             // SAFETY: a NUL-terminated name: the segment created above.
             unsafe { libc::shm_unlink(n.as_ptr()) };
         }
@@ -404,7 +404,7 @@ fn exporter(segment: Arc<Segment>, p: Parts<'_>) -> Result<Arc<Exporter>> {
 pub fn open(name: &[u8], p: Option<&Parts<'_>>, readonly: bool, npy: bool) -> Result<Arc<Exporter>> {
     let name = shm_name(name)?;
     let mode = if readonly { libc::O_RDONLY } else { libc::O_RDWR };
-    // reach-exempt: shm_open, which Miri lacks (test_share.c, test_share.py).
+    // reach-exempt: shm_open, which Miri lacks (c_tests/test_share.c, test_share.py).
     // SAFETY: a NUL-terminated name; shm_open has no other memory effects.
     let raw = unsafe { libc::shm_open(name.as_ptr(), mode | libc::O_CLOEXEC, 0) };
     if raw < 0 {

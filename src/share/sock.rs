@@ -68,7 +68,7 @@ pub fn send(sock: RawFd, buf: *mut u8, geom: &Geometry<'_>, format: &[u8], reado
 /// `sendmsg` with `MSG_NOSIGNAL`, retrying `EINTR`.
 fn sendmsg(sock: RawFd, msg: &libc::msghdr) -> std::result::Result<usize, i32> {
     loop {
-        // reach-exempt: sendmsg, which Miri lacks (src/share/tests.rs, test_share.c).
+        // reach-exempt: sendmsg, which Miri lacks (src/share/tests.rs, c_tests/test_share.c).
         // SAFETY: `msg` points to valid iovecs and control data for the call.
         let rc = unsafe { libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) };
         if rc >= 0 {
@@ -191,7 +191,7 @@ fn recvmsg(sock: RawFd, buf: &mut [u8]) -> std::result::Result<Got, i32> {
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     let mut msg = for_recv(&mut iov, &mut control);
     let rc = loop {
-        // reach-exempt: recvmsg, which Miri lacks (src/share/tests.rs, test_share_hostile.c).
+        // reach-exempt: recvmsg, which Miri lacks (src/share/tests.rs, c_tests/test_share_hostile.c).
         // SAFETY: `msg` points to `buf` and to the control buffer, both writable for the
         // lengths given.
         let rc = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
@@ -217,7 +217,7 @@ fn bad(what: impl std::fmt::Display) -> Error {
 fn sock_type(sock: RawFd) -> Result<i32> {
     let mut ty: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // reach-exempt: getsockopt, which Miri lacks (src/share/tests.rs, test_share_hostile.c).
+    // reach-exempt: getsockopt, which Miri lacks (src/share/tests.rs, c_tests/test_share_hostile.c).
     // SAFETY: getsockopt writes at most `len` bytes into `ty`.
     let rc = unsafe { libc::getsockopt(sock, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len) };
     if rc != 0 {
