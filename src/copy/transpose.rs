@@ -29,24 +29,6 @@ pub(super) struct Transpose {
 /// Outputs at least this large are streamed past the caches.
 pub(super) const STREAM_BYTES: usize = 8 << 20;
 
-/// Tile sizes (elements along i, along j) for the scalar kernel: a tile reads `bj`
-/// source lines of `bi` elements and writes `bi` destination lines of `bj` elements.
-const fn tiles(itemsize: usize) -> (usize, usize) {
-    match itemsize {
-        1 => (64, 256),
-        2 => (32, 128),
-        4 => (32, 64),
-        8 => (16, 64),
-        16 => (8, 32),
-        n if n >= 128 => (1, 4),
-        n => {
-            let bi = 64 / n;
-            let bj = 512 / n;
-            (if bi == 0 { 1 } else { bi }, if bj == 0 { 1 } else { bj })
-        }
-    }
-}
-
 /// Run the transpose.
 ///
 /// # Safety
@@ -71,26 +53,8 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         // SAFETY: forwarded.
         return unsafe { run_streamed(dst, src, t, itemsize, micro, staging) };
     }
-    if micro != Micro::Scalar {
-        // SAFETY: forwarded.
-        return unsafe { tiled::run_direct::<false>(dst, src, t, itemsize, micro) };
-    }
-    let (bi, bj) = tiles(itemsize);
-    let mut i0 = 0;
-    while i0 < t.ni {
-        let h = bi.min(t.ni - i0);
-        let mut j0 = 0;
-        while j0 < t.nj {
-            let w = bj.min(t.nj - j0);
-            let d = dst.wrapping_offset(i0 as isize * t.dsi + j0 as isize * t.dsj);
-            let s = src.wrapping_offset(i0 as isize * t.ssi + j0 as isize * t.ssj);
-            let tile = Transpose { ni: h, nj: w, ..*t };
-            // SAFETY: the tile lies within the transpose (forwarded contract).
-            unsafe { tile_kernel::<false>(d, s, &tile, itemsize, micro) };
-            j0 += w;
-        }
-        i0 += h;
-    }
+    // SAFETY: forwarded.
+    unsafe { tiled::run_direct::<false>(dst, src, t, itemsize, micro) }
 }
 
 /// Destinations spanning more than this are streamed, as large outputs are: their rows

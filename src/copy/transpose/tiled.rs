@@ -63,8 +63,7 @@ fn direct_dims<const NT: bool>(itemsize: usize, micro: Micro) -> (usize, usize, 
 /// transpose that are not whole blocks are stored as they are.
 ///
 /// # Safety
-/// As for [`super::run`], with a SIMD micro-kernel; with `NT`, `t.dsj == itemsize` and
-/// [`direct`] true.
+/// As for [`super::run`]; with `NT`, `t.dsj == itemsize` and [`direct`] true.
 pub(super) unsafe fn run_direct<const NT: bool>(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
     let (bi, bj, block) = direct_dims::<NT>(itemsize, micro);
     let mut i0 = 0;
