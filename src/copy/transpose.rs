@@ -648,7 +648,7 @@ mod simd {
     /// `dst` is 64-byte aligned and writable, `src` readable, for `n` bytes, disjoint.
     #[inline(always)]
     pub(super) unsafe fn stream_lines(dst: *mut u8, src: *const u8, n: usize) {
-        debug_assert!(dst as usize % 64 == 0 && n % 64 == 0);
+        debug_assert!((dst as usize).is_multiple_of(64) && n.is_multiple_of(64));
         // SAFETY: forwarded; AVX was detected for the wide path.
         unsafe {
             if has_avx() {
