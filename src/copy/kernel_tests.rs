@@ -122,22 +122,24 @@ const DS: [isize; 3] = [1, 2, -1];
 #[test]
 fn kernel_every_itemsize_step_and_length() {
     let mut rng = Rng::new(17);
-    let (sizes, ss, lengths): (&[usize], &[isize], Vec<usize>) = if cfg!(miri) {
-        (&[1, 2, 3, 4, 5, 8, 16, 24], &[2, 1, -2, 3, 0], vec![0, 1, 2, 3, 5, 9, 17, 33, 65, 70])
+    let (sizes, ds, ss, lengths): (&[usize], &[isize], &[isize], Vec<usize>) = if cfg!(miri) {
+        (&[3, 5, 8], &DS[..1], &[2, -1, 0], vec![0, 1, 17, 70])
     } else {
-        (&SIZES, &SS, (0..=70).collect())
+        (&SIZES, &DS, &SS, (0..=70).collect())
     };
     for isa in isas() {
         for stores in [Stores::Ordinary, Stores::Streamed] {
             for &itemsize in sizes {
-                for &dk in if cfg!(miri) { &DS[..2] } else { &DS[..] } {
+                for &dk in ds {
                     for &sk in ss {
                         for &n in &lengths {
                             let (ds, ss) = (dk * itemsize as isize, sk * itemsize as isize);
                             // Both bases aligned, then both at a random offset in a line.
-                            check(isa, stores, itemsize, ds, ss, n, 0, 0, &mut rng);
                             let (da, sa) = (rng.below(64), rng.below(64));
                             check(isa, stores, itemsize, ds, ss, n, da, sa, &mut rng);
+                            if !cfg!(miri) {
+                                check(isa, stores, itemsize, ds, ss, n, 0, 0, &mut rng);
+                            }
                         }
                     }
                 }
@@ -154,7 +156,7 @@ fn kernel_step2_every_alignment() {
     let mut rng = Rng::new(18);
     // Every destination offset with a few source offsets, and the other way round.
     let (sizes, lengths, pairs): (&[usize], &[usize], Vec<(usize, usize)>) = if cfg!(miri) {
-        (&[1, 2, 3, 4, 8, 16], &[131], [0, 3, 16, 24, 35, 43, 51, 59].iter().map(|&d| (d, 5 * d % 64)).collect())
+        (&[1, 2, 3, 4, 8, 16], &[131], vec![(0, 0), (35, 11), (8, 59)])
     } else {
         let pairs = (0..64)
             .flat_map(|a| [0, 1, 7, 32, 63].into_iter().flat_map(move |b| [(a, b), (b, a)]))
@@ -181,7 +183,7 @@ fn kernel_step2_every_alignment() {
 fn kernel_long_runs() {
     let mut rng = Rng::new(19);
     let (sizes, lengths): (&[usize], &[usize]) =
-        if cfg!(miri) { (&[3, 8], &[1000]) } else { (&SIZES, &[1000, 4099, 20_000]) };
+        if cfg!(miri) { (&[3], &[300]) } else { (&SIZES, &[1000, 4099, 20_000]) };
     for isa in isas() {
         for stores in [Stores::Ordinary, Stores::Streamed] {
             for &itemsize in sizes {
@@ -193,7 +195,9 @@ fn kernel_long_runs() {
                         let (ds, ss) = (itemsize as isize, sk * itemsize as isize);
                         let (da, sa) = (rng.below(64), rng.below(64));
                         check(isa, stores, itemsize, ds, ss, n, da, sa, &mut rng);
-                        check(isa, stores, itemsize, ds, ss, n, 0, 0, &mut rng);
+                        if !cfg!(miri) {
+                            check(isa, stores, itemsize, ds, ss, n, 0, 0, &mut rng);
+                        }
                     }
                 }
             }
@@ -212,7 +216,7 @@ fn kernel_streamed_plans() {
     let mut rng = Rng::new(20);
     let sizes: &[usize] = if cfg!(miri) { &[3, 8] } else { &[1, 2, 3, 4, 5, 8, 12, 16, 24] };
     for &itemsize in sizes {
-        for (rows, cols) in [(3usize, 70usize), (5, 129)] {
+        for (rows, cols) in [(2usize, 70usize), (5, 129)] {
             if cfg!(miri) && rows == 5 {
                 continue;
             }
@@ -234,7 +238,7 @@ fn kernel_streamed_plans() {
                 let plan = Plan::new(&dg, &sg, &mut scratch);
                 assert_eq!(plan.inner(), Inner::Strided);
                 // SAFETY: both views lie in their buffers, which are distinct allocations.
-                unsafe { plan.execute(dst.ptr.wrapping_add(shift), src.ptr.wrapping_offset(soff as isize)) };
+                unsafe { plan.execute(dst.ptr.wrapping_add(shift), src.ptr.wrapping_add(soff)) };
                 for i in 0..rows {
                     for j in 0..cols {
                         let s = (soff as isize + i as isize * sstrides[0] + j as isize * sstrides[1]) as usize;

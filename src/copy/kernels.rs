@@ -23,6 +23,7 @@
 /// The instruction sets a kernel may use, in increasing order; each implies the ones
 /// before it. Detected once at run time ([`isa`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(super) enum Isa {
     /// Typed scalar loops only, and no streaming stores.
     Portable,
@@ -81,8 +82,8 @@ pub(super) unsafe fn strided(dst: *mut u8, ds: isize, src: *const u8, ss: isize,
 pub(super) unsafe fn strided_with(isa: Isa, dst: *mut u8, ds: isize, src: *const u8, ss: isize, n: usize, itemsize: usize) {
     let (mut dst, mut src, mut n) = (dst, src, n);
     if ds == itemsize as isize && ss == 2 * itemsize as isize && isa > Isa::Portable {
-        // SAFETY: forwarded; `step2` moves its first `k` items exactly and reads no byte
-        // at or past the end of item `n - 1`.
+        // SAFETY: forwarded; `step2` moves its first `k < n` items exactly, reading no
+        // byte at or past the start of item `k` (so none past the run).
         let k = unsafe { simd::step2(isa, dst, src, n, itemsize) };
         dst = dst.wrapping_add(k * itemsize);
         src = src.wrapping_add(2 * k * itemsize);
@@ -129,8 +130,8 @@ pub(super) unsafe fn strided_streamed(dst: *mut u8, ds: isize, src: *const u8, s
 pub(super) unsafe fn strided_streamed_with(isa: Isa, dst: *mut u8, ds: isize, src: *const u8, ss: isize, n: usize, itemsize: usize) {
     let (mut dst, mut src, mut n) = (dst, src, n);
     if ds == itemsize as isize && ss == 2 * itemsize as isize && isa > Isa::Portable {
-        // SAFETY: forwarded; `step2_streamed` moves its first `k` items exactly and reads
-        // no byte at or past the end of item `n - 1`.
+        // SAFETY: forwarded; `step2_streamed` moves its first `k < n` items exactly,
+        // reading no byte at or past the start of item `k` (so none past the run).
         let k = unsafe { simd::step2_streamed(isa, dst, src, n, itemsize) };
         dst = dst.wrapping_add(k * itemsize);
         src = src.wrapping_add(2 * k * itemsize);
@@ -205,6 +206,7 @@ mod simd {
 
     static ISA: AtomicU8 = AtomicU8::new(0); // 0 unknown, else 1 + the Isa
 
+    #[inline]
     pub(super) fn detect() -> Isa {
         match ISA.load(Ordering::Relaxed) {
             0 => {
@@ -296,7 +298,7 @@ mod simd {
         // an item starts: 3 * 43 = 1 mod 64).
         let (head, per_block) = match itemsize {
             3 if isa >= Isa::Ssse3 => (addr.wrapping_neg().wrapping_mul(43) & 63, 64),
-            1 | 2 | 4 | 8 | 16 if addr % itemsize == 0 => ((addr.wrapping_neg() & 63) / itemsize, 64 / itemsize),
+            1 | 2 | 4 | 8 | 16 if addr.is_multiple_of(itemsize) => ((addr.wrapping_neg() & 63) / itemsize, 64 / itemsize),
             _ => return 0,
         };
         let blocks = n.saturating_sub(head + 1) / per_block;
