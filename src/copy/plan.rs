@@ -252,14 +252,21 @@ impl<'a> Plan<'a> {
         let inner = axes[m - 1];
         let itemsize = self.itemsize;
         let stream = self.dst.len as usize >= transpose::STREAM_BYTES;
+        // Strided runs of outputs larger than the caches: streaming stores where they pay.
+        let streamed = self.inner == Inner::Strided && kernels::stream_strided(self.dst.len as usize);
         // The axes left to the outer loops: all but the innermost (and the transposed one).
         let outer = &axes[..if self.inner == Inner::Transpose { m - 2 } else { m - 1 }];
         let unit = |d: *mut u8, s: *const u8| match self.inner {
             // SAFETY: the run is `n` contiguous items on both sides, disjoint by contract.
             Inner::Run => unsafe { std::ptr::copy_nonoverlapping(s, d, inner.n as usize * itemsize) },
-            // (Strided gathers are read-bound: measured, streaming stores only slow them.)
             // SAFETY: every visited address is an element of the views.
-            Inner::Strided => unsafe { kernels::strided(d, inner.ds, s, inner.ss, inner.n as usize, itemsize) },
+            Inner::Strided => unsafe {
+                if streamed {
+                    kernels::strided_streamed(d, inner.ds, s, inner.ss, inner.n as usize, itemsize)
+                } else {
+                    kernels::strided(d, inner.ds, s, inner.ss, inner.n as usize, itemsize)
+                }
+            },
             Inner::Transpose => {
                 let a = axes[m - 2];
                 let t = Transpose { ni: a.n as usize, nj: inner.n as usize, dsi: a.ds, dsj: inner.ds, ssi: a.ss, ssj: inner.ss };
@@ -268,7 +275,10 @@ impl<'a> Plan<'a> {
             }
         };
         // SAFETY: forwarded; the loops visit every index of the outer axes once.
-        unsafe { odometer(outer, dst, src, unit) }
+        unsafe { odometer(outer, dst, src, unit) };
+        if streamed {
+            kernels::fence();
+        }
     }
 }
 
