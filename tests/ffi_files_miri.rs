@@ -43,13 +43,9 @@ fn pipe() -> (OwnedFd, OwnedFd) {
     unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) }
 }
 
-/// An fd number that is not open (an fd that was just closed).
-fn closed_fd() -> RawFd {
-    let (r, w) = pipe();
-    let fd = r.as_raw_fd();
-    drop((r, w));
-    fd
-}
+/// An fd number that is not open: far above any fd this process has (a number closed
+/// here could be reused at once by a test running beside).
+const NOT_OPEN: RawFd = 1 << 20;
 
 /// Put `bytes` into the pipe's write end (they fit its buffer).
 fn put(fd: RawFd, bytes: &[u8]) {
@@ -176,7 +172,7 @@ fn transfers_refuse_bad_arguments_before_any_byte_moves() {
     let bv = broadcast.view();
     let mut bad = a.view();
     bad.ndim = -1;
-    let gone = closed_fd();
+    let gone = NOT_OPEN;
     let write = |fd, v: *const pybuf_buffer, order: u8| {
         // SAFETY: `v` is NULL or a view of live memory.
         unsafe { pybuf_write_fd(fd, v, order as c_char) }
@@ -416,7 +412,7 @@ fn archive_refusals_come_before_the_file() {
         refused_out(Status::NullPointer, |out| pybuf_npz_open(null(), out));
         expect_status(pybuf_npz_open(path.as_ptr(), null_mut()), Status::NullPointer);
         expect_status(pybuf_npz_open_fd(r.as_raw_fd(), null_mut()), Status::NullPointer);
-        refused_out(Status::Io, |out| pybuf_npz_open_fd(closed_fd(), out));
+        refused_out(Status::Io, |out| pybuf_npz_open_fd(NOT_OPEN, out));
         assert_eq!(pybuf_last_errno(), libc::EBADF);
         expect_status(pybuf_npz_save(null(), 2, names.as_ptr(), views.as_ptr(), 0), Status::NullPointer);
         expect_status(pybuf_npz_save(path.as_ptr(), -1, names.as_ptr(), views.as_ptr(), 0), Status::InvalidArgument);
