@@ -147,6 +147,12 @@ impl<'a> Plan<'a> {
                         && innermost.n >= 2 =>
                 {
                     axes[k..m - 1].rotate_left(1);
+                    // The outer loops in source order (largest source stride outermost):
+                    // consecutive transposes then read on along the same source rows,
+                    // which the prefetchers follow, while their destination rows, which
+                    // are written with streaming stores, may lie far apart (measured:
+                    // 4-D reversed axes f8 64^4 0.45 -> 0.72x memcpy, 3-D unchanged).
+                    axes[..m - 2].sort_unstable_by_key(|a| std::cmp::Reverse((a.ss.abs(), a.ds)));
                     Inner::Transpose
                 }
                 _ => Inner::Strided,

@@ -327,19 +327,33 @@ unsafe fn tile_kernel<const NT: bool>(dst: *mut u8, src: *const u8, t: &Transpos
     let m = micro.side();
     let (fi, fj) = if m > 1 { (t.ni / m * m, t.nj / m * m) } else { (0, 0) };
     if m > 1 {
+        // Blocks in 2x2 groups when a block row is half a line (the AVX kernels): each
+        // source line is then read by two blocks back to back and each destination line
+        // completed by two consecutive blocks, so that rows a power of two apart, which
+        // share an L1 set, are not read twice (measured: f8 512x512 in cache 1.4x faster,
+        // u2 1024x1024 1.35x; large outputs unchanged).
+        let g = if micro.row_bytes() == 32 { 2 } else { 1 };
         let mut i = 0;
         while i < fi {
+            let down = if i + g * m <= fi { g } else { 1 };
             let mut j = 0;
             while j < fj {
-                let d = dst.wrapping_offset(i as isize * t.dsi + j as isize * t.dsj);
-                let s = src.wrapping_offset(i as isize * t.ssi + j as isize * t.ssj);
-                // SAFETY: an m x m block inside the tile, with contiguous fast axes
-                // (checked by `Micro::pick`) and the CPU feature detected; with NT, the
-                // caller guarantees the stores' alignment.
-                unsafe { simd::block::<NT>(micro, d, t.dsi, s, t.ssj) };
-                j += m;
+                let across = if j + g * m <= fj { g } else { 1 };
+                for a in 0..down {
+                    for b in 0..across {
+                        let (bi, bj) = (i + a * m, j + b * m);
+                        let d = dst.wrapping_offset(bi as isize * t.dsi + bj as isize * t.dsj);
+                        let s = src.wrapping_offset(bi as isize * t.ssi + bj as isize * t.ssj);
+                        // SAFETY: an m x m block inside the tile (bi < fi, bj < fj), with
+                        // contiguous fast axes (checked by `Micro::pick`) and the CPU
+                        // feature detected; with NT, the caller guarantees the stores'
+                        // alignment.
+                        unsafe { simd::block::<NT>(micro, d, t.dsi, s, t.ssj) };
+                    }
+                }
+                j += across * m;
             }
-            i += m;
+            i += down * m;
         }
     }
     // Scalar: the columns right of the blocks for the block rows, then the rows below.
