@@ -261,7 +261,19 @@ impl<'a> Plan<'a> {
         // Strided runs of outputs larger than the caches: streaming stores where they pay.
         let streamed = self.inner == Inner::Strided && kernels::stream_strided(self.dst.len as usize);
         // The axes left to the outer loops: all but the innermost (and the transposed one).
-        let outer = &axes[..if self.inner == Inner::Transpose { m - 2 } else { m - 1 }];
+        let mut outer = &axes[..if self.inner == Inner::Transpose { m - 2 } else { m - 1 }];
+        // A transpose whose source rows go on along the last outer axis (the source's two
+        // fastest axes split in the destination, as in a reversed 4-D permute) takes that
+        // axis into the transpose (`transpose::run_outer`).
+        let mut fold = transpose::Outer::ONE;
+        if let (Inner::Transpose, [.., last]) = (self.inner, outer) {
+            // The plan's own axis (a part of a prepared plan may have shortened it).
+            let a = self.axes[m - 2];
+            if stream && last.ss == a.ss * a.n {
+                fold = transpose::Outer { n: last.n as usize, ds: last.ds, ss: last.ss };
+                outer = &outer[..outer.len() - 1];
+            }
+        }
         let unit = |d: *mut u8, s: *const u8| match self.inner {
             // SAFETY: the run is `n` contiguous items on both sides, disjoint by contract.
             Inner::Run => unsafe { std::ptr::copy_nonoverlapping(s, d, inner.n as usize * itemsize) },
@@ -277,7 +289,7 @@ impl<'a> Plan<'a> {
                 let a = axes[m - 2];
                 let t = Transpose { ni: a.n as usize, nj: inner.n as usize, dsi: a.ds, dsj: inner.ds, ssi: a.ss, ssj: inner.ss };
                 // SAFETY: every (i, j) of the two axes is an element pair of the views.
-                unsafe { transpose::run(d, s, &t, itemsize, stream, self.staging()) }
+                unsafe { transpose::run_outer(d, s, &t, fold, itemsize, stream, self.staging()) }
             }
         };
         // SAFETY: forwarded; the loops visit every index of the outer axes once.

@@ -444,6 +444,52 @@ fn streamed_transposes_across_chunks_and_alignments() {
     }
 }
 
+/// Streamed transposes over an outer axis (`run_outer`): runs of destination rows far
+/// apart, whose source rows follow one another, as one tiled transpose; tiles that would
+/// cross from one run into the next, and destinations not aligned for it (the per-run
+/// fallback).
+#[test]
+fn streamed_transposes_with_an_outer_axis() {
+    use super::transpose::{run_outer, Outer, Staging, Transpose};
+    let mut rng = Rng::new(61);
+    let shapes: &[(usize, usize, usize)] =
+        if cfg!(miri) { &[(5, 9, 3)] } else { &[(37, 70, 3), (64, 40, 2), (5, 300, 4), (100, 17, 5), (1, 64, 3)] };
+    for &itemsize in &[8usize, 4, 1, 3, 16] {
+        let e = itemsize as isize;
+        for &(ni, nj, no) in shapes {
+            let src = pattern(&mut rng, no * ni * nj * itemsize);
+            for (shift, gap) in [(0usize, 0usize), (0, 64), (8, 0), (64, 3)] {
+                // Destination rows of whole lines (`direct` wants them aligned), runs `gap`
+                // bytes apart beyond their rows; `shift` bytes into a 64-aligned buffer.
+                let dsi = (nj * itemsize).div_ceil(64) as isize * 64;
+                let dso = ni as isize * dsi + gap as isize;
+                let total = shift + no * dso as usize + 64;
+                let mut got = vec![0u8; total + 64];
+                let base = got.as_mut_ptr().align_offset(64) + shift;
+                let mut want = got.clone();
+                // Source element (k, i, j) at k*ni*e + i*e + j*no*ni*e: the runs follow one
+                // another along each source row.
+                let t = Transpose { ni, nj, dsi, dsj: e, ssi: e, ssj: (no * ni) as isize * e };
+                let outer = Outer { n: no, ds: dso, ss: ni as isize * e };
+                // SAFETY: every (k, i, j) lies in both buffers.
+                unsafe {
+                    run_outer(got.as_mut_ptr().add(base), src.as_ptr(), &t, outer, itemsize, true, Staging::Pool);
+                    for k in 0..no {
+                        for i in 0..ni {
+                            for j in 0..nj {
+                                let s = src.as_ptr().add(((j * no + k) * ni + i) * itemsize);
+                                let d = want.as_mut_ptr().add(base + k * dso as usize + i * dsi as usize + j * itemsize);
+                                std::ptr::copy_nonoverlapping(s, d, itemsize);
+                            }
+                        }
+                    }
+                }
+                assert!(got == want, "itemsize {itemsize}, {no} runs of {ni}x{nj}, shift {shift}, gap {gap}");
+            }
+        }
+    }
+}
+
 /// Transposes whose source rows or destination rows lie more than 1 MiB apart in all (a
 /// block of rows of a large transposed view, as the I/O staging buffer gathers or
 /// stores one): the prefetching panel path and the streamed path for far destinations.

@@ -54,7 +54,49 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         return unsafe { run_streamed(dst, src, t, itemsize, micro, staging) };
     }
     // SAFETY: forwarded.
-    unsafe { tiled::run_direct::<false>(dst, src, t, itemsize, micro) }
+    unsafe { tiled::run_direct::<false>(dst, src, t, Outer::ONE, itemsize, micro) }
+}
+
+/// An axis outside a transpose's destination rows: `n` runs of its rows, `ds` and `ss`
+/// bytes apart (see [`run_outer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Outer {
+    pub n: usize,
+    pub ds: isize,
+    pub ss: isize,
+}
+
+impl Outer {
+    /// No outer axis: one run.
+    pub const ONE: Outer = Outer { n: 1, ds: 0, ss: 0 };
+}
+
+/// Run the transpose `t` for each index of `outer`, as [`run`] would in a loop, but as
+/// one tiled transpose of `outer.n * t.ni` destination rows when it is streamed straight
+/// into the destination: its bands then read each source row along every run (the
+/// caller passes the axis whose runs follow one another in the source, so that each
+/// source row is one long stream; measured: 4-D reversed axes f8 64^4 from 0.41-0.53x
+/// memcpy to 0.61-0.66x, three runs each).
+///
+/// # Safety
+/// As for [`run`], for `t` at every `dst + k * outer.ds`, `src + k * outer.ss`
+/// (`k < outer.n`), all of them disjoint from the source.
+pub(super) unsafe fn run_outer(dst: *mut u8, src: *const u8, t: &Transpose, outer: Outer, itemsize: usize, stream: bool, staging: Staging<'_>) {
+    let micro = Micro::pick(itemsize, t);
+    if outer.n > 1
+        && stream
+        && t.dsj == itemsize as isize
+        && simd::can_stream()
+        && tiled::direct(dst, t, micro)
+        && outer.ds.unsigned_abs().is_multiple_of(64)
+    {
+        // SAFETY: forwarded; every destination row is 64-byte aligned.
+        return unsafe { tiled::run_direct::<true>(dst, src, t, outer, itemsize, micro) };
+    }
+    for k in 0..outer.n as isize {
+        // SAFETY: forwarded, run k.
+        unsafe { run(dst.wrapping_offset(k * outer.ds), src.wrapping_offset(k * outer.ss), t, itemsize, stream, staging) };
+    }
 }
 
 /// Destinations spanning more than this are streamed, as large outputs are: their rows
@@ -110,7 +152,7 @@ pub(super) fn stage_bytes(t: &Transpose, itemsize: usize) -> usize {
 unsafe fn run_streamed(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro, staging: Staging<'_>) {
     if tiled::direct(dst, t, micro) {
         // SAFETY: forwarded; block rows are aligned for streaming stores.
-        return unsafe { tiled::run_direct::<true>(dst, src, t, itemsize, micro) };
+        return unsafe { tiled::run_direct::<true>(dst, src, t, Outer::ONE, itemsize, micro) };
     }
     let need = tiled::layout(t, itemsize, micro).3;
     let stream = |base: *mut u8| {

@@ -26,7 +26,7 @@
 //! bands (64 bytes of each destination row): rows a power of two apart fall in one L1
 //! set, and fewer source rows at a time keep a band's lines in L1.
 
-use super::{simd, tile_kernel, Micro, Transpose};
+use super::{simd, tile_kernel, Micro, Outer, Transpose};
 
 /// Tile sides in elements for large outputs: `bi` destination rows (64 elements of each
 /// source row), `bj` columns (the staged band: [`STAGED_BAND`] bytes of each destination
@@ -86,23 +86,32 @@ fn direct_dims<const NT: bool>(itemsize: usize, micro: Micro) -> (usize, usize, 
 /// block rows are streamed where they land (aligned: [`direct`]); the edges of the
 /// transpose that are not whole blocks are stored as they are.
 ///
+/// The destination rows are `outer.n` runs of `t.ni` rows (`outer`: [`Outer::ONE`] for a
+/// plain transpose): row `i` lies at `(i / t.ni) * outer.ds + (i % t.ni) * t.dsi` (and
+/// its source column likewise), and no tile crosses from one run into the next. A band
+/// then reads its source rows along all the runs, as one long stream each when the runs
+/// follow one another in the source.
+///
 /// # Safety
-/// As for [`super::run`]; with `NT`, `t.dsj == itemsize` and [`direct`] true.
-pub(super) unsafe fn run_direct<const NT: bool>(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: usize, micro: Micro) {
+/// As for [`super::run`], for every run of the outer axis; with `NT`, `t.dsj == itemsize`
+/// and [`direct`] true, and `outer.ds` a multiple of 64.
+pub(super) unsafe fn run_direct<const NT: bool>(dst: *mut u8, src: *const u8, t: &Transpose, outer: Outer, itemsize: usize, micro: Micro) {
     let (bi, bj, block) = direct_dims::<NT>(itemsize, micro);
+    let rows = outer.n * t.ni;
     let mut i0 = 0;
-    while i0 < t.ni {
-        let i1 = i0.saturating_add(block).min(t.ni);
+    while i0 < rows {
+        let i1 = i0.saturating_add(block).min(rows);
         let mut jb = 0;
         while jb < t.nj {
             let w = bj.min(t.nj - jb);
             let mut ib = i0;
             while ib < i1 {
-                let h = bi.min(i1 - ib);
-                let d = dst.wrapping_offset(ib as isize * t.dsi + jb as isize * t.dsj);
-                let s = src.wrapping_offset(ib as isize * t.ssi + jb as isize * t.ssj);
-                // SAFETY: the tile lies within the transpose; with NT, block rows start
-                // at multiples of 32 bytes from 32-byte aligned destination rows.
+                let (run, i) = (ib / t.ni, ib % t.ni);
+                let h = bi.min(i1 - ib).min(t.ni - i);
+                let d = dst.wrapping_offset(run as isize * outer.ds + i as isize * t.dsi + jb as isize * t.dsj);
+                let s = src.wrapping_offset(run as isize * outer.ss + i as isize * t.ssi + jb as isize * t.ssj);
+                // SAFETY: the tile lies within one run of the transpose; with NT, block
+                // rows start at multiples of 32 bytes from 64-byte aligned rows.
                 unsafe { tile_kernel::<NT>(d, s, &Transpose { ni: h, nj: w, ..*t }, itemsize, micro) };
                 ib += h;
             }
@@ -242,3 +251,4 @@ impl Piece {
         }
     }
 }
+
