@@ -68,7 +68,7 @@ pub(super) struct Outer {
 
 impl Outer {
     /// No outer axis: one run.
-    pub const ONE: Outer = Outer { n: 1, ds: 0, ss: 0 };
+    pub(super) const ONE: Outer = Outer { n: 1, ds: 0, ss: 0 };
 }
 
 /// Run the transpose `t` for each index of `outer`, as [`run`] would in a loop, but as
@@ -415,12 +415,8 @@ unsafe fn tile_kernel<const NT: bool>(dst: *mut u8, src: *const u8, t: &Transpos
 /// # Safety
 /// As for [`run`], for this rectangle.
 unsafe fn scalar(dst: *mut u8, src: *const u8, ni: usize, nj: usize, t: &Transpose, itemsize: usize) {
-    for i in 0..ni as isize {
-        // SAFETY: row i of the rectangle.
-        unsafe {
-            kernels::strided(dst.wrapping_offset(i * t.dsi), t.dsj, src.wrapping_offset(i * t.ssi), t.ssj, nj, itemsize)
-        };
-    }
+    // SAFETY: the rows of the rectangle (forwarded).
+    unsafe { kernels::strided_rows(dst, t.dsi, t.dsj, src, t.ssi, t.ssj, ni, nj, itemsize) }
 }
 
 /// Run `f` with no staging buffer for this thread, so that streamed transposes in `f`
