@@ -772,6 +772,14 @@ mod simd {
         }
     }
 
+    /// Ask for the line holding `p` in L2: a hint, which reads nothing the program sees
+    /// and cannot fault, whatever the address.
+    #[inline(always)]
+    pub(super) fn prefetch(p: *const u8) {
+        // SAFETY: a prefetch neither faults nor changes memory, at any address.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
+    }
+
     /// Order streaming stores before any later store (they are weakly ordered).
     pub(super) fn fence() {
         if cfg!(miri) {
@@ -806,5 +814,6 @@ mod simd {
         // SAFETY: forwarded.
         unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
     }
+    pub(super) fn prefetch(_: *const u8) {}
     pub(super) fn fence() {}
 }

