@@ -490,7 +490,7 @@ fn streamed_transposes_with_an_outer_axis() {
     }
 }
 
-/// Transposes whose source rows or destination rows lie more than 1 MiB apart in all (a
+/// Transposes whose source rows or destination rows lie more than 8 MiB apart in all (a
 /// block of rows of a large transposed view, as the I/O staging buffer gathers or
 /// stores one): the prefetching panel path and the streamed path for far destinations.
 #[test]
@@ -499,8 +499,8 @@ fn far_transposes_match_reference() {
     for &itemsize in &[1usize, 2, 4, 8, 16, 3] {
         let (ni, nj) = if cfg!(miri) { (5, 9) } else { (13, 300) };
         let e = itemsize as isize;
-        // Source rows (along j) `gap` bytes apart: nj * gap > 1 MiB without miri.
-        let gap = if cfg!(miri) { ni * itemsize + 8 } else { (4 << 10) + 8 * e as usize };
+        // Source rows (along j) `gap` bytes apart: nj * gap > 8 MiB (streamed) without miri.
+        let gap = if cfg!(miri) { ni * itemsize + 8 } else { (32 << 10) + 8 * e as usize };
         let far = pattern(&mut rng, nj * gap);
         let near = pattern(&mut rng, ni * nj * itemsize);
         // Gather: far source, contiguous destination rows of nj items.
