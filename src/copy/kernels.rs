@@ -564,9 +564,17 @@ mod simd {
     // `d` is 64-byte aligned; those bytes are readable, and writable, and disjoint; the
     // feature is present.
 
+    /// Source lines this far ahead are asked for by the AVX gathers of 4- and 8-byte
+    /// items (measured, f8 `a[:, ::2]` of 128 MiB: 256 B +0-8 %, 512 B +2-14 %, 1 KiB
+    /// +0-4 % against none, in one process).
+    const AHEAD: usize = 512;
+
     #[target_feature(enable = "avx")]
     unsafe fn lines_8_avx(d: *mut u8, s: *const u8, blocks: usize) {
         for b in 0..blocks {
+            let ahead = s.wrapping_add(128 * b + AHEAD);
+            prefetch(ahead);
+            prefetch(ahead.wrapping_add(64));
             // SAFETY: the block's 128 source bytes and its destination line (the contract).
             unsafe {
                 let (d, s) = (d.add(64 * b), s.add(128 * b));
@@ -579,6 +587,9 @@ mod simd {
     #[target_feature(enable = "avx")]
     unsafe fn lines_4_avx(d: *mut u8, s: *const u8, blocks: usize) {
         for b in 0..blocks {
+            let ahead = s.wrapping_add(128 * b + AHEAD);
+            prefetch(ahead);
+            prefetch(ahead.wrapping_add(64));
             // SAFETY: the block's 128 source bytes and its destination line (the contract).
             unsafe {
                 let (d, s) = (d.add(64 * b), s.add(128 * b));
