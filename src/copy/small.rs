@@ -192,7 +192,7 @@ impl Small {
                 None
             };
             if let Some(t) = t.filter(|t| t.ds0.unsigned_abs() >= t.cols * t.itemsize) {
-                let micro = Micro::pick(t.itemsize, &t.transpose());
+                let micro = Micro::pick(t.itemsize, &t.transpose()).in_cache();
                 let m = micro.side();
                 if m > 1 && t.rows >= m && t.cols >= m {
                     let kind = if t.rows == m && t.cols == m { Kind::Block } else { Kind::Blocks };

@@ -40,6 +40,7 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         // SAFETY: forwarded.
         return unsafe { run_streamed(dst, src, t, itemsize, micro, staging) };
     }
+    let micro = micro.in_cache();
     if t.ni * t.nj * itemsize <= 4096 {
         // Small enough to be one tile.
         // SAFETY: forwarded.
@@ -310,6 +311,9 @@ pub(super) enum Micro {
     /// 32 x 32 bytes, two 16 x 16 blocks per AVX2 register.
     #[cfg(target_arch = "x86_64")]
     Avx2x1,
+    /// 2 x 2 sixteen-byte items (complex doubles), one AVX register per row.
+    #[cfg(target_arch = "x86_64")]
+    Avx16,
 }
 
 impl Micro {
@@ -324,6 +328,7 @@ impl Micro {
         {
             match itemsize {
                 8 if simd::has_avx() => return Micro::Avx8,
+                16 if simd::has_avx() => return Micro::Avx16,
                 4 if simd::has_avx() => return Micro::Avx4,
                 2 if simd::has_avx2() => return Micro::Avx2x2,
                 1 if simd::has_avx2() => return Micro::Avx2x1,
@@ -335,12 +340,23 @@ impl Micro {
         Micro::Scalar
     }
 
+    /// The kernel for a transpose in cache: the 16-byte blocks only pay where they are
+    /// streamed (measured, 128 MiB, in one process: 0.95-1.38x memcpy against 0.79-0.87
+    /// scalar; in cache, 250x262: 0.30-0.37 against 0.77-0.81 scalar).
+    pub(super) fn in_cache(self) -> Micro {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx16 => Micro::Scalar,
+            m => m,
+        }
+    }
+
     /// The bytes of one block row, which streaming stores need aligned (0: no block).
     fn row_bytes(self) -> usize {
         match self {
             Micro::Scalar => 0,
             #[cfg(target_arch = "x86_64")]
-            Micro::Avx8 | Micro::Avx4 | Micro::Avx2x2 | Micro::Avx2x1 => 32,
+            Micro::Avx8 | Micro::Avx4 | Micro::Avx2x2 | Micro::Avx2x1 | Micro::Avx16 => 32,
             #[cfg(target_arch = "x86_64")]
             Micro::Sse2 | Micro::Sse1 => 16,
         }
@@ -350,6 +366,8 @@ impl Micro {
     pub(super) fn side(self) -> usize {
         match self {
             Micro::Scalar => 1,
+            #[cfg(target_arch = "x86_64")]
+            Micro::Avx16 => 2,
             #[cfg(target_arch = "x86_64")]
             Micro::Avx8 => 4,
             #[cfg(target_arch = "x86_64")]
@@ -498,6 +516,7 @@ mod simd {
         unsafe {
             match micro {
                 Micro::Avx8 => avx_4x4_f64::<NT>(dst, ds, src, ss),
+                Micro::Avx16 => avx_2x2_16::<NT>(dst, ds, src, ss),
                 Micro::Avx4 => avx_8x8_f32::<NT>(dst, ds, src, ss),
                 Micro::Sse2 => sse2_8x8_u16::<NT>(dst, ds, src, ss),
                 Micro::Sse1 => sse2_16x16_u8::<NT>(dst, ds, src, ss),
@@ -505,6 +524,17 @@ mod simd {
                 Micro::Avx2x1 => avx2_32x32_u8::<NT>(dst, ds, src, ss),
                 Micro::Scalar => unreachable!("block() is only called with a SIMD micro-kernel"),
             }
+        }
+    }
+
+    #[target_feature(enable = "avx")]
+    unsafe fn avx_2x2_16<const NT: bool>(d: *mut u8, ds: isize, s: *const u8, ss: isize) {
+        // SAFETY: the caller's block contract; unaligned loads and stores.
+        unsafe {
+            let r0 = _mm256_loadu_pd(s.cast());
+            let r1 = _mm256_loadu_pd(s.offset(ss).cast());
+            put_pd::<NT>(d, _mm256_permute2f128_pd::<0x20>(r0, r1));
+            put_pd::<NT>(d.offset(ds), _mm256_permute2f128_pd::<0x31>(r0, r1));
         }
     }
 
