@@ -5,11 +5,12 @@
 //! The problem is two-dimensional: `dst[i*dsi + j*dsj] = src[i*ssi + j*ssj]`, where `j`
 //! is the destination's fast axis and `i` the source's. When both fast axes are
 //! contiguous, a SIMD micro-kernel transposes a square block in registers, chosen at run
-//! time: 4x4 doubles and 8x8 floats with AVX; 16x16 two-byte and 32x32 one-byte items with
-//! AVX2 (two SSE-sized blocks per register); 8x8 two-byte and 16x16 one-byte items with
-//! SSE2 (part of x86-64). Other itemsizes, other strides and other architectures take a
-//! portable scalar loop over the same tiles. [`tiled`] groups the blocks into tiles and
-//! bands, streaming large outputs past the caches.
+//! time: 2x2 sixteen-byte items (streamed outputs only), 4x4 doubles and 8x8 floats with
+//! AVX; 16x16 two-byte and 32x32 one-byte items with AVX2 (two SSE-sized blocks per
+//! register); 8x8 two-byte and 16x16 one-byte items with SSE2 (part of x86-64). Other
+//! itemsizes, other strides and other architectures take a portable scalar loop over the
+//! same tiles. [`tiled`] groups the blocks into tiles and bands, streaming large outputs
+//! past the caches.
 
 use super::kernels;
 

@@ -4,27 +4,27 @@
 //!
 //! **Large outputs** (larger than the caches) are written with streaming stores, whole
 //! destination cache lines at a time, so that no destination line is read before it is
-//! written. A band of `bj` source rows is read front to back along a block of
-//! destination rows (a few sequential streams, which the hardware prefetchers follow,
-//! rather than the hundreds of rows a tall panel reads at once); `bj` columns make
-//! 128 bytes of each destination row, two whole lines.
-//! - [`run_direct`]: when every block row of the AVX micro-kernels lands on an address
-//!   aligned to its 32 bytes (aligned destination rows: the usual case), the blocks are
-//!   streamed straight from registers into the destination.
-//! - [`run_staged`]: otherwise (rows not aligned, odd itemsizes, the SSE2 and scalar
-//!   kernels) a block of up to [`STAGE_ROWS`] destination rows is transposed band by band
-//!   into an L2-resident stage, [`SUB_BAND`] source rows at a time, and each band's piece
-//!   of each row is then written out. A piece starts and ends inside cache lines when rows
-//!   are not aligned: streaming a partial line costs a read-modify-write in memory, and an
-//!   ordinary store to a line the next band completes costs a read for ownership each
-//!   time, so every row keeps a *carry*, the bytes of its last incomplete line, held back
-//!   until the next band completes the line, which then goes out whole. Only the bytes
-//!   before a row's first line boundary and after its last one are written with ordinary
-//!   stores. The carries take 64 bytes per destination row, in the staging buffer.
+//! written. A band of source rows is read front to back along a block of destination
+//! rows (a few sequential streams, which the hardware prefetchers follow, rather than the
+//! hundreds of rows a tall panel reads at once).
+//! - [`run_direct`]: for 4-, 8- and 16-byte items whose destination rows are aligned to
+//!   cache lines (the usual case), bands of [`DIRECT_BAND_ROWS`] source rows, the AVX
+//!   blocks streamed straight from registers into the destination.
+//! - [`run_staged`]: otherwise (rows not aligned, 1- and 2-byte items, odd itemsizes, the
+//!   SSE2 and scalar kernels) a block of up to [`STAGE_ROWS`] destination rows is
+//!   transposed band by band ([`STAGED_BAND`] bytes of each destination row) into an
+//!   L2-resident stage, [`SUB_BAND`] source rows at a time (the next ones prefetched), and
+//!   each band's piece of each row is then written out. A piece starts and ends inside
+//!   cache lines when rows are not aligned: streaming a partial line costs a
+//!   read-modify-write in memory, and an ordinary store to a line the next band completes
+//!   costs a read for ownership each time, so every row keeps a *carry*, the bytes of its
+//!   last incomplete line, held back until the next band completes the line, which then
+//!   goes out whole. Only the bytes before a row's first line boundary and after its last
+//!   one are written with ordinary stores. The carries take 64 bytes per destination row,
+//!   in the staging buffer.
 //!
-//! **Outputs that fit the caches** take [`run_direct`] with ordinary stores and narrower
-//! bands (64 bytes of each destination row): rows a power of two apart fall in one L1
-//! set, and fewer source rows at a time keep a band's lines in L1.
+//! **Outputs that fit the caches** take [`run_direct`] with ordinary stores and bands of
+//! [`CACHED_BAND`] bytes of each destination row over the whole transpose.
 
 use super::{simd, tile_kernel, Micro, Outer, Transpose};
 
