@@ -118,46 +118,71 @@ pub(super) unsafe fn strided_with(isa: Isa, dst: *mut u8, ds: isize, src: *const
     }
 }
 
-/// `rows` strided runs of `n` items each, run `r` at `dst + r*drow` and `src + r*srow`:
-/// [`strided`] with the itemsize dispatched once for all of them (the scalar tiles of
-/// transposes, whose runs are short; measured against a call per run, 128 MiB transposes:
-/// 3-byte items 0.21 -> 0.45x memcpy, 5-byte 0.40 -> 0.55, 13-byte 0.37 -> 0.62, 16-byte
-/// 0.56 -> 0.98).
+/// `rows` strided runs of `n` items each: run `r` at `dst + r*drow` and `src + r*srow`,
+/// its items `ds` and `ss` bytes apart (a rectangle: the scalar tiles of transposes).
+#[derive(Clone, Copy)]
+pub(super) struct Runs {
+    pub dst: *mut u8,
+    pub drow: isize,
+    pub ds: isize,
+    pub src: *const u8,
+    pub srow: isize,
+    pub ss: isize,
+    pub rows: usize,
+    pub n: usize,
+}
+
+impl Runs {
+    /// Run `kernel` on every run.
+    ///
+    /// # Safety
+    /// `kernel` may be called on each run (the contract of [`strided_rows`]).
+    #[inline(always)]
+    unsafe fn each(self, kernel: unsafe fn(*mut u8, isize, *const u8, isize, usize)) {
+        for r in 0..self.rows as isize {
+            // SAFETY: run r, as the caller guarantees.
+            unsafe { kernel(self.dst.wrapping_offset(r * self.drow), self.ds, self.src.wrapping_offset(r * self.srow), self.ss, self.n) }
+        }
+    }
+}
+
+/// [`strided`] on every run of `runs`, with the itemsize dispatched once for all of them
+/// (the runs of a transpose's scalar tile are short; measured against a call per run,
+/// 128 MiB transposes: 3-byte items 0.21 -> 0.45x memcpy, 5-byte 0.40 -> 0.55, 13-byte
+/// 0.37 -> 0.62, 16-byte 0.56 -> 0.98).
 ///
 /// # Safety
 /// As for [`strided`], for every run.
-#[allow(clippy::too_many_arguments)] // two axes' steps where `strided` takes one axis's
-pub(super) unsafe fn strided_rows(dst: *mut u8, drow: isize, ds: isize, src: *const u8, srow: isize, ss: isize, rows: usize, n: usize, itemsize: usize) {
-    macro_rules! each {
-        ($kernel:expr) => {
-            for r in 0..rows as isize {
-                // SAFETY: run r (the caller's contract); each kernel moves exactly
-                // `itemsize` bytes per item into the destination, as in `strided_with`.
-                unsafe { $kernel(dst.wrapping_offset(r * drow), ds, src.wrapping_offset(r * srow), ss, n) }
+pub(super) unsafe fn strided_rows(runs: Runs, itemsize: usize) {
+    // SAFETY: forwarded; each kernel moves exactly `itemsize` bytes per item into the
+    // destination, as in `strided_with`.
+    unsafe {
+        match itemsize {
+            1 => runs.each(typed::<u8>),
+            2 => runs.each(typed::<u16>),
+            4 => runs.each(typed::<u32>),
+            8 => runs.each(typed::<u64>),
+            16 => runs.each(typed::<[u64; 2]>),
+            3 => runs.each(overhang::<3, u32>),
+            5 => runs.each(overhang::<5, u64>),
+            6 => runs.each(overhang::<6, u64>),
+            7 => runs.each(overhang::<7, u64>),
+            9 => runs.each(typed::<[u8; 9]>),
+            10 => runs.each(typed::<[u16; 5]>),
+            11 => runs.each(typed::<[u8; 11]>),
+            12 => runs.each(typed::<[u32; 3]>),
+            13 => runs.each(typed::<[u8; 13]>),
+            14 => runs.each(typed::<[u16; 7]>),
+            15 => runs.each(typed::<[u8; 15]>),
+            24 => runs.each(typed::<[u64; 3]>),
+            32 => runs.each(typed::<[u64; 4]>),
+            _ => {
+                for r in 0..runs.rows as isize {
+                    let (d, s) = (runs.dst.wrapping_offset(r * runs.drow), runs.src.wrapping_offset(r * runs.srow));
+                    strided(d, runs.ds, s, runs.ss, runs.n, itemsize);
+                }
             }
-        };
-    }
-    match itemsize {
-        _ if ss == 2 * itemsize as isize => each!(|d, ds, s, ss, n| strided(d, ds, s, ss, n, itemsize)),
-        1 => each!(typed::<u8>),
-        2 => each!(typed::<u16>),
-        4 => each!(typed::<u32>),
-        8 => each!(typed::<u64>),
-        16 => each!(typed::<[u64; 2]>),
-        3 => each!(overhang::<3, u32>),
-        5 => each!(overhang::<5, u64>),
-        6 => each!(overhang::<6, u64>),
-        7 => each!(overhang::<7, u64>),
-        9 => each!(typed::<[u8; 9]>),
-        10 => each!(typed::<[u16; 5]>),
-        11 => each!(typed::<[u8; 11]>),
-        12 => each!(typed::<[u32; 3]>),
-        13 => each!(typed::<[u8; 13]>),
-        14 => each!(typed::<[u16; 7]>),
-        15 => each!(typed::<[u8; 15]>),
-        24 => each!(typed::<[u64; 3]>),
-        32 => each!(typed::<[u64; 4]>),
-        _ => each!(|d, ds, s, ss, n| generic(d, ds, s, ss, n, itemsize)),
+        }
     }
 }
 

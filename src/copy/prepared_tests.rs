@@ -311,6 +311,7 @@ fn streamed_plans_on_threads_match_the_per_call_copy() {
         let src_g = Geometry { strides: Some(&ts), ..dst };
         let src = pattern(&mut rng, (n * m * e) as usize);
         let mut want = vec![0u8; src.len()];
+        // reach-exempt: a test of 8 MiB plans, too slow for Miri (ignored there).
         // SAFETY: both buffers hold the views.
         unsafe {
             crate::copy::copy(Side { ptr: want.as_mut_ptr(), geom: dst }, Side { ptr: src.as_ptr() as *mut u8, geom: src_g }).unwrap()
@@ -322,6 +323,7 @@ fn streamed_plans_on_threads_match_the_per_call_copy() {
             let mut got = vec![0u8; src.len() + 64];
             let shift = rng.below(64);
             let base = got.as_mut_ptr().wrapping_add(shift);
+            // reach-exempt: a test of 8 MiB plans, too slow for Miri (ignored there).
             // SAFETY: `got` holds the destination at this shift.
             unsafe { run(&plan, how, &mut rng, base, src.as_ptr()) };
             let bad = (0..want.len()).filter(|&k| got[shift + k] != want[k]).collect::<Vec<_>>();
@@ -363,17 +365,42 @@ fn streamed_permutes_with_an_outer_axis_match_the_naive_loop() {
             plan.set_threads(threads).unwrap();
             let mut got = vec![0u8; want.len() + 64];
             let base = got.as_mut_ptr().align_offset(64);
+            // reach-exempt: a test of 8 MiB permutes, too slow for Miri (ignored there).
             // SAFETY: `got` holds the destination at this offset; the source is `src`.
             unsafe { plan.execute(got.as_mut_ptr().add(base), src.as_ptr()).unwrap() };
             assert!(got[base..base + want.len()] == want[..], "{ext:?} itemsize {e}, {threads} threads");
         }
         let mut got = vec![0u8; want.len()];
+        // reach-exempt: a test of 8 MiB permutes, too slow for Miri (ignored there).
         // SAFETY: both buffers hold the views.
         unsafe {
             crate::copy::copy(Side { ptr: got.as_mut_ptr(), geom: dst_g }, Side { ptr: src.as_ptr() as *mut u8, geom: src_g }).unwrap()
         };
         assert!(got == want, "{ext:?} itemsize {e}, per call");
     }
+}
+
+/// A plan small enough for Miri that still runs on its own threads: parts of 512 bytes
+/// (so that two threads take a range each), every other row gathered.
+#[test]
+fn own_threads_run_ranges_of_a_small_plan() {
+    let (rows, cols, e) = (37isize, 41isize, 4isize);
+    let shape = [rows, cols];
+    let dst = Geometry { len: rows * cols * e, itemsize: e, shape: &shape, strides: None, suboffsets: None };
+    let ss = [2 * cols * e, e];
+    let src_g = Geometry { strides: Some(&ss), ..dst };
+    let mut rng = Rng::new(21);
+    let src = pattern(&mut rng, (2 * rows * cols * e) as usize);
+    let mut want = vec![0u8; dst.len as usize];
+    // SAFETY: both buffers hold the views.
+    unsafe { reference(Side { ptr: want.as_mut_ptr(), geom: dst }, Side { ptr: src.as_ptr() as *mut u8, geom: src_g }) };
+    let mut plan = Prepared::build(&dst, &src_g, 512).unwrap();
+    assert!(plan.parts() > THREAD_PARTS, "{} parts", plan.parts());
+    plan.set_threads(2).unwrap();
+    let mut got = vec![0u8; want.len()];
+    // SAFETY: `got` and `src` hold the views.
+    unsafe { plan.execute(got.as_mut_ptr(), src.as_ptr()).unwrap() };
+    assert!(got == want);
 }
 
 /// Many threads executing one plan at once, each into its own destination.

@@ -52,6 +52,8 @@ pub(super) unsafe fn run(dst: *mut u8, src: *const u8, t: &Transpose, itemsize: 
         // I/O read stores it from its staging buffer): they are not in cache either, so
         // stream them as a large output is (measured: twice as fast as plain stores,
         // which read every line before writing it).
+        // reach-exempt: a destination spanning more than 8 MiB, too slow to fill under Miri
+        // (far_transposes_match_reference runs it natively).
         // SAFETY: forwarded.
         return unsafe { run_streamed(dst, src, t, itemsize, micro, staging) };
     }
@@ -435,8 +437,9 @@ unsafe fn tile_kernel<const NT: bool>(dst: *mut u8, src: *const u8, t: &Transpos
 /// # Safety
 /// As for [`run`], for this rectangle.
 unsafe fn scalar(dst: *mut u8, src: *const u8, ni: usize, nj: usize, t: &Transpose, itemsize: usize) {
+    let runs = kernels::Runs { dst, drow: t.dsi, ds: t.dsj, src, srow: t.ssi, ss: t.ssj, rows: ni, n: nj };
     // SAFETY: the rows of the rectangle (forwarded).
-    unsafe { kernels::strided_rows(dst, t.dsi, t.dsj, src, t.ssi, t.ssj, ni, nj, itemsize) }
+    unsafe { kernels::strided_rows(runs, itemsize) }
 }
 
 /// Run `f` with no staging buffer for this thread, so that streamed transposes in `f`
