@@ -44,7 +44,7 @@ const STAGED_BAND: usize = 256;
 
 /// Source rows a streamed band of [`run_direct`] reads at once (at least a line of each
 /// destination row): measured on f8, 8 rows (64-byte pieces) run 20-30 % slower and 32
-/// rows 30 % slower; on f4, 16 rows up to 1.5x faster than 32.
+/// rows 30 % slower; on f4, 16 rows 1.25-1.6x faster than 32.
 const DIRECT_BAND_ROWS: usize = 16;
 
 /// Bytes of each destination row that a band of an in-cache transpose fills (measured:
@@ -52,13 +52,13 @@ const DIRECT_BAND_ROWS: usize = 16;
 const CACHED_BAND: usize = 128;
 
 /// Whether the micro-kernel's blocks can stream straight into the destination: an AVX
-/// kernel of 4- or 8-byte items (32-byte block rows; 1- and 2-byte items read too many
-/// source rows for a band of whole lines and are staged: measured 1.2-1.4x faster) and
-/// every destination row aligned to a cache line, so that a band's piece of a row is whole
-/// lines. Rows only 32-byte aligned would
-/// leave half lines at both ends of every piece, which the write-combining buffers let go
-/// of before the next band completes them (measured: f8 4000x4100 with 32800-byte rows
-/// ran at a third of the speed of the staged path).
+/// kernel of 4-, 8- or 16-byte items (32-byte block rows; 1- and 2-byte items read too
+/// many source rows for a band of whole lines and are staged: measured 1.3-1.4x faster
+/// for 2-byte items) and every destination row aligned to a cache line, so that a band's
+/// piece of a row is whole lines. Rows only 32-byte aligned would leave half lines at both
+/// ends of every piece, which the write-combining buffers let go of before the next band
+/// completes them (measured: f8 4000x4100 with 32800-byte rows, 0.44-0.49x memcpy so, 0.63
+/// through the stage).
 pub(super) fn direct(dst: *mut u8, t: &Transpose, micro: Micro) -> bool {
     micro.row_bytes() >= 32
         && micro.side() <= 8
