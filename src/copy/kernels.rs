@@ -217,12 +217,24 @@ pub(super) unsafe fn strided_streamed_with(isa: Isa, dst: *mut u8, ds: isize, sr
     unsafe { strided_with(isa, dst, ds, src, ss, n, itemsize) }
 }
 
-/// Order the streaming stores of [`strided_streamed`] before any later store (they are
-/// weakly ordered): called once after the last streamed run of a copy.
+/// Order the streaming stores of [`strided_streamed`] (and of the transposes' streamed
+/// paths) before any later store (they are weakly ordered): called once after the last
+/// streamed store of a copy.
 #[inline]
 pub(super) fn fence() {
     simd::fence();
 }
+
+/// Ask for the line holding `p` in L2: a hint, which reads nothing the program sees and
+/// cannot fault, whatever the address (none on other architectures).
+#[inline(always)]
+pub(super) fn prefetch_l2(p: *const u8) {
+    simd::prefetch_l2(p);
+}
+
+/// The streaming stores the transposes share with these kernels.
+#[cfg(target_arch = "x86_64")]
+pub(super) use simd::{stream16, stream32};
 
 /// Items of `N` bytes moved as a wider `W` when the destination is contiguous
 /// (`ds == N`) and the source steps forward by at least `N`: each wide store spills into
@@ -668,7 +680,7 @@ mod simd {
     /// `d` is 32-byte aligned and writable for 32 bytes; AVX is present.
     #[inline]
     #[target_feature(enable = "avx")]
-    unsafe fn stream32(d: *mut u8, v: __m256i) {
+    pub(in crate::copy) unsafe fn stream32(d: *mut u8, v: __m256i) {
         // Miri cannot interpret `vmovntdq` (core::arch writes it as inline assembly):
         // there it is an ordinary store, with the alignment the instruction needs asserted.
         if cfg!(miri) {
@@ -688,7 +700,7 @@ mod simd {
     /// `d` is 16-byte aligned and writable for 16 bytes.
     #[inline]
     #[target_feature(enable = "sse2")]
-    unsafe fn stream16(d: *mut u8, v: __m128i) {
+    pub(in crate::copy) unsafe fn stream16(d: *mut u8, v: __m128i) {
         if cfg!(miri) {
             assert_eq!(d as usize % 16, 0, "streaming store to an unaligned address");
             // SAFETY: forwarded.
@@ -705,6 +717,13 @@ mod simd {
     fn prefetch(p: *const u8) {
         // SAFETY: prefetching is a hint that never dereferences or faults.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
+    }
+
+    /// [`super::prefetch_l2`].
+    #[inline(always)]
+    pub(super) fn prefetch_l2(p: *const u8) {
+        // SAFETY: prefetching is a hint that never dereferences or faults.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) };
     }
 
     pub(super) fn fence() {
@@ -732,6 +751,7 @@ mod simd {
     pub(super) unsafe fn step2_streamed(_: Isa, _: *mut u8, _: *const u8, _: usize, _: usize) -> usize {
         0
     }
+    pub(super) fn prefetch_l2(_: *const u8) {}
     pub(super) fn fence() {}
 }
 

@@ -465,6 +465,7 @@ pub(super) fn force_scalar(on: bool) {
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
+    use super::kernels::{stream16, stream32};
     use super::Micro;
     use std::arch::x86_64::*;
     use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -768,64 +769,6 @@ mod simd {
             k += 64;
         }
     }
-
-    /// A streaming store of 32 bytes to a 32-byte aligned `d`.
-    ///
-    /// # Safety
-    /// `d` is 32-byte aligned and writable for 32 bytes; AVX is present.
-    #[inline]
-    #[target_feature(enable = "avx")]
-    unsafe fn stream32(d: *mut u8, v: __m256i) {
-        if cfg!(miri) {
-            assert_eq!(d as usize % 32, 0, "streaming store to an unaligned address");
-            // SAFETY: forwarded.
-            unsafe { _mm256_storeu_si256(d.cast(), v) }
-        } else {
-            // reach-exempt: Miri cannot interpret vmovntdq (the same tests run it natively).
-            // SAFETY: forwarded.
-            unsafe { _mm256_stream_si256(d.cast(), v) }
-        }
-    }
-
-    /// A streaming (non-temporal) store of 16 bytes to a 16-byte aligned `d`.
-    ///
-    /// # Safety
-    /// `d` is 16-byte aligned and writable for 16 bytes.
-    #[inline(always)]
-    unsafe fn stream16(d: *mut u8, v: __m128i) {
-        // Miri cannot interpret `movntdq` (core::arch writes it as inline assembly): there
-        // it is an ordinary store of the same bytes, with the alignment the instruction
-        // requires asserted.
-        if cfg!(miri) {
-            assert_eq!(d as usize % 16, 0, "streaming store to an unaligned address");
-            // SAFETY: forwarded.
-            unsafe { _mm_storeu_si128(d.cast(), v) }
-        } else {
-            // reach-exempt: Miri cannot interpret movntdq (the same tests run it natively).
-            // SAFETY: forwarded.
-            unsafe { _mm_stream_si128(d.cast(), v) }
-        }
-    }
-
-    /// Ask for the line holding `p` in L2: a hint, which reads nothing the program sees
-    /// and cannot fault, whatever the address.
-    #[inline(always)]
-    pub(super) fn prefetch(p: *const u8) {
-        // SAFETY: a prefetch neither faults nor changes memory, at any address.
-        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
-    }
-
-    /// Order streaming stores before any later store (they are weakly ordered).
-    pub(super) fn fence() {
-        if cfg!(miri) {
-            // Miri has no `sfence` (and its stores are ordinary ones): a full fence.
-            std::sync::atomic::fence(Ordering::SeqCst);
-        } else {
-            // reach-exempt: Miri cannot interpret sfence (the same tests run it natively).
-            // SAFETY: SSE is part of x86-64.
-            unsafe { _mm_sfence() };
-        }
-    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -849,6 +792,4 @@ mod simd {
         // SAFETY: forwarded.
         unsafe { std::ptr::copy_nonoverlapping(src, dst, n) }
     }
-    pub(super) fn prefetch(_: *const u8) {}
-    pub(super) fn fence() {}
 }

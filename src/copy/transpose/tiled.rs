@@ -26,7 +26,7 @@
 //! **Outputs that fit the caches** take [`run_direct`] with ordinary stores and bands of
 //! [`CACHED_BAND`] bytes of each destination row over the whole transpose.
 
-use super::{simd, tile_kernel, Micro, Outer, Transpose};
+use super::{kernels, simd, tile_kernel, Micro, Outer, Transpose};
 
 /// Tile sides in elements for large outputs: `bi` destination rows (64 elements of each
 /// source row), `bj` columns (the staged band: [`STAGED_BAND`] bytes of each destination
@@ -120,7 +120,7 @@ pub(super) unsafe fn run_direct<const NT: bool>(dst: *mut u8, src: *const u8, t:
         i0 = i1;
     }
     if NT {
-        simd::fence();
+        kernels::fence();
     }
 }
 
@@ -144,7 +144,7 @@ fn prefetch_rows(row0: *const u8, stride: isize, rows: usize, bytes: usize) {
     for r in 0..rows as isize {
         let row = row0.wrapping_offset(r * stride);
         for k in (0..bytes).step_by(64) {
-            simd::prefetch(row.wrapping_add(k));
+            kernels::prefetch_l2(row.wrapping_add(k));
         }
     }
 }
@@ -211,7 +211,7 @@ pub(super) unsafe fn run_staged(dst: *mut u8, src: *const u8, t: &Transpose, ite
         }
         i0 += h;
     }
-    simd::fence();
+    kernels::fence();
 }
 
 /// The bytes `from..to` of one destination row (offsets from `row`), staged.
