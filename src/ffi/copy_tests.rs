@@ -136,32 +136,49 @@ struct Outcome {
     out: Vec<u8>,
 }
 
+/// A call's shape, strides and suboffsets, owned while its view points at them.
+type Arrays = [Option<Vec<isize>>; 3];
+
+impl Call {
+    fn arrays(&self) -> Arrays {
+        [self.shape.clone(), self.strides.clone(), self.suboffsets.clone()]
+    }
+
+    /// The view the call passes, element 0 at `base`, its arrays in `arrays`.
+    fn view(&self, base: *mut u8, arrays: &mut Arrays) -> pybuf_buffer {
+        let [shape, strides, suboffsets] = arrays.each_mut().map(|v| v.as_mut().map_or(std::ptr::null_mut(), |v| v.as_mut_ptr()));
+        pybuf_buffer {
+            buf: if self.null_buf { std::ptr::null_mut() } else { base.cast() },
+            len: self.len,
+            itemsize: self.itemsize,
+            readonly: self.readonly,
+            ndim: self.ndim,
+            shape,
+            strides,
+            suboffsets,
+            ..pybuf_buffer::zeroed()
+        }
+    }
+
+    /// The destination the call passes: NULL, `separate`, or a place in the arena.
+    fn dst(&self, base: *mut u8, separate: *mut u8) -> *mut c_void {
+        match self.dst {
+            None => std::ptr::null_mut(),
+            Some(None) => separate.cast(),
+            Some(Some(k)) => base.wrapping_offset(k).cast(),
+        }
+    }
+}
+
 /// Make `call` on fresh copies of `arena` and a destination buffer, through the whole
 /// function (`fast`) or its full path alone.
 fn run(call: &Call, arena: &[u8], fast: bool) -> Outcome {
     let mut arena = arena.to_vec();
     let mut out = vec![0xA5u8; (call.len_arg.max(0) as usize).min(1 << 17) + 64];
-    let mut shape = call.shape.clone();
-    let mut strides = call.strides.clone();
-    let mut suboffsets = call.suboffsets.clone();
-    let ptr = |v: &mut Option<Vec<isize>>| v.as_mut().map_or(std::ptr::null_mut(), |v| v.as_mut_ptr());
+    let mut arrays = call.arrays();
     let base = arena.as_mut_ptr().wrapping_add(BASE);
-    let v = pybuf_buffer {
-        buf: if call.null_buf { std::ptr::null_mut() } else { base.cast() },
-        len: call.len,
-        itemsize: call.itemsize,
-        readonly: call.readonly,
-        ndim: call.ndim,
-        shape: ptr(&mut shape),
-        strides: ptr(&mut strides),
-        suboffsets: ptr(&mut suboffsets),
-        ..pybuf_buffer::zeroed()
-    };
-    let dst: *mut c_void = match call.dst {
-        None => std::ptr::null_mut(),
-        Some(None) => out.as_mut_ptr().cast(),
-        Some(Some(k)) => base.wrapping_offset(k).cast(),
-    };
+    let v = call.view(base, &mut arrays);
+    let dst = call.dst(base, out.as_mut_ptr());
     // SAFETY: the view's arrays hold ndim entries; every view the full path accepts lies
     // within the arena, and the destination holds `len_arg` bytes (`random_call`).
     let rc = unsafe {
@@ -178,26 +195,10 @@ fn run(call: &Call, arena: &[u8], fast: bool) -> Outcome {
 
 /// Whether the small path takes `call` (accepted and disjoint).
 fn takes_small_path(call: &Call, arena: &mut [u8]) -> bool {
-    let mut shape = call.shape.clone();
-    let mut strides = call.strides.clone();
-    let ptr = |v: &mut Option<Vec<isize>>| v.as_mut().map_or(std::ptr::null_mut(), |v| v.as_mut_ptr());
+    let mut arrays = call.arrays();
     let base = arena.as_mut_ptr().wrapping_add(BASE);
-    let v = pybuf_buffer {
-        buf: if call.null_buf { std::ptr::null_mut() } else { base.cast() },
-        len: call.len,
-        itemsize: call.itemsize,
-        readonly: call.readonly,
-        ndim: call.ndim,
-        shape: ptr(&mut shape),
-        strides: ptr(&mut strides),
-        suboffsets: if call.suboffsets.is_some() { base.cast() } else { std::ptr::null_mut() },
-        ..pybuf_buffer::zeroed()
-    };
-    let dst: *mut c_void = match call.dst {
-        None => std::ptr::null_mut(),
-        Some(None) => std::ptr::dangling_mut::<u8>().cast(),
-        Some(Some(k)) => base.wrapping_offset(k).cast(),
-    };
+    let v = call.view(base, &mut arrays);
+    let dst = call.dst(base, std::ptr::dangling_mut::<u8>());
     // SAFETY: the view's arrays hold ndim entries (the suboffsets are not read).
     unsafe { small_to_contiguous(dst, &v, call.len_arg, call.order as c_char) }
         .is_some_and(|r| call.dst == Some(None) || !r.overlaps(dst as *const u8, base))

@@ -77,14 +77,12 @@ const SHAPE_BIG: [isize; 2] = [1024, 1024];
 const STRIDES_BIG: [isize; 2] = [4096, 2];
 const SHAPE_EMPTY: [isize; 2] = [0, 5];
 
+/// A suboffset-free geometry of static arrays.
+fn g(len: isize, itemsize: isize, shape: &'static [isize], strides: Option<&'static [isize]>) -> Geometry<'static> {
+    Geometry { len, itemsize, shape, strides, suboffsets: None }
+}
+
 fn entries(a: &mut Arrays) -> Vec<Entry<'_>> {
-    let g = |len, itemsize, shape: &'static [isize], strides: Option<&'static [isize]>| Geometry {
-        len,
-        itemsize,
-        shape,
-        strides,
-        suboffsets: None,
-    };
     let d = a.d.as_mut_ptr().cast::<u8>();
     vec![
         Entry { name: "c", side: Side { ptr: d, geom: g(96, 8, &SHAPE_34, None) }, format: b"<d" },
@@ -505,13 +503,6 @@ fn archives_written_and_read_in_memory() {
     // Two rows of three int32 reached through a pointer table (a suboffset in dimension 0).
     let mut rows: Vec<Vec<i32>> = vec![vec![1, 2, 3], vec![-4, -5, -6]];
     let table: Vec<*mut u8> = rows.iter_mut().map(|r| r.as_mut_ptr().cast()).collect();
-    let g = |len, itemsize, shape: &'static [isize], strides: Option<&'static [isize]>| Geometry {
-        len,
-        itemsize,
-        shape,
-        strides,
-        suboffsets: None,
-    };
     let dp = d.as_mut_ptr().cast::<u8>();
     let entries = [
         Entry { name: "c", side: Side { ptr: dp, geom: g(96, 8, &SHAPE_34, None) }, format: b"<d" },
